@@ -1,0 +1,150 @@
+package abi
+
+// Host function names, all in module HostModule ("tlsgate"). The Wasm
+// signature of each is given as (params) -> (results); i32 and i64 are Wasm
+// value types, "ptr" and "len" are i32 offsets and sizes in guest memory.
+const (
+	// FuncInput: (kind i32, buf ptr, limit len) -> i32.
+	// Copies the call input of the given InputKind to buf and returns its
+	// length. If the length is greater than limit nothing is written.
+	// -StatusNotFound: this call does not carry that input (InputSession on a fetch).
+	// -StatusBadArgument: unknown kind, or limit < 0.
+	// -StatusInvalidMemory: [buf, buf+min(len,limit)) is outside memory.
+	FuncInput = "input"
+
+	// FuncSetSession: (ptr, len) -> i32 status.
+	// During a fetch call, hands the sealed session back to the host; the
+	// bytes are copied before the function returns. A later call replaces
+	// the earlier one. StatusBadArgument outside a fetch call;
+	// StatusLimitExceeded if len > MaxSessionLen; StatusInvalidMemory.
+	FuncSetSession = "set_session"
+
+	// FuncLog: (level i32, ptr, len) -> i32 status.
+	// Writes a UTF-8 message at a LogLevel; messages longer than MaxLogLen
+	// are truncated; the host may rate-limit (dropped messages still return
+	// StatusOK). StatusBadArgument for an unknown level.
+	FuncLog = "log"
+
+	// FuncKVGet: (key ptr, key len) -> i32 handle or -status.
+	// Starts reading key from the tenant's namespace.
+	FuncKVGet = "kv_get"
+	// FuncKVPut: (key ptr, key len, value ptr, value len, ttl_ms i64) -> i32 handle or -status.
+	// Starts writing key = value; ttl_ms > 0 expires the key after that many
+	// milliseconds, ttl_ms == 0 keeps it for the namespace's default lifetime.
+	FuncKVPut = "kv_put"
+	// FuncKVCreate: (key ptr, key len, value ptr, value len, ttl_ms i64) -> i32 handle or -status.
+	// Like FuncKVPut but completes with StatusExists if the key is present.
+	FuncKVCreate = "kv_create"
+	// FuncKVDelete: (key ptr, key len) -> i32 handle or -status.
+	// Starts deleting key; deleting a missing key completes with StatusOK.
+	FuncKVDelete = "kv_delete"
+
+	// FuncAwait: (handle i32, timeout_ms i32) -> i32 status.
+	// Waits for the operation to complete and returns its completion status
+	// (StatusOK, StatusNotFound, StatusExists, StatusUnavailable,
+	// StatusInternal). timeout_ms < 0 waits until the call's deadline
+	// (then StatusTimeout); timeout_ms == 0 is FuncPoll; when timeout_ms
+	// elapses first the result is StatusPending and the handle stays valid.
+	FuncAwait = "await"
+	// FuncAwaitAny: (handles ptr, n i32, timeout_ms i32) -> i32 index or -status.
+	// handles points at n little-endian i32 handles (1 <= n <= MaxHandles).
+	// Returns the index in that array of a completed operation (the lowest
+	// index if several are complete), -StatusPending if timeout_ms elapsed,
+	// -StatusTimeout at the call's deadline, -StatusBadHandle if any entry is
+	// not a live handle.
+	FuncAwaitAny = "await_any"
+	// FuncPoll: (handle i32) -> i32 status. Never blocks: StatusPending or the
+	// completion status.
+	FuncPoll = "poll"
+	// FuncResult: (handle i32, buf ptr, limit len) -> i32 len or -status.
+	// For a completed get with StatusOK, copies the value (input-style buf,
+	// limit rules). For other completed operations returns 0 when the
+	// operation succeeded, else the negated completion status
+	// (-StatusNotFound for a missing key). -StatusPending if not complete.
+	FuncResult = "result"
+	// FuncRelease: (handle i32) -> i32 status. Frees the handle; a pending
+	// operation is cancelled (a put may or may not have happened). Handles
+	// still live when the export returns are released by the host.
+	FuncRelease = "release"
+)
+
+// InputKind selects a call input for FuncInput. Integer inputs are encoded as
+// 8 bytes, little-endian unsigned.
+type InputKind uint32
+
+// Input kinds.
+const (
+	// InputSessionID: the session identifier: 32 random bytes for tickets and
+	// TLS 1.3 PSK identities, 1 to 32 bytes for a TLS 1.2 Session ID. Fetch and store.
+	InputSessionID InputKind = 1
+	// InputSession: the sealed session blob to keep (opaque ciphertext). Store only.
+	InputSession InputKind = 2
+	// InputTTL: u64, milliseconds the session should be kept. Store only.
+	InputTTL InputKind = 3
+	// InputTenant: the tenant name, UTF-8. Every call, on_init included.
+	InputTenant InputKind = 4
+	// InputServerName: the SNI the client sent (may be empty). Fetch and store.
+	InputServerName InputKind = 5
+	// InputALPN: the negotiated application protocol (may be empty). Fetch and store.
+	InputALPN InputKind = 6
+	// InputTLSVersion: u64, 0x0303 for TLS 1.2, 0x0304 for TLS 1.3. Fetch and store.
+	InputTLSVersion InputKind = 7
+	// InputClientAddr: the client's address as "ip:port" text. Fetch and store.
+	InputClientAddr InputKind = 8
+	// InputGuestConfig: the tenant's guest configuration, opaque bytes (may be empty). Every call.
+	InputGuestConfig InputKind = 9
+	// InputMechanism: u64, a Mechanism. Fetch and store.
+	InputMechanism InputKind = 10
+	// InputCall: u64, a CallKind: which export is running. Every call.
+	InputCall InputKind = 11
+	// InputSessionCreated: u64, Unix seconds at which the session was first
+	// created (a full handshake). Store only.
+	InputSessionCreated InputKind = 12
+)
+
+// Mechanism tells a guest how the client offered or will offer the session.
+type Mechanism uint64
+
+// Mechanisms.
+const (
+	MechanismTLS13PSK    Mechanism = 1 // TLS 1.3 pre-shared key identity (a ticket).
+	MechanismTLS12Ticket Mechanism = 2 // TLS 1.2 session ticket (RFC 5077).
+	MechanismTLS12ID     Mechanism = 3 // TLS 1.2 Session ID (RFC 5246 s7.4.1.2).
+)
+
+// CallKind tells a guest which export is running (InputCall).
+type CallKind uint64
+
+// Call kinds.
+const (
+	CallInit  CallKind = 1
+	CallFetch CallKind = 2
+	CallStore CallKind = 3
+)
+
+// LogLevel is the level argument of FuncLog; it maps to log/slog levels.
+type LogLevel int32
+
+// Log levels.
+const (
+	LogDebug LogLevel = 0
+	LogInfo  LogLevel = 1
+	LogWarn  LogLevel = 2
+	LogError LogLevel = 3
+)
+
+// Limits enforced by the host.
+const (
+	// MaxKeyLen is the largest KV key, in bytes, before the host's encoding.
+	MaxKeyLen = 512
+	// MaxValueLen is the largest KV value, in bytes.
+	MaxValueLen = 64 << 10
+	// MaxSessionLen is the largest session a fetch may hand back.
+	MaxSessionLen = 64 << 10
+	// MaxHandles is the number of handles live at once in one export call.
+	MaxHandles = 64
+	// MaxLogLen is the longest log message kept; longer ones are truncated.
+	MaxLogLen = 4096
+	// MaxInputLen bounds every byte input (guest config included).
+	MaxInputLen = 64 << 10
+)
