@@ -1,0 +1,27 @@
+;; grow_memory.wat: tlsgate_on_session_fetch grows memory by 4096 pages
+;; (256 MiB), then writes one byte past the end of its memory.
+;;
+;; Documented outcome: loads; memory.grow returns -1 because the host caps
+;; guest memory below 256 MiB, and the write past the end traps: fetch fails
+;; with a trap GuestError. If the grow succeeded the guest returns
+;; StatusInternal (8) instead, so a host without a memory cap fails the kit
+;; with a guest error of status INTERNAL rather than a trap.
+;; A fetch whose session identifier starts with byte 0x00 is a plain miss
+;; (StatusNotFound): the kit uses it to check that the pool still serves after
+;; the fault. Every store returns StatusOK.
+(module
+  (import "tlsgate" "input" (func $input (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "tlsgate_abi_v1"))
+  ;; $benign reports whether the session identifier starts with byte 0x00.
+  (func $benign (result i32)
+    (i32.store8 (i32.const 0) (i32.const 0xff))
+    (drop (call $input (i32.const 1) (i32.const 0) (i32.const 64)))
+    (i32.eqz (i32.load8_u (i32.const 0))))
+  (func (export "tlsgate_on_session_store") (result i32) (i32.const 0))
+  (func (export "tlsgate_on_session_fetch") (result i32)
+    (if (call $benign) (then (return (i32.const 1))))
+    (if (i32.ne (memory.grow (i32.const 4096)) (i32.const -1))
+      (then (return (i32.const 8))))
+    (i32.store8 (i32.mul (memory.size) (i32.const 65536)) (i32.const 1))
+    (i32.const 0)))
