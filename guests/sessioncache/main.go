@@ -1,0 +1,83 @@
+//go:build wasip1
+
+// Command sessioncache is tlsgate's reference session guest: it keeps sealed
+// TLS sessions in the tenant's key-value namespace.
+//
+//   - fetch: get key prefix+SessionID; a hit hands the value to the gateway
+//     (StatusOK), a missing key is a miss (StatusNotFound), a store that
+//     cannot be reached is a guest error (StatusUnavailable), so metrics tell
+//     a miss from an outage; the handshake is full in both cases.
+//   - store: put key prefix+SessionID = the sealed session, expiring after
+//     the TTL input.
+//
+// The guest config is a tiny text format: lines or semicolon-separated
+// fields of key=value; the only key is "prefix" (default "s/"). Example:
+//
+//	prefix=sess/
+//
+// Build it with: go run ./internal/cmd/buildguests
+package main
+
+import (
+	"github.com/tlsgate/tlsgate/abi"
+	guest "github.com/tlsgate/tlsgate/guests/sdk/go"
+)
+
+// prefix is set by tlsgate_on_init from the guest config; an instance serves
+// one tenant with one config for its whole life.
+var prefix = []byte(defaultPrefix)
+
+//go:wasmexport tlsgate_on_init
+func onInit() abi.Status {
+	cfg, err := parseConfig(guest.GuestConfig())
+	if err != nil {
+		guest.Error("sessioncache: " + err.Error())
+		return abi.StatusBadArgument
+	}
+	prefix = []byte(cfg.prefix)
+	guest.Debug("sessioncache: key prefix " + cfg.prefix)
+	return abi.StatusOK
+}
+
+//go:wasmexport tlsgate_on_session_fetch
+func onFetch() abi.Status {
+	id := guest.SessionID()
+	if len(id) == 0 {
+		return abi.StatusBadArgument
+	}
+	v, err := guest.KV.Get(key(id))
+	if err != nil {
+		s := guest.StatusOf(err)
+		if s != abi.StatusNotFound {
+			guest.Debug("sessioncache: fetch: " + err.Error())
+		}
+		return s
+	}
+	if err := guest.SetSession(v); err != nil {
+		guest.Debug("sessioncache: fetch: " + err.Error())
+		return guest.StatusOf(err)
+	}
+	return abi.StatusOK
+}
+
+//go:wasmexport tlsgate_on_session_store
+func onStore() abi.Status {
+	id := guest.SessionID()
+	if len(id) == 0 {
+		return abi.StatusBadArgument
+	}
+	if err := guest.KV.Put(key(id), guest.Session(), guest.TTL()); err != nil {
+		guest.Debug("sessioncache: store: " + err.Error())
+		return guest.StatusOf(err)
+	}
+	return abi.StatusOK
+}
+
+// key is the KV key of a session: the configured prefix, then the raw
+// identifier bytes (the host encodes keys for the store).
+func key(id []byte) []byte {
+	k := make([]byte, 0, len(prefix)+len(id))
+	return append(append(k, prefix...), id...)
+}
+
+func main() {}
