@@ -1,0 +1,281 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startGoServer starts a crypto/tls HTTPS server on 127.0.0.1 that answers
+// every request with "ok"; tickets selects whether it issues session tickets.
+func startGoServer(t *testing.T, tickets bool) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv.TLS = &tls.Config{SessionTicketsDisabled: !tickets}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that close right after the handshake are expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// addrOf returns host:port of an httptest server.
+func addrOf(srv *httptest.Server) string {
+	return srv.Listener.Addr().String()
+}
+
+// runBench runs "bench" with args and returns its stdout and error.
+func runBench(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := NewCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	err := cmd.ExecuteContext(ctx)
+	return stdout.String(), err
+}
+
+// runJSON runs "bench --json" with args and decodes the report; the run
+// must succeed.
+func runJSON(t *testing.T, args ...string) report {
+	t.Helper()
+	out, err := runBench(t, append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("bench %v: %v\n%s", args, err, out)
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bench --json output does not parse: %v\n%s", err, out)
+	}
+	return rep
+}
+
+func TestResumptionAgainstGoServer(t *testing.T) {
+	tests := []struct {
+		name        string
+		tickets     bool
+		args        []string
+		wantResumed float64
+		wantPrimed  int64
+	}{
+		{name: "resume TLS 1.2 with tickets", tickets: true, args: []string{"--mode", "resume", "--tls", "1.2"}, wantResumed: 100, wantPrimed: 2},
+		{name: "resume TLS 1.3 with tickets", tickets: true, args: []string{"--mode", "resume", "--tls", "1.3"}, wantResumed: 100, wantPrimed: 2},
+		{name: "resume TLS 1.3 with request", tickets: true, args: []string{"--mode", "resume", "--tls", "1.3", "--send-request"}, wantResumed: 100, wantPrimed: 2},
+		{name: "resume TLS 1.2 after pause", tickets: true, args: []string{"--mode", "resume", "--tls", "1.2", "--pause", "200ms"}, wantResumed: 100, wantPrimed: 2},
+		{name: "resume TLS 1.2 without tickets", tickets: false, args: []string{"--mode", "resume", "--tls", "1.2"}, wantResumed: 0, wantPrimed: 2},
+		{name: "resume TLS 1.3 without tickets", tickets: false, args: []string{"--mode", "resume", "--tls", "1.3"}, wantResumed: 0, wantPrimed: 2},
+		{name: "full TLS 1.2", tickets: true, args: []string{"--mode", "full", "--tls", "1.2"}, wantResumed: 0},
+		{name: "full TLS 1.3 with request", tickets: true, args: []string{"--mode", "full", "--tls", "1.3", "--send-request"}, wantResumed: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startGoServer(t, tt.tickets)
+			args := append([]string{"--addr", addrOf(srv), "--count", "60", "--concurrency", "2"}, tt.args...)
+			rep := runJSON(t, args...)
+			if rep.Handshakes != 60 || rep.ErrorsTotal != 0 {
+				t.Fatalf("handshakes = %d, errors = %v; want 60 handshakes, no errors", rep.Handshakes, rep.Errors)
+			}
+			if rep.ResumedPercent != tt.wantResumed {
+				t.Errorf("resumed_percent = %v, want %v", rep.ResumedPercent, tt.wantResumed)
+			}
+			if rep.Primed != tt.wantPrimed {
+				t.Errorf("primed = %d, want %d", rep.Primed, tt.wantPrimed)
+			}
+		})
+	}
+}
+
+func TestJSONReportFields(t *testing.T) {
+	srv := startGoServer(t, true)
+	out, err := runBench(t, "--addr", addrOf(srv), "--mode", "resume", "--count", "200", "--alpn", "http/1.1",
+		"--server-pid", fmt.Sprint(os.Getpid()), "--json")
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(out), &fields); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+	}
+	for _, key := range []string{"addr", "mode", "tls_version", "alpn", "concurrency", "elapsed_seconds", "handshakes",
+		"handshakes_per_second", "resumed", "resumed_percent", "primed", "latency_us", "errors", "errors_total", "server_cpu"} {
+		if _, ok := fields[key]; !ok {
+			t.Errorf("JSON report has no %q field:\n%s", key, out)
+		}
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	lat := rep.LatencyUS
+	if !(0 < lat.P50 && lat.P50 <= lat.P90 && lat.P90 <= lat.P99 && lat.P99 <= lat.Max) {
+		t.Errorf("latency percentiles not ordered and positive: %+v", lat)
+	}
+	if rep.HandshakesPerSecond <= 0 {
+		t.Errorf("handshakes_per_second = %v, want > 0", rep.HandshakesPerSecond)
+	}
+	for _, kind := range errorKinds {
+		if _, ok := rep.Errors[kind]; !ok {
+			t.Errorf("errors has no %q count: %v", kind, rep.Errors)
+		}
+	}
+	// The "server" here is this test process, which also runs the client:
+	// 200 handshakes cost it well over one 10 ms tick.
+	if rep.ServerCPU == nil || rep.ServerCPU.Seconds <= 0 || rep.ServerCPU.PerHandshakeUS <= 0 {
+		t.Errorf("server_cpu = %+v, want positive CPU figures", rep.ServerCPU)
+	}
+}
+
+func TestTextReport(t *testing.T) {
+	srv := startGoServer(t, true)
+	out, err := runBench(t, "--addr", addrOf(srv), "--mode", "resume", "--tls", "1.2", "--count", "40")
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	for _, want := range []string{"handshakes  ", "40 (+4 priming, not counted)", "handshakes/s", "latency p50", "latency p90",
+		"latency p99", "latency max", "resumed  ", "100.0% (40 of 40)", "errors  "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestVerifyWithCA(t *testing.T) {
+	srv := startGoServer(t, true)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		sni        string
+		wantErrors int64
+	}{
+		{name: "name in certificate", sni: "example.com", wantErrors: 0},
+		{name: "name not in certificate", sni: "other.test", wantErrors: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runBench(t, "--addr", addrOf(srv), "--ca", caFile, "--sni", tt.sni, "--count", "4", "--json")
+			var rep report
+			if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+				t.Fatalf("output does not parse: %v (run error %v)\n%s", jerr, err, out)
+			}
+			if rep.Errors[errHandshake] != tt.wantErrors {
+				t.Errorf("handshake errors = %d, want %d (%v)", rep.Errors[errHandshake], tt.wantErrors, err)
+			}
+		})
+	}
+}
+
+func TestErrorsByKind(t *testing.T) {
+	// A port that was just free: connecting to it is refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := ln.Addr().String()
+	ln.Close()
+
+	// A plain TCP server that closes every connection at once: the TLS
+	// handshake fails.
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	go func() {
+		for range 1000 {
+			c, err := plain.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+
+	// A TCP server that accepts and never answers: the handshake times out.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+
+	tests := []struct {
+		name string
+		addr string
+		args []string
+		kind string
+	}{
+		{name: "connection refused", addr: closedAddr, kind: errDial},
+		{name: "not a TLS server", addr: plain.Addr().String(), kind: errHandshake},
+		{name: "server never answers", addr: silent.Addr().String(), args: []string{"--timeout", "100ms"}, kind: errTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--addr", tt.addr, "--count", "3", "--concurrency", "1", "--json"}, tt.args...)
+			out, err := runBench(t, args...)
+			if err == nil || !strings.Contains(err.Error(), "no handshake succeeded") {
+				t.Errorf("error = %v, want one saying no handshake succeeded", err)
+			}
+			var rep report
+			if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+				t.Fatalf("output does not parse: %v\n%s", jerr, out)
+			}
+			if rep.Errors[tt.kind] != 3 || rep.ErrorsTotal != 3 {
+				t.Errorf("errors = %v, want 3 of kind %q", rep.Errors, tt.kind)
+			}
+		})
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "no addr", args: nil, wantErr: "--addr is required"},
+		{name: "addr without port", args: []string{"--addr", "localhost"}, wantErr: `--addr "localhost": want host:port`},
+		{name: "unknown mode", args: []string{"--addr", "h:1", "--mode", "fast"}, wantErr: `--mode "fast": want full or resume`},
+		{name: "unknown TLS version", args: []string{"--addr", "h:1", "--tls", "1.1"}, wantErr: `--tls "1.1": want 1.2 or 1.3`},
+		{name: "no workers", args: []string{"--addr", "h:1", "--concurrency", "0"}, wantErr: "--concurrency 0: want 1..1024"},
+		{name: "too many workers", args: []string{"--addr", "h:1", "--concurrency", "5000"}, wantErr: "--concurrency 5000"},
+		{name: "zero duration", args: []string{"--addr", "h:1", "--duration", "0s"}, wantErr: "--duration 0s"},
+		{name: "duration over the cap", args: []string{"--addr", "h:1", "--duration", "2h"}, wantErr: "at most 1h0m0s"},
+		{name: "negative count", args: []string{"--addr", "h:1", "--count", "-1"}, wantErr: "--count -1"},
+		{name: "count over the cap", args: []string{"--addr", "h:1", "--count", "1000000000"}, wantErr: "--count 1000000000"},
+		{name: "pause in full mode", args: []string{"--addr", "h:1", "--pause", "1s"}, wantErr: "--pause applies only to --mode resume"},
+		{name: "zero timeout", args: []string{"--addr", "h:1", "--timeout", "0s"}, wantErr: "--timeout 0s"},
+		{name: "missing CA file", args: []string{"--addr", "h:1", "--ca", "/nonexistent/ca.pem"}, wantErr: "--ca: open /nonexistent/ca.pem"},
+		{name: "CA with insecure", args: []string{"--addr", "h:1", "--ca", "x.pem", "--insecure=true"}, wantErr: "--ca and --insecure=true conflict"},
+		{name: "server pid that does not exist", args: []string{"--addr", "h:1", "--server-pid", "999999999"}, wantErr: "--server-pid 999999999"},
+		{name: "not a number", args: []string{"--addr", "h:1", "--count", "many"}, wantErr: `invalid argument "many"`},
+		{name: "positional argument", args: []string{"--addr", "h:1", "extra"}, wantErr: `unknown command "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runBench(t, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
