@@ -1,0 +1,142 @@
+package guestbuild_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/guests/guestbuild"
+	"github.com/tlsgate/tlsgate/guests/prebuilt"
+)
+
+// TestPrebuiltSessionCacheIsFresh is the drift check CI runs: the committed,
+// embedded guests/prebuilt/sessioncache.wasm must be exactly what its source
+// builds to.
+func TestPrebuiltSessionCacheIsFresh(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "sessioncache.wasm")
+	start := time.Now()
+	if err := guestbuild.Build(ctx, "../sessioncache", out); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built sessioncache.wasm in %s", time.Since(start).Round(time.Millisecond))
+	built, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(built, prebuilt.SessionCache) {
+		t.Fatalf("guests/prebuilt/sessioncache.wasm is stale: run go run ./internal/cmd/buildguests "+
+			"(built %d bytes, committed %d bytes; the bytes also depend on the Go version)",
+			len(built), len(prebuilt.SessionCache))
+	}
+}
+
+// TestPrebuiltSessionCacheExports checks the ABI surface of the embedded guest
+// with wazero itself: the marker and hooks with their signatures.
+func TestPrebuiltSessionCacheExports(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer r.Close(ctx)
+	m, err := r.CompileModule(ctx, prebuilt.SessionCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exports := m.ExportedFunctions()
+	tests := []struct {
+		name    string
+		export  string
+		results []api.ValueType
+	}{
+		{name: "ABI v1 marker from the SDK", export: abi.ExportMarker},
+		{name: "reactor initialiser", export: abi.ExportInitialize},
+		{name: "init hook", export: abi.ExportOnInit, results: []api.ValueType{api.ValueTypeI32}},
+		{name: "fetch hook", export: abi.ExportOnSessionFetch, results: []api.ValueType{api.ValueTypeI32}},
+		{name: "store hook", export: abi.ExportOnSessionStore, results: []api.ValueType{api.ValueTypeI32}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			def, ok := exports[tt.export]
+			if !ok {
+				t.Fatalf("sessioncache.wasm does not export %q", tt.export)
+			}
+			if len(def.ParamTypes()) != 0 || !equalTypes(def.ResultTypes(), tt.results) {
+				t.Errorf("%s: params %v results %v, want () -> %v", tt.export, def.ParamTypes(), def.ResultTypes(), tt.results)
+			}
+		})
+	}
+	if _, ok := m.ExportedMemories()[abi.ExportMemory]; !ok {
+		t.Errorf("sessioncache.wasm does not export %q", abi.ExportMemory)
+	}
+	for _, imp := range m.ImportedFunctions() {
+		mod, _, _ := imp.Import()
+		if mod != abi.HostModule && mod != abi.WASIModule {
+			t.Errorf("sessioncache.wasm imports from module %q", mod)
+		}
+	}
+}
+
+func TestFindGuests(t *testing.T) {
+	dirs, err := guestbuild.FindGuests("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range dirs {
+		names = append(names, filepath.ToSlash(d))
+		if strings.Contains(filepath.ToSlash(d), "/testdata/") {
+			t.Errorf("FindGuests returned %s inside testdata", d)
+		}
+	}
+	if !contains(names, "../sessioncache") {
+		t.Errorf("FindGuests(..) = %v, want it to include ../sessioncache", names)
+	}
+	for _, lib := range []string{"../sdk/go", "../prebuilt", "../guestbuild"} {
+		if contains(names, lib) {
+			t.Errorf("FindGuests(..) = %v, includes library package %s", names, lib)
+		}
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		pkgDir  string
+		wantMsg string
+	}{
+		{name: "missing directory", pkgDir: filepath.Join(t.TempDir(), "nope"), wantMsg: "guestbuild: go build"},
+		{name: "not a main package", pkgDir: "../sdk/go", wantMsg: "guestbuild: go build"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out := filepath.Join(t.TempDir(), "out.wasm")
+			err := guestbuild.Build(ctx, tt.pkgDir, out)
+			if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("Build(%s) error = %v, want one containing %q", tt.pkgDir, err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func equalTypes(a, b []api.ValueType) bool {
+	return bytes.Equal(a, b)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
