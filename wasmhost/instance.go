@@ -1,0 +1,120 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/tlsgate/tlsgate/abi"
+)
+
+// instance is one instantiated guest. It runs one call at a time; the pool
+// guarantees that by handing it to one caller from checkout to return.
+type instance struct {
+	mod                  api.Module
+	mem                  api.Memory
+	fetch, store, onInit api.Function
+	stack                [1]uint64
+	cs                   callState
+	wake                 chan struct{} // a KV operation completed (await_any)
+	nextHandle           int32
+	lastUsed             time.Time // when it was last returned to the idle stack
+}
+
+// memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its
+// cap is reported as FaultMemory rather than FaultTrap (allocators grow in
+// chunks, so the failing request rarely lands exactly on the cap).
+const memoryNearCapBytes = 4 << 20
+
+// newInstance instantiates the pool's module (running _initialize) and calls
+// tlsgate_on_init when exported, under p.initTimeout.
+func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
+	inst := &instance{wake: make(chan struct{}, 1)}
+	cs := &inst.cs
+	cs.pool, cs.inst = p, inst
+	cs.reset(abi.CallInit)
+
+	ctx, cancel := context.WithTimeout(ctx, p.initTimeout)
+	defer cancel()
+	cs.Context = ctx
+	mod, err := p.m.rt.rt.InstantiateModule(cs, p.m.compiled, p.m.cfg)
+	cs.releaseAll()
+	misuse := cs.misuse
+	cs.Context = nil
+	fail := func(export string, status abi.Status, err error) (*instance, error) {
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		p.obs.InstanceDiscarded(p.tenant, string(FaultInit))
+		return nil, &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: FaultInit, Status: status, Err: err}
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: %w: %w", ctx.Err(), err))
+	case err != nil:
+		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: %w", err))
+	case misuse != nil:
+		return fail(abi.ExportInitialize, 0, misuse)
+	}
+	inst.mod = mod
+	inst.mem = mod.Memory()
+	inst.fetch = mod.ExportedFunction(abi.ExportOnSessionFetch)
+	inst.store = mod.ExportedFunction(abi.ExportOnSessionStore)
+	if p.m.hasInit {
+		inst.onInit = mod.ExportedFunction(abi.ExportOnInit)
+		cs.reset(abi.CallInit)
+		status, gerr := inst.run(ctx, p, inst.onInit, abi.ExportOnInit, p.initTimeout)
+		switch {
+		case gerr != nil:
+			return fail(abi.ExportOnInit, gerr.Status, gerr)
+		case status != abi.StatusOK:
+			return fail(abi.ExportOnInit, status, fmt.Errorf("returned %v", status))
+		}
+	}
+	p.obs.InstanceCreated(p.tenant)
+	return inst, nil
+}
+
+// run calls a () -> i32 export with the call state already reset and filled
+// by the caller. It returns the export's status, or a GuestError when the
+// call failed; the instance must be discarded unless gerr is nil or of Kind
+// FaultStatus (run itself never returns FaultStatus).
+func (inst *instance) run(ctx context.Context, p *Pool, fn api.Function, export string, timeout time.Duration) (abi.Status, *GuestError) {
+	cs := &inst.cs
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	cs.Context = callCtx
+	inst.stack[0] = 0
+	err := fn.CallWithStack(cs, inst.stack[:])
+	cs.releaseAll()
+	ctxErr := callCtx.Err()
+	cancel()
+	cs.Context = nil
+	gerr := func(kind FaultKind, err error) *GuestError {
+		return &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: kind, Err: err}
+	}
+	switch {
+	case err != nil && ctxErr != nil:
+		return 0, gerr(FaultTimeout, fmt.Errorf("%w: %w", ctxErr, err))
+	case cs.misuse != nil && err != nil:
+		return 0, gerr(FaultMisuse, errors.Join(cs.misuse, err))
+	case cs.misuse != nil:
+		return 0, gerr(FaultMisuse, cs.misuse)
+	case err != nil && inst.nearMemoryCap(p.m.maxPages):
+		return 0, gerr(FaultMemory, fmt.Errorf("memory at %d of %d bytes: %w", inst.mem.Size(), uint64(p.m.maxPages)<<16, err))
+	case err != nil:
+		return 0, gerr(FaultTrap, err)
+	}
+	return abi.Status(uint32(inst.stack[0])), nil
+}
+
+func (inst *instance) nearMemoryCap(maxPages uint32) bool {
+	capBytes := uint64(maxPages) << 16
+	return uint64(inst.mem.Size())+min(memoryNearCapBytes, capBytes/16) >= capBytes
+}
+
+func (inst *instance) close() {
+	_ = inst.mod.Close(context.Background())
+}

@@ -1,0 +1,54 @@
+package wasmhost
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// randReader is the guests' randomness source (WASI random_get).
+var randReader = rand.Reader
+
+// Module is a validated, compiled guest. It is immutable and safe for
+// concurrent use; pools instantiate it.
+type Module struct {
+	rt       *Runtime
+	name     string
+	digest   string
+	compiled wazero.CompiledModule
+	cfg      wazero.ModuleConfig
+
+	hasFetch, hasStore, hasInit bool
+	maxPages                    uint32 // effective memory cap in pages
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+}
+
+// Name returns the name given to Compile.
+func (m *Module) Name() string { return m.name }
+
+// Digest returns the SHA-256 of the module's bytes, in lower-case hex.
+func (m *Module) Digest() string { return m.digest }
+
+// HasFetch reports whether the guest exports tlsgate_on_session_fetch.
+func (m *Module) HasFetch() bool { return m.hasFetch }
+
+// HasStore reports whether the guest exports tlsgate_on_session_store.
+func (m *Module) HasStore() bool { return m.hasStore }
+
+// Close releases the compiled code. Pools of the module must be closed
+// first; NewPool fails afterwards. Safe to call more than once.
+func (m *Module) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() {
+		close(m.closed)
+		if err := m.compiled.Close(ctx); err != nil {
+			m.closeErr = fmt.Errorf("wasmhost: close module %q: %w", m.name, err)
+		}
+	})
+	return m.closeErr
+}

@@ -1,0 +1,28 @@
+package wasmhost
+
+import "time"
+
+// Observer receives a Pool's events, typically to export metrics. All
+// methods must be cheap and safe for concurrent use; they are called on the
+// hot path (CallDone, KVOp) or under no lock (instance events).
+type Observer interface {
+	// CallDone reports one Fetch or Store: the export name, its duration
+	// (instance checkout included) and its error (nil, ErrMiss, a
+	// *GuestError, ErrPoolClosed, a context error...).
+	CallDone(tenant, export string, d time.Duration, err error)
+	// InstanceCreated reports a new guest instance.
+	InstanceCreated(tenant string)
+	// InstanceDiscarded reports a closed instance and why: "trap",
+	// "timeout", "memory", "misuse", "idle", "closed" or "init".
+	InstanceDiscarded(tenant string, reason string)
+	// KVOp reports one finished key-value operation ("get", "put",
+	// "create", "delete") with its duration and error (nil on success).
+	KVOp(tenant, op string, d time.Duration, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) CallDone(string, string, time.Duration, error) {}
+func (nopObserver) InstanceCreated(string)                        {}
+func (nopObserver) InstanceDiscarded(string, string)              {}
+func (nopObserver) KVOp(string, string, time.Duration, error)     {}

@@ -1,0 +1,147 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tlsgate/tlsgate/abi"
+)
+
+// FetchInput is what a fetch call tells the guest (see abi.InputKind).
+type FetchInput struct {
+	SessionID  []byte        // the identifier the client presented
+	ServerName string        // SNI, may be empty
+	ALPN       string        // negotiated or offered protocol, may be empty
+	ClientAddr string        // "ip:port"
+	TLSVersion uint16        // 0x0303 or 0x0304
+	Mechanism  abi.Mechanism // how the client presented the identifier
+}
+
+// StoreInput is what a store call tells the guest (see abi.InputKind).
+type StoreInput struct {
+	SessionID  []byte        // the identifier the client will present
+	Session    []byte        // the sealed session to keep (at most abi.MaxSessionLen)
+	TTL        time.Duration // how long to keep it
+	Created    time.Time     // when the session was first created
+	ServerName string
+	ALPN       string
+	ClientAddr string
+	TLSVersion uint16
+	Mechanism  abi.Mechanism
+}
+
+var errOKWithoutSession = errors.New("returned OK without calling set_session")
+
+// Fetch asks the guest for the sealed session stored under in.SessionID.
+//
+// A hit returns the bytes the guest passed to set_session (a copy owned by
+// the caller). A miss (the export returned StatusNotFound) returns ErrMiss.
+// Any other outcome is an error: ErrNoExport, ErrInputTooLarge,
+// ErrPoolClosed, a context error while waiting for an instance, or a
+// *GuestError: Kind FaultStatus for another status (StatusOK without
+// set_session included), FaultTimeout, FaultTrap, FaultMemory or
+// FaultMisuse (the instance is then discarded).
+func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
+	start := time.Now()
+	session, err := p.fetch(ctx, &in)
+	p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, time.Since(start), err)
+	return session, err
+}
+
+func (p *Pool) fetch(ctx context.Context, in *FetchInput) ([]byte, error) {
+	if !p.m.hasFetch {
+		return nil, fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, abi.ExportOnSessionFetch, ErrNoExport)
+	}
+	if err := checkInputs(in.SessionID, nil, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
+		return nil, err
+	}
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs := &inst.cs
+	cs.reset(abi.CallFetch)
+	cs.sessionID, cs.serverName, cs.alpn, cs.clientAddr = in.SessionID, in.ServerName, in.ALPN, in.ClientAddr
+	cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
+	status, gerr := inst.run(ctx, p, inst.fetch, abi.ExportOnSessionFetch, p.callTimeout)
+	session, set := cs.session, cs.sessionSet
+	cs.reset(0) // drop references to the caller's inputs
+	if gerr != nil {
+		p.release(inst, string(gerr.Kind))
+		return nil, gerr
+	}
+	p.release(inst, "")
+	switch {
+	case status == abi.StatusOK && set:
+		return session, nil
+	case status == abi.StatusNotFound:
+		return nil, ErrMiss
+	case status == abi.StatusOK:
+		return nil, p.statusError(abi.ExportOnSessionFetch, status, errOKWithoutSession)
+	}
+	return nil, p.statusError(abi.ExportOnSessionFetch, status, nil)
+}
+
+// Store hands a new sealed session to the guest. It returns nil when the
+// export returned StatusOK, else an error as for Fetch (a status other than
+// StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
+func (p *Pool) Store(ctx context.Context, in StoreInput) error {
+	start := time.Now()
+	err := p.storeSession(ctx, &in)
+	p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, time.Since(start), err)
+	return err
+}
+
+func (p *Pool) storeSession(ctx context.Context, in *StoreInput) error {
+	if !p.m.hasStore {
+		return fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, abi.ExportOnSessionStore, ErrNoExport)
+	}
+	if err := checkInputs(in.SessionID, in.Session, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
+		return err
+	}
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	cs := &inst.cs
+	cs.reset(abi.CallStore)
+	cs.sessionID, cs.sealed, cs.ttl, cs.created = in.SessionID, in.Session, in.TTL, in.Created
+	cs.serverName, cs.alpn, cs.clientAddr = in.ServerName, in.ALPN, in.ClientAddr
+	cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
+	status, gerr := inst.run(ctx, p, inst.store, abi.ExportOnSessionStore, p.callTimeout)
+	cs.reset(0)
+	if gerr != nil {
+		p.release(inst, string(gerr.Kind))
+		return gerr
+	}
+	p.release(inst, "")
+	if status != abi.StatusOK {
+		return p.statusError(abi.ExportOnSessionStore, status, nil)
+	}
+	return nil
+}
+
+func (p *Pool) statusError(export string, status abi.Status, err error) error {
+	if err == nil {
+		err = fmt.Errorf("returned %v", status)
+	}
+	return &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: FaultStatus, Status: status, Err: err}
+}
+
+// checkInputs enforces abi.MaxInputLen (abi.MaxSessionLen for the session).
+func checkInputs(sessionID, session []byte, strs ...string) error {
+	if len(sessionID) > abi.MaxInputLen {
+		return fmt.Errorf("wasmhost: session id of %d bytes: %w", len(sessionID), ErrInputTooLarge)
+	}
+	if len(session) > abi.MaxSessionLen {
+		return fmt.Errorf("wasmhost: session of %d bytes: %w", len(session), ErrInputTooLarge)
+	}
+	for _, s := range strs {
+		if len(s) > abi.MaxInputLen {
+			return fmt.Errorf("wasmhost: input of %d bytes: %w", len(s), ErrInputTooLarge)
+		}
+	}
+	return nil
+}

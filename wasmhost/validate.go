@@ -1,0 +1,123 @@
+package wasmhost
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/tlsgate/tlsgate/abi"
+)
+
+// funcSig is a Wasm function type.
+type funcSig struct {
+	params, results []api.ValueType
+}
+
+func sigOf(def api.FunctionDefinition) funcSig {
+	return funcSig{params: def.ParamTypes(), results: def.ResultTypes()}
+}
+
+func (s funcSig) equal(o funcSig) bool {
+	return slices.Equal(s.params, o.params) && slices.Equal(s.results, o.results)
+}
+
+func (s funcSig) String() string {
+	names := func(ts []api.ValueType) string {
+		parts := make([]string, len(ts))
+		for i, t := range ts {
+			parts[i] = api.ValueTypeName(t)
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	}
+	return names(s.params) + " -> " + names(s.results)
+}
+
+var (
+	sigVoid   = funcSig{}
+	sigStatus = funcSig{results: []api.ValueType{api.ValueTypeI32}}
+)
+
+// validated is what validate learnt about a module.
+type validated struct {
+	hasInitialize, hasInit, hasFetch, hasStore bool
+}
+
+// validate checks a compiled module against ABI v1: marker, hooks and their
+// signatures, exported memory, and imports limited to the tlsgate host
+// module and WASI functions (no imported memory, table, global or tag).
+func validate(name string, wasm []byte, c wazero.CompiledModule, wasi map[string]funcSig) (validated, error) {
+	var v validated
+	bad := func(format string, args ...any) (validated, error) {
+		return v, &invalidModuleError{module: name, msg: fmt.Sprintf(format, args...)}
+	}
+
+	// Imports other than functions: parsed from the binary, since wazero
+	// reports only functions and memories.
+	imports, err := parseImports(wasm)
+	if err != nil {
+		return v, &invalidModuleError{module: name, msg: "read import section", err: err}
+	}
+	for _, im := range imports {
+		if im.kind != importFunc {
+			return bad("imports %s %q.%q: only functions may be imported", im.kind, im.module, im.name)
+		}
+	}
+	for _, def := range c.ImportedFunctions() {
+		mod, fn, _ := def.Import()
+		got := sigOf(def)
+		var want funcSig
+		var ok bool
+		switch mod {
+		case abi.HostModule:
+			want, ok = hostFuncSigs[fn]
+		case abi.WASIModule:
+			want, ok = wasi[fn]
+		}
+		if !ok {
+			return bad("imports unknown function %q.%q", mod, fn)
+		}
+		if !got.equal(want) {
+			return bad("imports %q.%q with signature %s, want %s", mod, fn, got, want)
+		}
+	}
+
+	exports := c.ExportedFunctions()
+	checkExport := func(export string, want funcSig, required bool) (bool, error) {
+		def, ok := exports[export]
+		if !ok {
+			if required {
+				return false, &invalidModuleError{module: name, msg: fmt.Sprintf("does not export %q (the ABI v1 marker)", export)}
+			}
+			return false, nil
+		}
+		if got := sigOf(def); !got.equal(want) {
+			return false, &invalidModuleError{module: name, msg: fmt.Sprintf("exports %q with signature %s, want %s", export, got, want)}
+		}
+		return true, nil
+	}
+	if _, err := checkExport(abi.ExportMarker, sigVoid, true); err != nil {
+		return v, err
+	}
+	if v.hasInitialize, err = checkExport(abi.ExportInitialize, sigVoid, false); err != nil {
+		return v, err
+	}
+	if v.hasInit, err = checkExport(abi.ExportOnInit, sigStatus, false); err != nil {
+		return v, err
+	}
+	if v.hasFetch, err = checkExport(abi.ExportOnSessionFetch, sigStatus, false); err != nil {
+		return v, err
+	}
+	if v.hasStore, err = checkExport(abi.ExportOnSessionStore, sigStatus, false); err != nil {
+		return v, err
+	}
+	if !v.hasFetch && !v.hasStore {
+		return bad("exports neither %q nor %q", abi.ExportOnSessionFetch, abi.ExportOnSessionStore)
+	}
+	if _, ok := c.ExportedMemories()[abi.ExportMemory]; !ok {
+		return bad("does not export its memory as %q", abi.ExportMemory)
+	}
+	return v, nil
+}
