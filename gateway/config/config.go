@@ -1,0 +1,178 @@
+// Package config is tlsgate's gateway configuration: plain structs with koanf
+// tags, loaded in one pass from defaults, a YAML file, TLSGATE_ environment
+// variables and command-line flags, and checked by Validate, which names the
+// field path of every problem ("tenants[2].upstream: ...").
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole gateway configuration. The zero value is not useful;
+// start from Default.
+type Config struct {
+	// DataDir holds generated certificates and sealing keys, the embedded
+	// NATS store and the Wasm compilation cache. Default ~/.local/share/tlsgate.
+	DataDir string `koanf:"data_dir"`
+	// Listeners are the TLS listeners. Default one on 127.0.0.1:8443.
+	Listeners []Listener `koanf:"listeners"`
+	// Admin is the admin HTTP listener (health, readiness, metrics, pprof).
+	Admin Admin `koanf:"admin"`
+	// NATS selects the embedded server (no URL) or an external cluster.
+	NATS NATS `koanf:"nats"`
+	// Sealing holds the AEAD keys that seal session state.
+	Sealing Sealing `koanf:"sealing"`
+	// StoreQueue bounds the asynchronous session store path.
+	StoreQueue StoreQueue `koanf:"store_queue"`
+	// Wasm configures the guest runtime shared by all tenants.
+	Wasm Wasm `koanf:"wasm"`
+	// Tenants are the virtual hosts, chosen by SNI.
+	Tenants []Tenant `koanf:"tenants"`
+	// HandshakeTimeout bounds one TLS handshake. Default 10s.
+	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
+	// ShutdownTimeout bounds graceful shutdown. Default 15s.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Listener is one TLS listening address.
+type Listener struct {
+	// Address is host:port, e.g. "127.0.0.1:8443" or ":8443".
+	Address string `koanf:"address"`
+	// Tenants restricts the listener to these tenant names; empty means all.
+	Tenants []string `koanf:"tenants"`
+}
+
+// Admin is the admin listener.
+type Admin struct {
+	// Address is host:port; default "127.0.0.1:9090"; "off" disables it.
+	Address string `koanf:"address"`
+	// Pprof mounts net/http/pprof under /debug/pprof/. Default false.
+	Pprof bool `koanf:"pprof"`
+}
+
+// NATS configures the key-value backend.
+type NATS struct {
+	// URL of an external NATS cluster ("nats://host:4222"); empty runs an
+	// embedded server in-process.
+	URL string `koanf:"url"`
+	// CredsFile is a NATS credentials file for URL.
+	CredsFile string `koanf:"creds_file"`
+	// TLS configures TLS to URL.
+	TLS ClientTLS `koanf:"tls"`
+	// Embedded configures the in-process server used when URL is empty.
+	Embedded Embedded `koanf:"embedded"`
+	// Storage of the tenants' KV buckets: "file" (default) or "memory".
+	Storage string `koanf:"storage"`
+	// Replicas of each KV bucket. Default 1.
+	Replicas int `koanf:"replicas"`
+}
+
+// ClientTLS is TLS towards NATS.
+type ClientTLS struct {
+	CAFile   string `koanf:"ca_file"`
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+}
+
+// Embedded configures the embedded nats-server.
+type Embedded struct {
+	// Listen opens a client port, e.g. "127.0.0.1:4222", so other gateways
+	// can join; empty (default) serves in-process clients only.
+	Listen string `koanf:"listen"`
+}
+
+// Sealing holds the session sealing keys.
+type Sealing struct {
+	// Keys: the first seals, all open. When empty, a key is generated on
+	// first start into KeysFile.
+	Keys []SealingKey `koanf:"keys"`
+	// KeysFile is where the generated key is kept (mode 0600). Default
+	// <data_dir>/sealing-keys.yaml.
+	KeysFile string `koanf:"keys_file"`
+}
+
+// SealingKey is one AEAD key.
+type SealingKey struct {
+	// ID names the key inside sealed blobs, 1-32 of [A-Za-z0-9._-].
+	ID string `koanf:"id"`
+	// Key is 32 bytes, standard base64.
+	Key string `koanf:"key"`
+}
+
+// StoreQueue bounds the asynchronous store path.
+type StoreQueue struct {
+	// Size is the queue capacity; a full queue drops (and counts) stores.
+	// Default 4096.
+	Size int `koanf:"size"`
+	// Workers call guests' store exports. Default 2.
+	Workers int `koanf:"workers"`
+}
+
+// Wasm configures the guest runtime.
+type Wasm struct {
+	// CacheDir is the on-disk compilation cache. Default <data_dir>/wasm-cache.
+	CacheDir string `koanf:"cache_dir"`
+	// MemoryLimitMB caps each guest instance's memory. Default 64.
+	MemoryLimitMB int `koanf:"memory_limit_mb"`
+}
+
+// Tenant is one virtual host.
+type Tenant struct {
+	// Name is 1-64 of [A-Za-z0-9_-]; it names the KV bucket and metrics.
+	Name string `koanf:"name"`
+	// ServerNames are SNI names: exact ("a.example.com") or one leading
+	// wildcard label ("*.example.com").
+	ServerNames []string `koanf:"server_names"`
+	// Default makes this tenant serve clients with no SNI or an unknown one.
+	Default bool `koanf:"default"`
+	// Certificate is the tenant's certificate.
+	Certificate Certificate `koanf:"certificate"`
+	// Upstream: "http://host:port[/path]", "https://...", "tcp://host:port",
+	// or "builtin" (a page showing the TLS session).
+	Upstream string `koanf:"upstream"`
+	// ALPN protocols offered for tcp upstreams. HTTP upstreams always offer
+	// h2 and http/1.1.
+	ALPN []string `koanf:"alpn"`
+	// Guest is the session cache guest; nil means stateless tickets.
+	Guest *Guest `koanf:"guest"`
+	// SessionTTL is how long sessions stay resumable, counted from the full
+	// handshake that created them. Default 24h, at most 168h (RFC 8446).
+	SessionTTL time.Duration `koanf:"session_ttl"`
+	// MinVersion: "1.2" (default) or "1.3".
+	MinVersion string `koanf:"min_version"`
+}
+
+// Certificate is a PEM certificate chain and key, or a generated one.
+type Certificate struct {
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// SelfSigned generates a certificate for ServerNames into the data dir
+	// (kept across restarts). Meant for trying tlsgate out.
+	SelfSigned bool `koanf:"self_signed"`
+	// KeyType of a generated certificate: "ecdsa" (P-256, default) or "rsa" (2048).
+	KeyType string `koanf:"key_type"`
+}
+
+// Guest is a tenant's Wasm session guest.
+type Guest struct {
+	// Module is a path to a .wasm file, or "builtin:sessioncache".
+	Module string `koanf:"module"`
+	// Config is handed to the guest verbatim (InputGuestConfig).
+	Config string `koanf:"config"`
+	// MaxInstances bounds the tenant's instance pool. Default 8.
+	MaxInstances int `koanf:"max_instances"`
+	// FetchDeadline bounds one fetch; past it the handshake goes full.
+	// Default 50ms.
+	FetchDeadline time.Duration `koanf:"fetch_deadline"`
+	// StoreDeadline bounds one store call. Default 500ms.
+	StoreDeadline time.Duration `koanf:"store_deadline"`
+}
+
+// BuiltinSessionCache names the reference guest embedded in the binary.
+const BuiltinSessionCache = "builtin:sessioncache"
+
+// BuiltinUpstream names the built-in upstream page.
+const BuiltinUpstream = "builtin"
+
+// MaxSessionTTL is RFC 8446's cap on ticket lifetime.
+const MaxSessionTTL = 7 * 24 * time.Hour

@@ -1,0 +1,171 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+)
+
+const validYAML = `
+data_dir: ./data
+listeners:
+  - address: 127.0.0.1:8443
+sealing:
+  keys:
+    - id: k1
+      key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+tenants:
+  - name: a
+    server_names: [a.test, "*.a.test"]
+    default: true
+    certificate: {self_signed: true}
+    upstream: builtin
+    guest: {module: "builtin:sessioncache"}
+  - name: b
+    server_names: [b.test]
+    certificate: {cert_file: b.crt, key_file: b.key}
+    upstream: tcp://127.0.0.1:9000
+`
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tlsgate.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadValid(t *testing.T) {
+	p := writeConfig(t, validYAML)
+	c, err := config.Load(config.Source{File: p})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	dir := filepath.Dir(p)
+	if c.DataDir != filepath.Join(dir, "data") {
+		t.Errorf("data_dir = %q, want it relative to the config file", c.DataDir)
+	}
+	if got := c.Tenants[1].Certificate.CertFile; got != filepath.Join(dir, "b.crt") {
+		t.Errorf("cert_file = %q, want it relative to the config file", got)
+	}
+	if g := c.Tenants[0].Guest; g.FetchDeadline != 50*time.Millisecond || g.MaxInstances != 8 {
+		t.Errorf("guest defaults not filled: %+v", g)
+	}
+	if c.Tenants[0].SessionTTL != 24*time.Hour || c.Admin.Address != "127.0.0.1:9090" {
+		t.Errorf("defaults not filled: ttl %v admin %q", c.Tenants[0].SessionTTL, c.Admin.Address)
+	}
+}
+
+func TestLoadDefaultHasOneWorkingTenant(t *testing.T) {
+	c, err := config.Load(config.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Tenants) != 1 || c.Tenants[0].Guest.Module != config.BuiltinSessionCache || c.Listeners[0].Address != "127.0.0.1:8443" {
+		t.Fatalf("default config = %+v", c)
+	}
+}
+
+func TestLoadEnvAndFlagsOverride(t *testing.T) {
+	p := writeConfig(t, validYAML)
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	fs.String("data-dir", "", "")
+	if err := fs.Parse([]string{"--data-dir=/tmp/from-flag"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(config.Source{File: p, Environ: []string{
+		"TLSGATE_ADMIN__ADDRESS=127.0.0.1:9999", "TLSGATE_DATA_DIR=/tmp/from-env", "OTHER=1",
+	}, Flags: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Address != "127.0.0.1:9999" {
+		t.Errorf("admin.address = %q, want the env override", c.Admin.Address)
+	}
+	if c.DataDir != "/tmp/from-flag" {
+		t.Errorf("data_dir = %q, want the flag to win over env and file", c.DataDir)
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(string) string
+		wantErr string
+	}{
+		{"bad upstream scheme", func(s string) string { return strings.Replace(s, "tcp://127.0.0.1:9000", "ftp://x", 1) },
+			`tenants[1].upstream: scheme "ftp" is not supported`},
+		{"tcp upstream without port", func(s string) string { return strings.Replace(s, "tcp://127.0.0.1:9000", "tcp://127.0.0.1", 1) },
+			`tenants[1].upstream: "127.0.0.1" is not host:port`},
+		{"bad tenant name", func(s string) string { return strings.Replace(s, "name: b", "name: b/c", 1) },
+			`tenants[1].name: "b/c" must be 1-64 of [A-Za-z0-9_-]`},
+		{"duplicate tenant", func(s string) string { return strings.Replace(s, "name: b", "name: a", 1) },
+			`tenants[1].name: "a" is also tenants[0].name`},
+		{"duplicate sni", func(s string) string { return strings.Replace(s, "[b.test]", "[a.test]", 1) },
+			`tenants[1].server_names[0]: "a.test" is also served by tenants[0].server_names[0]`},
+		{"bad wildcard", func(s string) string { return strings.Replace(s, `"*.a.test"`, `"a.*.test"`, 1) },
+			`tenants[0].server_names[1]: "a.*.test" is not a DNS name`},
+		{"ip as sni", func(s string) string { return strings.Replace(s, "[b.test]", "[10.0.0.1]", 1) },
+			`tenants[1].server_names[0]: "10.0.0.1" is an IP address`},
+		{"missing key file", func(s string) string { return strings.Replace(s, ", key_file: b.key", "", 1) },
+			`tenants[1].certificate: needs cert_file and key_file`},
+		{"short sealing key", func(s string) string { return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAEC", 1) },
+			`sealing.keys[0].key: decodes to 3 bytes, want 32`},
+		{"bad listener", func(s string) string { return strings.Replace(s, "127.0.0.1:8443", "127.0.0.1", 1) },
+			`listeners[0].address: "127.0.0.1" is not host:port`},
+		{"ttl over 7 days", func(s string) string { return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    session_ttl: 200h", 1) },
+			`tenants[0].session_ttl: 200h0m0s is out of range (0, 168h]`},
+		{"bad duration", func(s string) string { return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    session_ttl: soon", 1) },
+			`session_ttl`},
+		{"unknown builtin guest", func(s string) string { return strings.Replace(s, "builtin:sessioncache", "builtin:nope", 1) },
+			`tenants[0].guest.module: "builtin:nope": the only built-in guest is builtin:sessioncache`},
+		{"zero fetch deadline", func(s string) string { return strings.Replace(s, `guest: {module: "builtin:sessioncache"}`, `guest: {module: x.wasm, fetch_deadline: -1s}`, 1) },
+			`tenants[0].guest.fetch_deadline: -1s is out of range (0, 10s]`},
+		{"two defaults", func(s string) string { return strings.Replace(s, "upstream: tcp://", "default: true\n    upstream: tcp://", 1) },
+			`tenants[1].default: only one tenant may be the default`},
+		{"unknown field", func(s string) string { return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    upstraem: x", 1) },
+			`upstraem`},
+		{"nats scheme", func(s string) string { return s + "nats: {url: http://127.0.0.1:4222}\n" },
+			`nats.url: scheme "http" is not supported (want nats:// or tls://)`},
+		{"nats storage", func(s string) string { return s + "nats: {storage: disk}\n" },
+			`nats.storage: "disk" is not one of file, memory`},
+		{"listener names unknown tenant", func(s string) string { return strings.Replace(s, "- address: 127.0.0.1:8443", "- address: 127.0.0.1:8443\n    tenants: [zz]", 1) },
+			`listeners[0].tenants[0]: no tenant named "zz"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(config.Source{File: writeConfig(t, tt.edit(validYAML))})
+			if err == nil {
+				t.Fatal("Load accepted an invalid config")
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %q\nwant it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateJoinsAllProblems(t *testing.T) {
+	c := config.Config{}
+	c.FillDefaults()
+	c.Tenants = []config.Tenant{{Name: "", Upstream: ""}}
+	c.FillDefaults()
+	err := c.Validate()
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("err = %v, want FieldErrors wrapping ErrInvalid", err)
+	}
+	for _, want := range []string{"tenants[0].name", "tenants[0].upstream", "tenants[0].certificate", "tenants[0].server_names"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %s in %v", want, err)
+		}
+	}
+}

@@ -1,0 +1,245 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// EnvPrefix prefixes environment overrides. A double underscore separates
+// levels: TLSGATE_NATS__URL sets nats.url, TLSGATE_DATA_DIR sets data_dir.
+const EnvPrefix = "TLSGATE_"
+
+// Source says where configuration comes from. All fields are optional.
+type Source struct {
+	// File is a YAML config file; empty means the built-in default
+	// (one tenant on 127.0.0.1:8443 with the reference guest).
+	File string
+	// Environ is the environment (os.Environ() form); nil means none.
+	Environ []string
+	// Flags are command-line flags whose koanf key is their name with '-'
+	// replaced by '_' (e.g. --data-dir sets data_dir); only changed flags count.
+	Flags *pflag.FlagSet
+}
+
+// Load reads defaults, then the file, then the environment, then flags, in
+// one pass, fills defaults and validates. Errors name the source or the
+// field path; a Config is returned only if it is valid.
+func Load(src Source) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(scalarDefaults(), "."), nil); err != nil {
+		return nil, fmt.Errorf("config: defaults: %w", err)
+	}
+	if src.File != "" {
+		if _, err := os.Stat(src.File); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := k.Load(file.Provider(src.File), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", src.File, err)
+		}
+	}
+	if src.Environ != nil {
+		e := env.Provider(".", env.Opt{
+			Prefix:        EnvPrefix,
+			EnvironFunc:   func() []string { return src.Environ },
+			TransformFunc: envKey,
+		})
+		if err := k.Load(e, nil); err != nil {
+			return nil, fmt.Errorf("config: environment: %w", err)
+		}
+	}
+	if src.Flags != nil {
+		p := posflag.ProviderWithFlag(src.Flags, ".", k, func(f *pflag.Flag) (string, any) {
+			if !f.Changed {
+				return "", nil
+			}
+			return strings.ReplaceAll(f.Name, "-", "_"), posflag.FlagVal(src.Flags, f)
+		})
+		if err := k.Load(p, nil); err != nil {
+			return nil, fmt.Errorf("config: flags: %w", err)
+		}
+	}
+	var c Config
+	dc := &mapstructure.DecoderConfig{
+		Result:           &c,
+		TagName:          "koanf",
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	}
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{DecoderConfig: dc}); err != nil {
+		where := "config"
+		if src.File != "" {
+			where = "config: " + src.File
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if src.File == "" && len(c.Tenants) == 0 {
+		c.Tenants = []Tenant{DefaultTenant()}
+	}
+	base := ""
+	if src.File != "" {
+		abs, err := filepath.Abs(src.File)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		base = filepath.Dir(abs)
+	}
+	c.resolvePaths(base)
+	c.FillDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// envKey maps TLSGATE_NATS__URL to nats.url.
+func envKey(k, v string) (string, any) {
+	k = strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
+	return strings.ReplaceAll(k, "__", "."), v
+}
+
+func scalarDefaults() map[string]any {
+	return map[string]any{
+		"data_dir":          DefaultDataDir(),
+		"admin.address":     "127.0.0.1:9090",
+		"handshake_timeout": "10s",
+		"shutdown_timeout":  "15s",
+	}
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/tlsgate or ~/.local/share/tlsgate.
+func DefaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "tlsgate")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "tlsgate")
+	}
+	return filepath.Join(home, ".local", "share", "tlsgate")
+}
+
+// DefaultTenant is the tenant of the built-in default configuration: SNI
+// localhost (and no SNI), a generated self-signed certificate, the
+// reference session-cache guest and the built-in upstream page.
+func DefaultTenant() Tenant {
+	return Tenant{
+		Name:        "default",
+		ServerNames: []string{"localhost"},
+		Default:     true,
+		Certificate: Certificate{SelfSigned: true},
+		Upstream:    BuiltinUpstream,
+		Guest:       &Guest{Module: BuiltinSessionCache},
+	}
+}
+
+// FillDefaults sets every zero field that has a documented default.
+// Load calls it; call it yourself on a Config built in code.
+func (c *Config) FillDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir()
+	}
+	if len(c.Listeners) == 0 {
+		c.Listeners = []Listener{{Address: "127.0.0.1:8443"}}
+	}
+	if c.Admin.Address == "" {
+		c.Admin.Address = "127.0.0.1:9090"
+	}
+	if c.NATS.Storage == "" {
+		c.NATS.Storage = "file"
+	}
+	if c.NATS.Replicas == 0 {
+		c.NATS.Replicas = 1
+	}
+	if c.Sealing.KeysFile == "" {
+		c.Sealing.KeysFile = filepath.Join(c.DataDir, "sealing-keys.yaml")
+	}
+	if c.StoreQueue.Size == 0 {
+		c.StoreQueue.Size = 4096
+	}
+	if c.StoreQueue.Workers == 0 {
+		c.StoreQueue.Workers = 2
+	}
+	if c.Wasm.CacheDir == "" {
+		c.Wasm.CacheDir = filepath.Join(c.DataDir, "wasm-cache")
+	}
+	if c.Wasm.MemoryLimitMB == 0 {
+		c.Wasm.MemoryLimitMB = 64
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.SessionTTL == 0 {
+			t.SessionTTL = 24 * time.Hour
+		}
+		if t.MinVersion == "" {
+			t.MinVersion = "1.2"
+		}
+		if t.Certificate.SelfSigned && t.Certificate.KeyType == "" {
+			t.Certificate.KeyType = "ecdsa"
+		}
+		if g := t.Guest; g != nil {
+			if g.MaxInstances == 0 {
+				g.MaxInstances = 8
+			}
+			if g.FetchDeadline == 0 {
+				g.FetchDeadline = 50 * time.Millisecond
+			}
+			if g.StoreDeadline == 0 {
+				g.StoreDeadline = 500 * time.Millisecond
+			}
+		}
+	}
+}
+
+// resolvePaths makes file paths relative to the config file's directory.
+func (c *Config) resolvePaths(base string) {
+	if base == "" {
+		return
+	}
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "~") {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	abs(&c.DataDir)
+	abs(&c.Sealing.KeysFile)
+	abs(&c.NATS.CredsFile)
+	abs(&c.NATS.TLS.CAFile)
+	abs(&c.NATS.TLS.CertFile)
+	abs(&c.NATS.TLS.KeyFile)
+	abs(&c.Wasm.CacheDir)
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		abs(&t.Certificate.CertFile)
+		abs(&t.Certificate.KeyFile)
+		if t.Guest != nil && !strings.HasPrefix(t.Guest.Module, "builtin:") {
+			abs(&t.Guest.Module)
+		}
+	}
+}
+
+// ErrInvalid is wrapped by every validation error, so callers can tell a
+// bad configuration (exit code 2) from an I/O failure.
+var ErrInvalid = errors.New("invalid configuration")

@@ -1,0 +1,312 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	tenantNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	keyIDRE      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
+	hostLabelRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// FieldError is one validation problem at a field path.
+type FieldError struct {
+	// Path is the koanf path, e.g. "tenants[2].upstream".
+	Path string
+	// Msg says what is wrong.
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+type problems []error
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks the whole configuration and returns every problem found,
+// joined, each a *FieldError naming its field path. It does not touch files
+// or the network; loading certificates and guests is the gateway's check.
+func (c *Config) Validate() error {
+	var p problems
+	if c.DataDir == "" {
+		p.add("data_dir", "must not be empty")
+	}
+	if len(c.Listeners) == 0 {
+		p.add("listeners", "at least one listener is required")
+	}
+	tenantNames := map[string]bool{}
+	for _, t := range c.Tenants {
+		tenantNames[t.Name] = true
+	}
+	seenAddr := map[string]int{}
+	for i, l := range c.Listeners {
+		path := fmt.Sprintf("listeners[%d]", i)
+		if err := checkHostPort(l.Address); err != nil {
+			p.add(path+".address", "%v", err)
+		} else if j, dup := seenAddr[l.Address]; dup {
+			p.add(path+".address", "%q is also listeners[%d].address", l.Address, j)
+		}
+		seenAddr[l.Address] = i
+		for j, name := range l.Tenants {
+			if !tenantNames[name] {
+				p.add(fmt.Sprintf("%s.tenants[%d]", path, j), "no tenant named %q", name)
+			}
+		}
+	}
+	if c.Admin.Address != "off" {
+		if err := checkHostPort(c.Admin.Address); err != nil {
+			p.add("admin.address", "%v (or \"off\")", err)
+		}
+	}
+	c.validateNATS(&p)
+	c.validateSealing(&p)
+	if c.StoreQueue.Size < 1 || c.StoreQueue.Size > 1<<20 {
+		p.add("store_queue.size", "%d is out of range 1..1048576", c.StoreQueue.Size)
+	}
+	if c.StoreQueue.Workers < 1 || c.StoreQueue.Workers > 64 {
+		p.add("store_queue.workers", "%d is out of range 1..64", c.StoreQueue.Workers)
+	}
+	if c.Wasm.MemoryLimitMB < 1 || c.Wasm.MemoryLimitMB > 4096 {
+		p.add("wasm.memory_limit_mb", "%d is out of range 1..4096", c.Wasm.MemoryLimitMB)
+	}
+	if c.HandshakeTimeout <= 0 {
+		p.add("handshake_timeout", "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		p.add("shutdown_timeout", "must be positive")
+	}
+	c.validateTenants(&p)
+	return errors.Join(p...)
+}
+
+func (c *Config) validateNATS(p *problems) {
+	n := c.NATS
+	if n.URL != "" {
+		for i, u := range strings.Split(n.URL, ",") {
+			pu, err := url.Parse(strings.TrimSpace(u))
+			path := "nats.url"
+			if strings.Contains(n.URL, ",") {
+				path = fmt.Sprintf("nats.url (server %d)", i+1)
+			}
+			switch {
+			case err != nil:
+				p.add(path, "%v", err)
+			case pu.Scheme != "nats" && pu.Scheme != "tls":
+				p.add(path, "scheme %q is not supported (want nats:// or tls://)", pu.Scheme)
+			case pu.Host == "":
+				p.add(path, "%q has no host", u)
+			}
+		}
+		if n.Embedded.Listen != "" {
+			p.add("nats.embedded.listen", "set, but nats.url is set too: an external cluster is used and no server is embedded")
+		}
+	} else {
+		if n.CredsFile != "" {
+			p.add("nats.creds_file", "needs nats.url")
+		}
+		if n.Embedded.Listen != "" {
+			if err := checkHostPort(n.Embedded.Listen); err != nil {
+				p.add("nats.embedded.listen", "%v", err)
+			}
+		}
+	}
+	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
+		p.add("nats.tls", "cert_file and key_file go together")
+	}
+	if n.Storage != "file" && n.Storage != "memory" {
+		p.add("nats.storage", "%q is not one of file, memory", n.Storage)
+	}
+	if n.Replicas < 1 || n.Replicas > 5 {
+		p.add("nats.replicas", "%d is out of range 1..5", n.Replicas)
+	}
+}
+
+func (c *Config) validateSealing(p *problems) {
+	validateKeys(p, "sealing.keys", c.Sealing.Keys)
+}
+
+// ValidateSealingKeys checks keys read from elsewhere (a keys file), naming
+// each problem with path ("sealing.keys[0].key: ...").
+func ValidateSealingKeys(path string, keys []SealingKey) error {
+	var p problems
+	if len(keys) == 0 {
+		p.add(path, "no keys")
+	}
+	validateKeys(&p, path, keys)
+	return errors.Join(p...)
+}
+
+func validateKeys(p *problems, base string, keys []SealingKey) {
+	seen := map[string]int{}
+	for i, k := range keys {
+		path := fmt.Sprintf("%s[%d]", base, i)
+		if !keyIDRE.MatchString(k.ID) {
+			p.add(path+".id", "%q must be 1-32 of [A-Za-z0-9._-]", k.ID)
+		} else if j, dup := seen[k.ID]; dup {
+			p.add(path+".id", "%q is also %s[%d].id", k.ID, base, j)
+		}
+		seen[k.ID] = i
+		raw, err := base64.StdEncoding.DecodeString(k.Key)
+		switch {
+		case err != nil:
+			p.add(path+".key", "not standard base64: %v", err)
+		case len(raw) != 32:
+			p.add(path+".key", "decodes to %d bytes, want 32", len(raw))
+		}
+	}
+}
+
+func (c *Config) validateTenants(p *problems) {
+	if len(c.Tenants) == 0 {
+		p.add("tenants", "at least one tenant is required")
+	}
+	names := map[string]int{}
+	sni := map[string]string{}
+	defaults := 0
+	for i, t := range c.Tenants {
+		path := fmt.Sprintf("tenants[%d]", i)
+		if !tenantNameRE.MatchString(t.Name) {
+			p.add(path+".name", "%q must be 1-64 of [A-Za-z0-9_-]", t.Name)
+		} else if j, dup := names[t.Name]; dup {
+			p.add(path+".name", "%q is also tenants[%d].name", t.Name, j)
+		}
+		names[t.Name] = i
+		if t.Default {
+			defaults++
+			if defaults == 2 {
+				p.add(path+".default", "only one tenant may be the default")
+			}
+		}
+		if len(t.ServerNames) == 0 && !t.Default {
+			p.add(path+".server_names", "empty: give SNI names or make the tenant the default")
+		}
+		for j, n := range t.ServerNames {
+			sp := fmt.Sprintf("%s.server_names[%d]", path, j)
+			if err := checkServerName(n); err != nil {
+				p.add(sp, "%v", err)
+				continue
+			}
+			key := strings.ToLower(n)
+			if other, dup := sni[key]; dup {
+				p.add(sp, "%q is also served by %s", n, other)
+			}
+			sni[key] = sp
+		}
+		cert := t.Certificate
+		switch {
+		case cert.SelfSigned && (cert.CertFile != "" || cert.KeyFile != ""):
+			p.add(path+".certificate", "self_signed and cert_file/key_file exclude each other")
+		case !cert.SelfSigned && (cert.CertFile == "" || cert.KeyFile == ""):
+			p.add(path+".certificate", "needs cert_file and key_file (or self_signed: true)")
+		}
+		if cert.SelfSigned && cert.KeyType != "ecdsa" && cert.KeyType != "rsa" {
+			p.add(path+".certificate.key_type", "%q is not one of ecdsa, rsa", cert.KeyType)
+		}
+		if err := checkUpstream(t.Upstream); err != nil {
+			p.add(path+".upstream", "%v", err)
+		}
+		if len(t.ALPN) > 0 && !strings.HasPrefix(t.Upstream, "tcp://") {
+			p.add(path+".alpn", "only for tcp:// upstreams (HTTP upstreams offer h2 and http/1.1)")
+		}
+		if t.SessionTTL <= 0 || t.SessionTTL > MaxSessionTTL {
+			p.add(path+".session_ttl", "%v is out of range (0, 168h]", t.SessionTTL)
+		}
+		if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+			p.add(path+".min_version", "%q is not one of 1.2, 1.3", t.MinVersion)
+		}
+		if g := t.Guest; g != nil {
+			gp := path + ".guest"
+			switch {
+			case g.Module == "":
+				p.add(gp+".module", "must name a .wasm file or "+BuiltinSessionCache)
+			case strings.HasPrefix(g.Module, "builtin:") && g.Module != BuiltinSessionCache:
+				p.add(gp+".module", "%q: the only built-in guest is %s", g.Module, BuiltinSessionCache)
+			}
+			if g.MaxInstances < 1 || g.MaxInstances > 1024 {
+				p.add(gp+".max_instances", "%d is out of range 1..1024", g.MaxInstances)
+			}
+			if g.FetchDeadline <= 0 || g.FetchDeadline > 10e9 {
+				p.add(gp+".fetch_deadline", "%v is out of range (0, 10s]", g.FetchDeadline)
+			}
+			if g.StoreDeadline <= 0 || g.StoreDeadline > 60e9 {
+				p.add(gp+".store_deadline", "%v is out of range (0, 60s]", g.StoreDeadline)
+			}
+		}
+	}
+}
+
+func checkHostPort(a string) error {
+	if a == "" {
+		return errors.New("empty address, want host:port")
+	}
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", a)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not 0..65535", a, port)
+	}
+	return nil
+}
+
+func checkServerName(n string) error {
+	name := strings.ToLower(n)
+	if strings.HasPrefix(name, "*.") {
+		name = name[2:]
+	}
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a DNS name", n)
+	}
+	if net.ParseIP(name) != nil {
+		return fmt.Errorf("%q is an IP address; SNI carries DNS names only", n)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if !hostLabelRE.MatchString(label) {
+			return fmt.Errorf("%q is not a DNS name (label %q)", n, label)
+		}
+	}
+	return nil
+}
+
+func checkUpstream(u string) error {
+	if u == BuiltinUpstream {
+		return nil
+	}
+	if u == "" {
+		return errors.New("empty: want http://host:port, https://host:port, tcp://host:port or builtin")
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return err
+	}
+	switch pu.Scheme {
+	case "http", "https":
+		if pu.Host == "" {
+			return fmt.Errorf("%q has no host", u)
+		}
+	case "tcp":
+		if pu.Path != "" || pu.RawQuery != "" {
+			return fmt.Errorf("%q: a tcp upstream is tcp://host:port, nothing after", u)
+		}
+		if err := checkHostPort(pu.Host); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("scheme %q is not supported (want http, https, tcp or builtin)", pu.Scheme)
+	}
+	return nil
+}
