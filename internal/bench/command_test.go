@@ -267,6 +267,7 @@ func TestBadFlags(t *testing.T) {
 		{name: "missing CA file", args: []string{"--addr", "h:1", "--ca", "/nonexistent/ca.pem"}, wantErr: "--ca: open /nonexistent/ca.pem"},
 		{name: "CA with insecure", args: []string{"--addr", "h:1", "--ca", "x.pem", "--insecure=true"}, wantErr: "--ca and --insecure=true conflict"},
 		{name: "server pid that does not exist", args: []string{"--addr", "h:1", "--server-pid", "999999999"}, wantErr: "--server-pid 999999999"},
+		{name: "request over h2", args: []string{"--addr", "h:1", "--send-request", "--alpn", "h2,http/1.1"}, wantErr: "--send-request speaks HTTP/1.1"},
 		{name: "not a number", args: []string{"--addr", "h:1", "--count", "many"}, wantErr: `invalid argument "many"`},
 		{name: "positional argument", args: []string{"--addr", "h:1", "extra"}, wantErr: `unknown command "extra"`},
 	}

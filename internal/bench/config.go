@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -82,6 +83,9 @@ func (c *config) validate() error {
 	}
 	if c.timeout <= 0 || c.timeout > maxTimeout {
 		return fmt.Errorf("bench: --timeout %s: want more than 0 and at most %s", c.timeout, maxTimeout)
+	}
+	if c.sendRequest && slices.Contains(c.alpn, "h2") {
+		return errors.New("bench: --send-request speaks HTTP/1.1: do not offer h2 in --alpn")
 	}
 	if c.serverPID < 0 {
 		return fmt.Errorf("bench: --server-pid %d: want a process id", c.serverPID)

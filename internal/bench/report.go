@@ -88,14 +88,14 @@ func (r *report) writeText(w io.Writer) error {
 	line("errors\t%s", errs)
 	if c := r.ServerCPU; c != nil {
 		line("server cpu\t%.2fs (pid %d, %d ms resolution)", c.Seconds, c.PID, c.ResolutionMilli)
-		line("server cpu/handshake\t%s", formatMicros(c.PerHandshakeUS))
+		line("server cpu/handshake\t%.0f us", c.PerHandshakeUS)
 	}
 	return tw.Flush()
 }
 
-// formatMicros renders a microsecond figure in us below 10 ms, else in ms.
+// formatMicros renders a microsecond figure in us below 1 ms, else in ms.
 func formatMicros(us float64) string {
-	if us < 10_000 {
+	if us < 1000 {
 		return fmt.Sprintf("%.1f us", us)
 	}
 	return fmt.Sprintf("%.2f ms", us/1000)

@@ -53,6 +53,9 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 		}
 		wg.Wait()
 		if c.pause > 0 {
+			if progress != nil {
+				fmt.Fprintf(progress, "\r\033[Kprimed %d sessions, pausing %s", primed.Load(), c.pause)
+			}
 			t := time.NewTimer(c.pause)
 			select {
 			case <-ctx.Done():
