@@ -280,3 +280,30 @@ func TestBadFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestInterruptPrintsPartialReport(t *testing.T) {
+	srv := startGoServer(t, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	cmd := NewCommand()
+	cmd.SetArgs([]string{"--addr", addrOf(srv), "--duration", "1m", "--concurrency", "1", "--json"})
+	cmd.SetOut(&stdout)
+	cmd.SetErr(io.Discard)
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	err := cmd.ExecuteContext(ctx)
+	if err == nil || !strings.Contains(err.Error(), "bench: interrupted") {
+		t.Errorf("error = %v, want bench: interrupted", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("run took %s after the interrupt, want a prompt stop", waited)
+	}
+	var rep report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("partial report does not parse: %v\n%s", err, stdout.String())
+	}
+	if rep.Handshakes == 0 || rep.ErrorsTotal != 0 {
+		t.Errorf("partial report: %d handshakes, errors %v; want some handshakes and no errors", rep.Handshakes, rep.Errors)
+	}
+}
