@@ -40,7 +40,9 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.initTimeout)
 	defer cancel()
 	cs.Context = ctx
-	mod, err := p.m.rt.rt.InstantiateModule(cs, p.m.compiled, p.m.cfg)
+	// wazero watches the context from a goroutine that may outlive the call,
+	// so it gets a context of its own, never cs (which is reset after the call).
+	mod, err := p.m.rt.rt.InstantiateModule(context.WithValue(ctx, callStateKey{}, cs), p.m.compiled, p.m.cfg)
 	cs.releaseAll()
 	misuse := cs.misuse
 	cs.Context = nil
@@ -87,7 +89,7 @@ func (inst *instance) run(ctx context.Context, p *Pool, fn api.Function, export 
 	callCtx, cancel := context.WithTimeout(ctx, timeout)
 	cs.Context = callCtx
 	inst.stack[0] = 0
-	err := fn.CallWithStack(cs, inst.stack[:])
+	err := fn.CallWithStack(context.WithValue(callCtx, callStateKey{}, cs), inst.stack[:])
 	cs.releaseAll()
 	ctxErr := callCtx.Err()
 	cancel()
