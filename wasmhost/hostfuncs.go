@@ -73,7 +73,7 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime) error {
 	return err
 }
 
-func argI32(stack []uint64, i int) int32 { return api.DecodeI32(stack[i]) }
+func argI32(stack []uint64, i int) int32  { return api.DecodeI32(stack[i]) }
 func argPtr(stack []uint64, i int) uint32 { return api.DecodeU32(stack[i]) }
 func setI32(stack []uint64, v int32)      { stack[0] = api.EncodeI32(v) }
 func setStatus(stack []uint64, s abi.Status) {

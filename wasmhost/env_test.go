@@ -1,0 +1,88 @@
+package wasmhost_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newRuntime(tb testing.TB, opts ...wasmhost.RuntimeOption) *wasmhost.Runtime {
+	tb.Helper()
+	ctx := context.Background()
+	rt, err := wasmhost.NewRuntime(ctx, append([]wasmhost.RuntimeOption{wasmhost.WithLogger(quietLogger)}, opts...)...)
+	if err != nil {
+		tb.Fatalf("NewRuntime: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := rt.Close(ctx); err != nil {
+			tb.Errorf("Runtime.Close: %v", err)
+		}
+	})
+	return rt
+}
+
+func compileGuest(tb testing.TB, rt *wasmhost.Runtime, name string) *wasmhost.Module {
+	tb.Helper()
+	m, err := rt.Compile(context.Background(), name+".wasm", guestWasm(tb, name))
+	if err != nil {
+		tb.Fatalf("Compile %s: %v", name, err)
+	}
+	tb.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
+}
+
+func newPool(tb testing.TB, m *wasmhost.Module, opts ...wasmhost.PoolOption) *wasmhost.Pool {
+	tb.Helper()
+	p, err := wasmhost.NewPool(context.Background(), m, opts...)
+	if err != nil {
+		tb.Fatalf("NewPool: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			tb.Errorf("Pool.Close: %v", err)
+		}
+	})
+	return p
+}
+
+func sessionID(seed byte) []byte {
+	id := make([]byte, 32)
+	for i := range id {
+		id[i] = seed + byte(i)
+	}
+	return id
+}
+
+func fetchInput(seed byte) wasmhost.FetchInput {
+	return wasmhost.FetchInput{
+		SessionID:  sessionID(seed),
+		ServerName: "a.test",
+		ALPN:       "h2",
+		ClientAddr: "127.0.0.1:40000",
+		TLSVersion: 0x0304,
+		Mechanism:  abi.MechanismTLS13PSK,
+	}
+}
+
+// guestErr asserts err is a *GuestError of the given kind.
+func guestErr(tb testing.TB, err error, kind wasmhost.FaultKind) *wasmhost.GuestError {
+	tb.Helper()
+	var ge *wasmhost.GuestError
+	if !errors.As(err, &ge) {
+		tb.Fatalf("error %v (%T), want a *GuestError of kind %s", err, err, kind)
+	}
+	if ge.Kind != kind {
+		tb.Fatalf("GuestError kind %s, want %s: %v", ge.Kind, kind, err)
+	}
+	return ge
+}
