@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+)
+
+// loadCertificate returns the tenant's certificate: from its files, or a
+// self-signed one kept in <dataDir>/certs/<tenant>.{crt,key} (made on first
+// use, remade when its names or key type no longer match or it expires
+// within a day).
+func loadCertificate(dataDir string, t config.Tenant, path string) (tls.Certificate, error) {
+	c := t.Certificate
+	if !c.SelfSigned {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("gateway: %s.certificate: %w", path, err)
+		}
+		return cert, nil
+	}
+	dir := filepath.Join(dataDir, "certs")
+	certFile := filepath.Join(dir, t.Name+".crt")
+	keyFile := filepath.Join(dir, t.Name+".key")
+	names := selfSignedNames(t)
+	if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && certFits(cert, names, c.KeyType) {
+		return cert, nil
+	}
+	if err := WriteSelfSigned(certFile, keyFile, names, c.KeyType); err != nil {
+		return tls.Certificate{}, fmt.Errorf("gateway: %s.certificate: %w", path, err)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("gateway: %s.certificate: %w", path, err)
+	}
+	return cert, nil
+}
+
+func selfSignedNames(t config.Tenant) []string {
+	names := slices.Clone(t.ServerNames)
+	if len(names) == 0 {
+		names = []string{"localhost"}
+	}
+	return names
+}
+
+func certFits(cert tls.Certificate, names []string, keyType string) bool {
+	leaf := cert.Leaf
+	if leaf == nil || time.Until(leaf.NotAfter) < 24*time.Hour {
+		return false
+	}
+	if !slices.Equal(leaf.DNSNames, names) {
+		return false
+	}
+	_, isRSA := leaf.PublicKey.(*rsa.PublicKey)
+	return isRSA == (keyType == "rsa")
+}
+
+// WriteSelfSigned writes a self-signed certificate for names (DNS names; for
+// "localhost" also 127.0.0.1 and ::1) valid for one year, and its key (mode
+// 0600), creating the directory. keyType is "ecdsa" (P-256) or "rsa" (2048).
+func WriteSelfSigned(certFile, keyFile string, names []string, keyType string) error {
+	var key crypto.Signer
+	var err error
+	switch keyType {
+	case "rsa":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ecdsa", "":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return fmt.Errorf("gateway: unknown key type %q", keyType)
+	}
+	if err != nil {
+		return err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: names[0], Organization: []string{"tlsgate self-signed"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              names,
+	}
+	if slices.Contains(names, "localhost") {
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(certFile), 0o700); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// writeFileAtomic writes data to a temp file beside name and renames it.
+func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+var errNoServerName = errors.New("gateway: no tenant for this server name")
+
+// router picks the tenant for a ClientHello's server name.
+type router struct {
+	exact    map[string]*tenant
+	wildcard map[string]*tenant // key: "example.com" for "*.example.com"
+	fallback *tenant
+}
+
+func newRouter(tenants []*tenant) *router {
+	r := &router{exact: map[string]*tenant{}, wildcard: map[string]*tenant{}}
+	for _, t := range tenants {
+		for _, n := range t.cfg.ServerNames {
+			n = strings.ToLower(n)
+			if rest, ok := strings.CutPrefix(n, "*."); ok {
+				r.wildcard[rest] = t
+			} else {
+				r.exact[n] = t
+			}
+		}
+		if t.cfg.Default {
+			r.fallback = t
+		}
+	}
+	return r
+}
+
+// route returns the tenant for serverName: an exact name first, then a
+// wildcard matching exactly one label, then the default tenant.
+func (r *router) route(serverName string) (*tenant, error) {
+	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
+	if name != "" {
+		if t, ok := r.exact[name]; ok {
+			return t, nil
+		}
+		if _, rest, ok := strings.Cut(name, "."); ok {
+			if t, ok := r.wildcard[rest]; ok {
+				return t, nil
+			}
+		}
+	}
+	if r.fallback != nil {
+		return r.fallback, nil
+	}
+	return nil, fmt.Errorf("%w: %q", errNoServerName, serverName)
+}

@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// Check loads what cfg names without serving or writing anything: sealing
+// keys (when configured or already generated), certificate files, and every
+// guest, which is compiled, validated against the ABI and instantiated once
+// (its tlsgate_on_init runs with the tenant's guest config; KV operations
+// complete with UNAVAILABLE). It returns one line per item checked, or all
+// the problems found, each naming its field path.
+func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
+	var report []string
+	var errs []error
+	if len(cfg.Sealing.Keys) > 0 {
+		report = append(report, fmt.Sprintf("sealing: %d key(s), sealing with %q", len(cfg.Sealing.Keys), cfg.Sealing.Keys[0].ID))
+	} else if _, err := os.Stat(cfg.Sealing.KeysFile); errors.Is(err, fs.ErrNotExist) {
+		report = append(report, "sealing: no keys yet; one will be generated into "+cfg.Sealing.KeysFile)
+	} else if keys, err := sealingKeys(cfg); err != nil {
+		errs = append(errs, err)
+	} else {
+		report = append(report, fmt.Sprintf("sealing: %d key(s) from %s", len(keys), cfg.Sealing.KeysFile))
+	}
+	rt, err := wasmhost.NewRuntime(ctx,
+		wasmhost.WithMemoryLimitPages(uint32(cfg.Wasm.MemoryLimitMB)*16),
+		wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close(context.WithoutCancel(ctx))
+	for i, t := range cfg.Tenants {
+		path := fmt.Sprintf("tenants[%d]", i)
+		if t.Certificate.SelfSigned {
+			report = append(report, fmt.Sprintf("%s (%s): self-signed certificate (generated at start)", path, t.Name))
+		} else if _, err := loadCertificate(cfg.DataDir, t, path); err != nil {
+			errs = append(errs, err)
+		} else {
+			report = append(report, fmt.Sprintf("%s (%s): certificate %s", path, t.Name, t.Certificate.CertFile))
+		}
+		if t.Guest == nil {
+			report = append(report, fmt.Sprintf("%s (%s): no guest: stateless tickets", path, t.Name))
+			continue
+		}
+		if line, err := checkGuest(ctx, rt, t, path+".guest"); err != nil {
+			errs = append(errs, err)
+		} else {
+			report = append(report, line)
+		}
+	}
+	if len(errs) > 0 {
+		return report, errors.Join(errs...)
+	}
+	return report, nil
+}
+
+func checkGuest(ctx context.Context, rt *wasmhost.Runtime, t config.Tenant, path string) (string, error) {
+	wasm, name, err := guestBytes(t.Guest.Module)
+	if err != nil {
+		return "", fmt.Errorf("gateway: %s.module: %w", path, err)
+	}
+	start := time.Now()
+	m, err := rt.Compile(ctx, name, wasm)
+	if err != nil {
+		return "", fmt.Errorf("gateway: %s.module: %w", path, err)
+	}
+	defer m.Close(context.WithoutCancel(ctx))
+	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(t.Name), wasmhost.WithGuestConfig([]byte(t.Guest.Config)),
+		wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return "", fmt.Errorf("gateway: %s: %w", path, err)
+	}
+	p.Close(context.WithoutCancel(ctx))
+	hooks := ""
+	if m.HasFetch() {
+		hooks += " fetch"
+	}
+	if m.HasStore() {
+		hooks += " store"
+	}
+	return fmt.Sprintf("%s (%s): guest %s loaded (%d bytes, sha256 %.12s, exports%s) in %v",
+		path, t.Name, name, len(wasm), m.Digest(), hooks, time.Since(start).Round(time.Millisecond)), nil
+}

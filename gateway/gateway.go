@@ -1,0 +1,301 @@
+// Package gateway is tlsgate's TLS gateway: listeners, tenants chosen by
+// SNI, session resumption through each tenant's Wasm guest (fetch on a
+// resumption attempt, store after a successful handshake) with sealed and
+// bound session state, proxying to upstreams, hot reload and the admin
+// endpoints.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// ErrReloadRefused wraps the error of a Reload whose configuration was not
+// applied; the configuration in force keeps serving.
+var ErrReloadRefused = errors.New("gateway: reload refused")
+
+// Gateway is a running tlsgate. Build it with New; stop it with Close.
+type Gateway struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	log     *slog.Logger
+	metrics *metrics
+
+	nats    *natskv.Server // nil with an external NATS
+	kv      *natskv.Client
+	rt      *wasmhost.Runtime
+	modules moduleCache
+	stores  *storeQueue
+
+	snap      atomic.Pointer[snapshot]
+	reloadMu  sync.Mutex
+	listeners []*listener
+	admin     *adminServer
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	log     *slog.Logger
+	version string
+}
+
+// WithLogger sets the logger. Defaults to slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithVersion sets the version the admin endpoints report. Defaults to "dev".
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// New starts a gateway for cfg (which must have passed Validate): NATS
+// (embedded, or connecting in the background to cfg.NATS.URL), the Wasm
+// runtime, every tenant's certificate, guest and bucket, the listeners and
+// the admin endpoint. It returns once everything is serving, or an error
+// naming what failed, with everything it started closed again.
+func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, err error) {
+	o := options{log: slog.Default(), version: "dev"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g := &Gateway{ctx: gctx, cancel: cancel, log: o.log, metrics: newMetrics()}
+	defer func() {
+		if err != nil {
+			g.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("gateway: data_dir: %w", err)
+	}
+	if err := g.startNATS(ctx, cfg); err != nil {
+		return nil, err
+	}
+	g.rt, err = wasmhost.NewRuntime(ctx,
+		wasmhost.WithCompilationCacheDir(cfg.Wasm.CacheDir),
+		wasmhost.WithMemoryLimitPages(uint32(cfg.Wasm.MemoryLimitMB)*16),
+		wasmhost.WithLogger(g.log))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: wasm runtime: %w", err)
+	}
+	s, err := g.buildSnapshot(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.snap.Store(s)
+	g.stores = newStoreQueue(cfg.StoreQueue.Size, cfg.StoreQueue.Workers, func(name string) *tenant {
+		return g.snap.Load().tenant(name)
+	}, g.metrics, g.log)
+	for i, lc := range cfg.Listeners {
+		ln, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: listeners[%d].address: %w", i, err)
+		}
+		l := g.newListener(i, ln)
+		g.listeners = append(g.listeners, l)
+	}
+	if cfg.Admin.Address != "off" {
+		g.admin, err = g.startAdmin(cfg.Admin, o.version)
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range g.listeners {
+		l.start()
+		g.log.Info("listening", "address", l.ln.Addr().String())
+	}
+	return g, nil
+}
+
+func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
+	n := cfg.NATS
+	copts := []natskv.ClientOption{natskv.WithName("tlsgate"), natskv.WithLogger(g.log)}
+	if n.URL == "" {
+		sopts := []natskv.ServerOption{
+			natskv.WithDataDir(cfg.DataDir + "/nats"),
+			natskv.WithServerLogger(g.log),
+		}
+		if n.Embedded.Listen != "" {
+			sopts = append(sopts, natskv.WithClientListen(n.Embedded.Listen))
+		}
+		srv, err := natskv.StartEmbedded(ctx, sopts...)
+		if err != nil {
+			return fmt.Errorf("gateway: embedded nats: %w", err)
+		}
+		g.nats = srv
+		copts = append(copts, natskv.WithInProcess(srv))
+		if srv.ClientURL() != "" {
+			g.log.Info("embedded nats listening", "url", srv.ClientURL())
+		}
+	} else {
+		copts = append(copts, natskv.WithURL(n.URL))
+		if n.CredsFile != "" {
+			copts = append(copts, natskv.WithCredsFile(n.CredsFile))
+		}
+		if n.TLS.CAFile != "" || n.TLS.CertFile != "" {
+			tc, err := natsTLS(n.TLS)
+			if err != nil {
+				return err
+			}
+			copts = append(copts, natskv.WithTLSConfig(tc))
+		}
+	}
+	kv, err := natskv.Connect(ctx, copts...)
+	if err != nil {
+		return fmt.Errorf("gateway: nats: %w", err)
+	}
+	g.kv = kv
+	return nil
+}
+
+// Reload applies cfg (which must have passed Validate) as a whole: the new
+// tenants, certificates, guests and keys are built beside the ones serving,
+// then swapped in at once, and the old ones drained and closed. Changes
+// that need a restart (listeners, admin, nats, wasm, data_dir, store_queue)
+// refuse the reload. On any error nothing changes and the error wraps
+// ErrReloadRefused.
+func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	old := g.snap.Load()
+	if err := restartOnly(old.cfg, cfg); err != nil {
+		g.metrics.reloads.WithLabelValues("refused").Inc()
+		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
+	}
+	s, err := g.buildSnapshot(ctx, cfg)
+	if err != nil {
+		g.metrics.reloads.WithLabelValues("refused").Inc()
+		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
+	}
+	g.snap.Store(s)
+	g.metrics.reloads.WithLabelValues("ok").Inc()
+	g.log.Info("configuration reloaded", "tenants", len(s.list))
+	go func() {
+		if err := old.close(context.WithoutCancel(ctx)); err != nil {
+			g.log.Warn("closing the previous configuration", "err", err)
+		}
+	}()
+	return nil
+}
+
+func restartOnly(old, cur *config.Config) error {
+	fields := []struct {
+		name     string
+		old, cur any
+	}{
+		{"listeners", old.Listeners, cur.Listeners},
+		{"admin", old.Admin, cur.Admin},
+		{"nats", old.NATS, cur.NATS},
+		{"wasm", old.Wasm, cur.Wasm},
+		{"data_dir", old.DataDir, cur.DataDir},
+		{"store_queue", old.StoreQueue, cur.StoreQueue},
+	}
+	var errs []error
+	for _, f := range fields {
+		if !reflect.DeepEqual(f.old, f.cur) {
+			errs = append(errs, fmt.Errorf("%s: changed, which needs a restart", f.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs returns the listeners' addresses, in configuration order.
+func (g *Gateway) Addrs() []net.Addr {
+	out := make([]net.Addr, len(g.listeners))
+	for i, l := range g.listeners {
+		out[i] = l.ln.Addr()
+	}
+	return out
+}
+
+// AdminAddr returns the admin listener's address, or nil when it is off.
+func (g *Gateway) AdminAddr() net.Addr {
+	if g.admin == nil {
+		return nil
+	}
+	return g.admin.ln.Addr()
+}
+
+// NATSURL returns the embedded NATS server's client URL, or "" when it has
+// no client port or NATS is external.
+func (g *Gateway) NATSURL() string {
+	if g.nats == nil {
+		return ""
+	}
+	return g.nats.ClientURL()
+}
+
+// Close shuts down gracefully: listeners stop accepting, in-flight requests
+// and streams finish, queued stores are flushed, then guests, NATS and the
+// runtime are closed. When ctx is done first the rest is cut. Safe to call
+// twice; the second call returns the first's result.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.closeOnce.Do(func() {
+		var errs []error
+		var wg sync.WaitGroup
+		for _, l := range g.listeners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l.shutdown(ctx)
+			}()
+		}
+		wg.Wait()
+		if g.stores != nil {
+			if err := g.stores.close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("gateway: flushing stores: %w", err))
+			}
+		}
+		if g.admin != nil {
+			g.admin.close(ctx)
+		}
+		g.cancel()
+		if s := g.snap.Load(); s != nil {
+			errs = append(errs, s.close(context.WithoutCancel(ctx)))
+		}
+		if g.rt != nil {
+			errs = append(errs, g.rt.Close(context.WithoutCancel(ctx)))
+		}
+		if g.kv != nil {
+			errs = append(errs, g.kv.Close(context.WithoutCancel(ctx)))
+		}
+		if g.nats != nil {
+			errs = append(errs, g.nats.Close(context.WithoutCancel(ctx)))
+		}
+		g.closeErr = errors.Join(errs...)
+	})
+	return g.closeErr
+}
+
+func natsTLS(c config.ClientTLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pool, err := loadCertPool(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: nats.tls.ca_file: %w", err)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: nats.tls: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}

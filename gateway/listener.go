@@ -1,0 +1,224 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// trackedConn is the raw connection under a tls.Conn; GetConfigForClient
+// attaches the connection's session hooks to it so the handshake goroutine
+// can commit stores once Handshake has returned.
+type trackedConn struct {
+	net.Conn
+	sessions *connSessions
+}
+
+type tenantKey struct{}
+
+// listener is one TLS listening socket. It outlives snapshots: every
+// handshake asks the gateway for the snapshot current at that moment.
+type listener struct {
+	g    *Gateway
+	idx  int
+	ln   net.Listener
+	tls  *tls.Config
+	http *http.Server
+	conn *connQueue
+	tcp  tcpProxy
+	wg   sync.WaitGroup
+}
+
+func (g *Gateway) newListener(idx int, ln net.Listener) *listener {
+	l := &listener{g: g, idx: idx, ln: ln, conn: newConnQueue(ln.Addr())}
+	l.tls = &tls.Config{GetConfigForClient: l.configForClient}
+	l.http = &http.Server{
+		Handler:           http.HandlerFunc(l.serveHTTP),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				if raw, ok := tc.NetConn().(*trackedConn); ok && raw.sessions != nil {
+					return context.WithValue(ctx, tenantKey{}, raw.sessions.t.name)
+				}
+			}
+			return ctx
+		},
+	}
+	return l
+}
+
+func (l *listener) start() {
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		l.http.Serve(l.conn)
+	}()
+	go func() {
+		defer l.wg.Done()
+		l.accept()
+	}()
+}
+
+func (l *listener) accept() {
+	var delay time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Back off on transient errors (EMFILE...), like net/http.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			l.g.log.Warn("accept failed", "listener", l.ln.Addr().String(), "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.handle(c)
+		}()
+	}
+}
+
+// configForClient picks the tenant by SNI and gives this connection its own
+// session hooks, which carry the handshake's context.
+func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	snap := l.g.snap.Load()
+	t, err := snap.routers[l.idx].route(hello.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := hello.Conn.(*trackedConn)
+	if raw == nil {
+		return nil, errors.New("gateway: connection not accepted by a tlsgate listener")
+	}
+	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(), obs: l.g.metrics}
+	raw.sessions = cs
+	cfg := t.tlsBase.Clone()
+	cfg.WrapSession = cs.wrap
+	cfg.UnwrapSession = cs.unwrap
+	setSessionIDHooks(cfg, cs)
+	return cfg, nil
+}
+
+func (l *listener) handle(c net.Conn) {
+	raw := &trackedConn{Conn: c}
+	tc := tls.Server(raw, l.tls)
+	ctx, cancel := context.WithTimeout(l.g.ctx, l.g.snap.Load().cfg.HandshakeTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	cs := raw.sessions
+	if err != nil {
+		if cs != nil {
+			l.g.metrics.handshake(cs.t.name, tc.ConnectionState().Version, "failed")
+			l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.result)
+		}
+		l.g.log.Debug("handshake failed", "client", c.RemoteAddr().String(), "err", err)
+		tc.Close()
+		return
+	}
+	st := tc.ConnectionState()
+	outcome := "full"
+	if st.DidResume {
+		outcome = "resumed"
+	}
+	l.g.metrics.handshake(cs.t.name, st.Version, outcome)
+	l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.result)
+	// Only now, with the client's Finished verified, do sessions get stored.
+	for _, p := range cs.pending {
+		l.g.stores.enqueue(p)
+	}
+	cs.pending = nil
+	if cs.t.tcpAddr != "" {
+		l.tcp.serve(l.g.ctx, tc, cs.t.tcpAddr, l.g.log)
+		return
+	}
+	if !l.conn.push(tc) {
+		tc.Close()
+	}
+}
+
+// serveHTTP sends a request to its tenant's upstream, as the tenant is in
+// the snapshot current now. A request whose Host belongs to another tenant
+// than the connection's SNI (HTTP/2 connection reuse) is refused with 421.
+func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	name, _ := r.Context().Value(tenantKey{}).(string)
+	snap := l.g.snap.Load()
+	t := snap.tenant(name)
+	if t == nil || t.handler == nil {
+		http.Error(w, "421 misdirected request: tenant not served here", http.StatusMisdirectedRequest)
+		return
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if net.ParseIP(host) == nil && host != "" {
+		if ht, err := snap.routers[l.idx].route(host); err != nil || ht.name != t.name {
+			http.Error(w, "421 misdirected request: host belongs to another tenant", http.StatusMisdirectedRequest)
+			return
+		}
+	}
+	t.handler.ServeHTTP(w, r)
+}
+
+// shutdown stops accepting, lets HTTP requests and TCP streams finish until
+// ctx is done, then cuts what is left.
+func (l *listener) shutdown(ctx context.Context) error {
+	l.ln.Close()
+	err := l.http.Shutdown(ctx)
+	if err != nil {
+		l.http.Close()
+	}
+	l.tcp.shutdown(ctx)
+	l.conn.Close()
+	l.wg.Wait()
+	return err
+}
+
+// connQueue is a net.Listener fed with handshaken connections, for
+// http.Server.Serve.
+type connQueue struct {
+	addr  net.Addr
+	ch    chan net.Conn
+	done  chan struct{}
+	close sync.Once
+}
+
+func newConnQueue(addr net.Addr) *connQueue {
+	return &connQueue{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (q *connQueue) push(c net.Conn) bool {
+	select {
+	case q.ch <- c:
+		return true
+	case <-q.done:
+		return false
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.close.Do(func() { close(q.done) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return q.addr }

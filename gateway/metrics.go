@@ -1,0 +1,174 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// metrics holds the gateway's Prometheus collectors, on a registry of its
+// own so several gateways can live in one process (tests, embedding).
+type metrics struct {
+	reg *prometheus.Registry
+
+	handshakes    *prometheus.CounterVec
+	resumptions   *prometheus.CounterVec
+	fetchSeconds  *prometheus.HistogramVec
+	storeSeconds  *prometheus.HistogramVec
+	stores        *prometheus.CounterVec
+	queueDepth    prometheus.Gauge
+	kvSeconds     *prometheus.HistogramVec
+	kvErrors      *prometheus.CounterVec
+	instCreated   *prometheus.CounterVec
+	instDiscarded *prometheus.CounterVec
+	guestFaults   *prometheus.CounterVec
+	guestCalls    *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+}
+
+var _ wasmhost.Observer = (*metrics)(nil)
+
+// latencyBuckets span 10 us to 1 s: a KV get in-process is ~20 us.
+var latencyBuckets = prometheus.ExponentialBucketsRange(10e-6, 1, 16)
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	m.handshakes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_handshakes_total",
+		Help: "TLS handshakes by tenant, TLS version and outcome (full, resumed, failed).",
+	}, []string{"tenant", "version", "outcome"})
+	m.resumptions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_resumption_attempts_total",
+		Help: "Resumption attempts by tenant, mechanism (tls13_psk, tls12_ticket, tls12_session_id) and result (hit, miss, timeout, guest_error, tamper, mismatch, expired, malformed).",
+	}, []string{"tenant", "mechanism", "result"})
+	m.fetchSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "tlsgate_session_fetch_duration_seconds", Help: "Guest session fetch latency.", Buckets: latencyBuckets,
+	}, []string{"tenant"})
+	m.storeSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "tlsgate_session_store_duration_seconds", Help: "Guest session store latency.", Buckets: latencyBuckets,
+	}, []string{"tenant"})
+	m.stores = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_session_stores_total",
+		Help: "Session stores by tenant and result (ok, error, dropped: the queue was full or closed).",
+	}, []string{"tenant", "result"})
+	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tlsgate_store_queue_depth", Help: "Sessions waiting in the store queue.",
+	})
+	m.kvSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "tlsgate_kv_operation_duration_seconds", Help: "Key-value operations started by guests, by operation.", Buckets: latencyBuckets,
+	}, []string{"tenant", "op"})
+	m.kvErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_kv_operation_errors_total", Help: "Key-value operations that failed (a missing key is not a failure), by operation and kind.",
+	}, []string{"tenant", "op", "kind"})
+	m.instCreated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_guest_instances_created_total", Help: "Guest instances created.",
+	}, []string{"tenant"})
+	m.instDiscarded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_guest_instances_discarded_total", Help: "Guest instances closed, by reason (trap, timeout, memory, misuse, idle, closed, init).",
+	}, []string{"tenant", "reason"})
+	m.guestFaults = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_guest_faults_total", Help: "Guest calls that failed, by export and kind (trap, timeout, memory, misuse, status).",
+	}, []string{"tenant", "export", "kind"})
+	m.guestCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_guest_calls_total", Help: "Guest export calls.",
+	}, []string{"tenant", "export"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_config_reloads_total", Help: "Configuration reloads by result (ok, refused).",
+	}, []string{"result"})
+	for _, c := range []prometheus.Collector{m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
+		m.stores, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
+		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return m
+}
+
+func versionLabel(v uint16) string {
+	switch v {
+	case 0x0304:
+		return "1.3"
+	case 0x0303:
+		return "1.2"
+	case 0x0302:
+		return "1.1"
+	case 0x0301:
+		return "1.0"
+	}
+	return "unknown"
+}
+
+func mechanismLabel(m abi.Mechanism) string {
+	switch m {
+	case abi.MechanismTLS13PSK:
+		return "tls13_psk"
+	case abi.MechanismTLS12Ticket:
+		return "tls12_ticket"
+	case abi.MechanismTLS12ID:
+		return "tls12_session_id"
+	}
+	return "unknown"
+}
+
+func (m *metrics) handshake(tenant string, version uint16, outcome string) {
+	m.handshakes.WithLabelValues(tenant, versionLabel(version), outcome).Inc()
+}
+
+func (m *metrics) resumption(tenant string, mech abi.Mechanism, r resumeResult) {
+	if r == resultNone {
+		return
+	}
+	m.resumptions.WithLabelValues(tenant, mechanismLabel(mech), string(r)).Inc()
+}
+
+func (m *metrics) fetchDone(tenant string, d time.Duration) {
+	m.fetchSeconds.WithLabelValues(tenant).Observe(d.Seconds())
+}
+
+func (m *metrics) storeDone(tenant string, d time.Duration, err error) {
+	m.storeSeconds.WithLabelValues(tenant).Observe(d.Seconds())
+	if err != nil {
+		m.stores.WithLabelValues(tenant, "error").Inc()
+		return
+	}
+	m.stores.WithLabelValues(tenant, "ok").Inc()
+}
+
+func (m *metrics) storeDropped(tenant string) { m.stores.WithLabelValues(tenant, "dropped").Inc() }
+
+// CallDone implements wasmhost.Observer.
+func (m *metrics) CallDone(tenant, export string, _ time.Duration, err error) {
+	m.guestCalls.WithLabelValues(tenant, export).Inc()
+	var ge *wasmhost.GuestError
+	if errors.As(err, &ge) {
+		m.guestFaults.WithLabelValues(tenant, export, string(ge.Kind)).Inc()
+	}
+}
+
+// InstanceCreated implements wasmhost.Observer.
+func (m *metrics) InstanceCreated(tenant string) { m.instCreated.WithLabelValues(tenant).Inc() }
+
+// InstanceDiscarded implements wasmhost.Observer.
+func (m *metrics) InstanceDiscarded(tenant, reason string) {
+	m.instDiscarded.WithLabelValues(tenant, reason).Inc()
+}
+
+// KVOp implements wasmhost.Observer.
+func (m *metrics) KVOp(tenant, op string, d time.Duration, err error) {
+	m.kvSeconds.WithLabelValues(tenant, op).Observe(d.Seconds())
+	switch {
+	case err == nil, errors.Is(err, wasmhost.ErrKeyNotFound), errors.Is(err, wasmhost.ErrKeyExists):
+	case errors.Is(err, wasmhost.ErrUnavailable):
+		m.kvErrors.WithLabelValues(tenant, op, "unavailable").Inc()
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		m.kvErrors.WithLabelValues(tenant, op, "timeout").Inc()
+	default:
+		m.kvErrors.WithLabelValues(tenant, op, "internal").Inc()
+	}
+}

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"testing"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+)
+
+func TestResumptionThroughReferenceGuest(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test")))
+	tests := []struct {
+		name    string
+		version uint16
+		alpn    []string
+	}{
+		{"TLS 1.3 PSK", tls.VersionTLS13, nil},
+		{"TLS 1.2 ticket", tls.VersionTLS12, nil},
+		{"TLS 1.3 PSK with h2", tls.VersionTLS13, []string{"h2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first, second := resumeOnce(t, g, g.addr(), clientOpts{sni: "a.test", version: tt.version, alpn: tt.alpn})
+			if first.state.Version != tt.version {
+				t.Fatalf("negotiated %s", tls.VersionName(first.state.Version))
+			}
+			if !second.state.DidResume {
+				t.Fatal("second connection did not resume")
+			}
+			if !contains(second.body, "session resumed: yes") && tt.alpn == nil {
+				t.Errorf("built-in page does not say the session resumed:\n%s", second.body)
+			}
+		})
+	}
+}
+
+// A resumed TLS 1.3 session gets a fresh ticket; it must resume too, and
+// keep the original creation time (checked in TestLifetimeIsClampedToCreation).
+func TestReissuedTicketResumes(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test")))
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), o)
+	for i := range 3 {
+		g.waitStores(t)
+		if v := dial(t, g.addr(), o); !v.state.DidResume {
+			t.Fatalf("resumption %d did not resume", i+1)
+		}
+	}
+}
+
+func TestStatelessTenantResumes(t *testing.T) {
+	tn := cacheTenant("plain", "plain.test")
+	tn.Guest = nil
+	g := startGateway(t, testConfig(t, tn))
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		_, second := resumeOnce(t, g, g.addr(), clientOpts{sni: "plain.test", version: v})
+		if !second.state.DidResume {
+			t.Errorf("%s: stateless ticket did not resume", tls.VersionName(v))
+		}
+	}
+}
+
+func TestNoSNIUsesDefaultTenant(t *testing.T) {
+	tn := cacheTenant("d", "d.test")
+	tn.Default = true
+	g := startGateway(t, testConfig(t, tn))
+	_, second := resumeOnce(t, g, g.addr(), clientOpts{version: tls.VersionTLS13})
+	if !second.state.DidResume || !contains(second.body, `tenant:          d`) {
+		t.Fatalf("no-SNI client: resumed=%v body:\n%s", second.state.DidResume, second.body)
+	}
+}
+
+func TestUnknownSNIWithoutDefaultIsRefused(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test")))
+	if _, err := tryDial(g.addr(), clientOpts{sni: "zzz.test", version: tls.VersionTLS13}); err == nil {
+		t.Fatal("handshake for an unknown server name succeeded")
+	}
+}
+
+func TestWildcardServerNames(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("w", "*.w.test"), cacheTenant("x", "x.w.test"), func() config.Tenant {
+		d := cacheTenant("d", "d.test")
+		d.Default = true
+		return d
+	}()))
+	tests := []struct{ sni, tenant string }{
+		{"a.w.test", "w"}, {"X.W.TEST", "x"}, {"a.b.w.test", "d"}, {"w.test", "d"},
+	}
+	for _, tt := range tests {
+		v := dial(t, g.addr(), clientOpts{sni: tt.sni, version: tls.VersionTLS13})
+		if !contains(v.body, "tenant:          "+tt.tenant+"\n") {
+			t.Errorf("sni %q: want tenant %q, page:\n%s", tt.sni, tt.tenant, v.body)
+		}
+	}
+}
+
+func TestFleetResumesAcrossGateways(t *testing.T) {
+	cfgA := testConfig(t, cacheTenant("a", "a.test"))
+	cfgA.NATS.Embedded.Listen = "127.0.0.1:0"
+	gA := startGateway(t, cfgA)
+	if gA.NATSURL() == "" {
+		t.Fatal("gateway A exposes no NATS client URL")
+	}
+	cfgB := testConfig(t, cacheTenant("a", "a.test"))
+	cfgB.NATS.URL = gA.NATSURL()
+	gB := startGateway(t, cfgB)
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		_, second := resumeOnce(t, gA, gB.addr(), clientOpts{sni: "a.test", version: v})
+		if !second.state.DidResume {
+			t.Errorf("%s: session made on gateway A did not resume on gateway B", tls.VersionName(v))
+		}
+	}
+}

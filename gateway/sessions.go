@@ -1,0 +1,231 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"time"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// ticketIDLen is the length of the random handle that stands for a session
+// in a stateful ticket or TLS 1.3 PSK identity.
+const ticketIDLen = 32
+
+// Seal purposes: a blob sealed for one cannot be opened as the other.
+const (
+	purposeStored    = "stored"    // kept by a guest under an identifier
+	purposeStateless = "stateless" // the ticket itself (tenants without a guest)
+)
+
+// resumeResult is what became of one resumption attempt.
+type resumeResult string
+
+// Resumption results, as metric label values.
+const (
+	resultNone       resumeResult = ""            // no attempt
+	resultHit        resumeResult = "hit"         // session found and accepted by us
+	resultMiss       resumeResult = "miss"        // guest said not found
+	resultTimeout    resumeResult = "timeout"     // fetch deadline passed
+	resultGuestError resumeResult = "guest_error" // trap, bad status, store down
+	resultTamper     resumeResult = "tamper"      // blob did not open or parse
+	resultMismatch   resumeResult = "mismatch"    // bound to another tenant, SNI or ALPN
+	resultExpired    resumeResult = "expired"     // older than the tenant's session TTL
+	resultMalformed  resumeResult = "malformed"   // identifier of the wrong length
+)
+
+// pendingStore is a session to store once the handshake has succeeded.
+type pendingStore struct {
+	tenant string
+	in     wasmhost.StoreInput
+}
+
+// connSessions carries one connection's session hooks. It is used only by
+// the connection's handshake goroutine, then read by the same goroutine
+// after Handshake returns, so it needs no lock.
+type connSessions struct {
+	ctx        context.Context
+	t          *tenant
+	seal       *sealer
+	clientAddr string
+	obs        *metrics
+
+	// created is the original creation time of the session this connection
+	// resumed; re-issued tickets keep it, so lifetime is never extended.
+	created   time.Time
+	mechanism abi.Mechanism
+	result    resumeResult
+	pending   []pendingStore
+}
+
+func (c *connSessions) want(cs tls.ConnectionState) binding {
+	return binding{Tenant: c.t.name, ServerName: cs.ServerName, ALPN: cs.NegotiatedProtocol}
+}
+
+func mechanismOf(cs tls.ConnectionState) abi.Mechanism {
+	if cs.Version == tls.VersionTLS13 {
+		return abi.MechanismTLS13PSK
+	}
+	return abi.MechanismTLS12Ticket
+}
+
+// wrap is tls.Config.WrapSession: it binds the session to this connection,
+// seals it, and returns the ticket. With a guest the ticket is a random
+// identifier and the sealed state is queued for the guest's store; without
+// one the sealed state is the ticket.
+func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	if c.t.pool == nil {
+		plain, err := c.bind(cs, ss)
+		if err != nil {
+			return nil, err
+		}
+		return c.seal.sealBlob(plain, purposeStateless, c.t.name, nil), nil
+	}
+	id := make([]byte, ticketIDLen)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	if err := c.storeLater(id, cs, ss, mechanismOf(cs)); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// bind re-appends the binding and serialises the session.
+func (c *connSessions) bind(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	b := c.want(cs)
+	b.Created = c.created
+	if b.Created.IsZero() {
+		b.Created = time.Now()
+	}
+	ss.Extra = withBinding(ss.Extra, b)
+	return ss.Bytes()
+}
+
+// storeLater seals the session under id and queues it for the guest's store
+// export, to be committed only if the handshake succeeds.
+func (c *connSessions) storeLater(id []byte, cs tls.ConnectionState, ss *tls.SessionState, mech abi.Mechanism) error {
+	plain, err := c.bind(cs, ss)
+	if err != nil {
+		return err
+	}
+	created := c.created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	ttl := c.t.cfg.SessionTTL - time.Since(created)
+	if ttl < time.Second {
+		return nil // nothing worth keeping; the id will simply miss
+	}
+	c.pending = append(c.pending, pendingStore{tenant: c.t.name, in: wasmhost.StoreInput{
+		SessionID:  id,
+		Session:    c.seal.sealBlob(plain, purposeStored, c.t.name, id),
+		TTL:        ttl.Truncate(time.Millisecond),
+		Created:    created,
+		ServerName: cs.ServerName,
+		ALPN:       cs.NegotiatedProtocol,
+		ClientAddr: c.clientAddr,
+		TLSVersion: cs.Version,
+		Mechanism:  mech,
+	}})
+	return nil
+}
+
+// unwrap is tls.Config.UnwrapSession. It never returns an error: anything
+// that goes wrong means no session, so the handshake goes full.
+func (c *connSessions) unwrap(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+	if len(identity) == 0 {
+		return nil, nil // TLS 1.2 ClientHello without a ticket
+	}
+	mech := mechanismOf(cs)
+	if c.t.pool == nil {
+		plain, err := c.seal.openBlob(identity, purposeStateless, c.t.name, nil)
+		if err != nil {
+			c.note(mech, resultTamper)
+			return nil, nil
+		}
+		return c.accept(plain, cs, mech), nil
+	}
+	if len(identity) != ticketIDLen {
+		c.note(mech, resultMalformed)
+		return nil, nil
+	}
+	return c.lookup(identity, cs, mech), nil
+}
+
+// lookup asks the tenant's guest for id and checks what comes back.
+func (c *connSessions) lookup(id []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+	ctx, cancel := context.WithTimeout(c.ctx, c.t.cfg.Guest.FetchDeadline)
+	defer cancel()
+	start := time.Now()
+	blob, err := c.t.pool.Fetch(ctx, wasmhost.FetchInput{
+		SessionID:  id,
+		ServerName: cs.ServerName,
+		ALPN:       cs.NegotiatedProtocol,
+		ClientAddr: c.clientAddr,
+		TLSVersion: cs.Version,
+		Mechanism:  mech,
+	})
+	c.obs.fetchDone(c.t.name, time.Since(start))
+	if err != nil {
+		c.note(mech, classifyFetchError(err))
+		return nil
+	}
+	plain, err := c.seal.openBlob(blob, purposeStored, c.t.name, id)
+	if err != nil {
+		c.note(mech, resultTamper)
+		return nil
+	}
+	return c.accept(plain, cs, mech)
+}
+
+// accept parses an opened session and checks its binding and lifetime.
+func (c *connSessions) accept(plain []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+	ss, err := tls.ParseSessionState(plain)
+	if err != nil {
+		c.note(mech, resultTamper)
+		return nil
+	}
+	b, err := findBinding(ss.Extra)
+	if err != nil {
+		c.note(mech, resultTamper)
+		return nil
+	}
+	if !b.matches(c.want(cs)) {
+		c.note(mech, resultMismatch)
+		return nil
+	}
+	if age := time.Since(b.Created); age > c.t.cfg.SessionTTL || age < -time.Minute {
+		c.note(mech, resultExpired)
+		return nil
+	}
+	c.created = b.Created
+	c.note(mech, resultHit)
+	return ss
+}
+
+// note records the attempt's result; a TLS 1.3 client may offer several
+// identities, and the last word (a hit, if any) stands.
+func (c *connSessions) note(mech abi.Mechanism, r resumeResult) {
+	if c.result == resultHit {
+		return
+	}
+	c.mechanism, c.result = mech, r
+}
+
+func classifyFetchError(err error) resumeResult {
+	var ge *wasmhost.GuestError
+	switch {
+	case errors.Is(err, wasmhost.ErrMiss):
+		return resultMiss
+	case errors.Is(err, context.DeadlineExceeded):
+		return resultTimeout
+	case errors.As(err, &ge) && ge.Kind == wasmhost.FaultTimeout:
+		return resultTimeout
+	default:
+		return resultGuestError
+	}
+}

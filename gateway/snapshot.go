@@ -1,0 +1,231 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+	"github.com/tlsgate/tlsgate/guests/prebuilt"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// tenant is one virtual host of a snapshot; immutable once built.
+type tenant struct {
+	name    string
+	cfg     config.Tenant
+	tlsBase *tls.Config
+	pool    *wasmhost.Pool // nil: stateless tickets
+	module  *moduleRef
+	handler http.Handler // http(s) and builtin upstreams
+	tcpAddr string       // tcp upstreams
+}
+
+// snapshot is everything a configuration produces that a reload replaces
+// as a whole: tenants, their certificates, guests and routes, and the
+// sealing keys. Listeners, NATS and the Wasm runtime outlive snapshots.
+type snapshot struct {
+	cfg     *config.Config
+	tenants map[string]*tenant
+	list    []*tenant
+	routers []*router // one per listener, over the tenants it serves
+	seal    *sealer
+}
+
+func (s *snapshot) tenant(name string) *tenant {
+	if s == nil {
+		return nil
+	}
+	return s.tenants[name]
+}
+
+// close drains and closes the snapshot's guest pools.
+func (s *snapshot) close(ctx context.Context) error {
+	var errs []error
+	for _, t := range s.list {
+		if t.pool != nil {
+			errs = append(errs, t.pool.Close(ctx))
+		}
+		if t.module != nil {
+			errs = append(errs, t.module.release(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// buildSnapshot makes a snapshot from cfg beside the one serving. On any
+// error what it made is closed and the error names the field path.
+func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config) (_ *snapshot, err error) {
+	keys, err := sealingKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	seal, err := newSealer(keys)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{cfg: cfg, tenants: map[string]*tenant{}, seal: seal}
+	defer func() {
+		if err != nil {
+			s.close(context.WithoutCancel(ctx))
+		}
+	}()
+	for i, tc := range cfg.Tenants {
+		t, err := g.buildTenant(ctx, cfg, tc, fmt.Sprintf("tenants[%d]", i))
+		s.list = append(s.list, t) // closed on error with the rest
+		if err != nil {
+			return nil, err
+		}
+		s.tenants[t.name] = t
+	}
+	for _, l := range cfg.Listeners {
+		serve := s.list
+		if len(l.Tenants) > 0 {
+			serve = nil
+			for _, name := range l.Tenants {
+				serve = append(serve, s.tenants[name])
+			}
+		}
+		s.routers = append(s.routers, newRouter(serve))
+	}
+	return s, nil
+}
+
+func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string) (*tenant, error) {
+	t := &tenant{name: tc.Name, cfg: tc}
+	cert, err := loadCertificate(cfg.DataDir, tc, path)
+	if err != nil {
+		return t, err
+	}
+	t.tlsBase = &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+	}
+	if tc.MinVersion == "1.3" {
+		t.tlsBase.MinVersion = tls.VersionTLS13
+	}
+	switch {
+	case tc.Upstream == config.BuiltinUpstream:
+		t.handler = builtinPage(tc.Name)
+		t.tlsBase.NextProtos = []string{"h2", "http/1.1"}
+	case strings.HasPrefix(tc.Upstream, "tcp://"):
+		t.tcpAddr = strings.TrimPrefix(tc.Upstream, "tcp://")
+		t.tlsBase.NextProtos = tc.ALPN
+	default:
+		u, err := url.Parse(tc.Upstream)
+		if err != nil {
+			return t, fmt.Errorf("gateway: %s.upstream: %w", path, err)
+		}
+		t.handler = newReverseProxy(tc.Name, u, g.log)
+		t.tlsBase.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if tc.Guest == nil {
+		return t, nil
+	}
+	gp := path + ".guest"
+	wasm, name, err := guestBytes(tc.Guest.Module)
+	if err != nil {
+		return t, fmt.Errorf("gateway: %s.module: %w", gp, err)
+	}
+	t.module, err = g.modules.get(ctx, g.rt, name, wasm)
+	if err != nil {
+		return t, fmt.Errorf("gateway: %s.module: %w", gp, err)
+	}
+	if !t.module.mod.HasFetch() {
+		g.log.Warn("guest exports no fetch: this tenant never resumes", "tenant", tc.Name, "module", name)
+	}
+	var kv wasmhost.KV
+	if g.kv != nil {
+		b, err := g.kv.Bucket(ctx, tc.Name,
+			natskv.WithTTL(tc.SessionTTL), natskv.WithStorage(cfg.NATS.Storage), natskv.WithReplicas(cfg.NATS.Replicas))
+		if err != nil {
+			return t, fmt.Errorf("gateway: %s: key-value bucket: %w", path, err)
+		}
+		kv = b
+	}
+	callCap := max(tc.Guest.FetchDeadline, tc.Guest.StoreDeadline)
+	t.pool, err = wasmhost.NewPool(ctx, t.module.mod,
+		wasmhost.WithTenant(tc.Name),
+		wasmhost.WithGuestConfig([]byte(tc.Guest.Config)),
+		wasmhost.WithKV(kv),
+		wasmhost.WithMaxInstances(tc.Guest.MaxInstances),
+		wasmhost.WithCallTimeout(callCap),
+		wasmhost.WithPoolLogger(g.log.With("tenant", tc.Name, "module", name)),
+		wasmhost.WithObserver(g.metrics))
+	if err != nil {
+		return t, fmt.Errorf("gateway: %s: %w", gp, err)
+	}
+	return t, nil
+}
+
+// guestBytes reads a guest module: a file, or the embedded reference guest.
+func guestBytes(module string) (wasm []byte, name string, err error) {
+	if module == config.BuiltinSessionCache {
+		return prebuilt.SessionCache, module, nil
+	}
+	b, err := os.ReadFile(module)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, filepath.Base(module), nil
+}
+
+// moduleCache shares compiled modules between snapshots by content digest,
+// so a reload that keeps a guest does not recompile it, and closes a module
+// when the last snapshot using it is closed.
+type moduleCache struct {
+	mu   sync.Mutex
+	mods map[string]*moduleRef
+}
+
+type moduleRef struct {
+	cache  *moduleCache
+	digest string
+	mod    *wasmhost.Module
+	refs   int
+}
+
+func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []byte) (*moduleRef, error) {
+	sum := sha256.Sum256(wasm)
+	digest := hex.EncodeToString(sum[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.mods[digest]; ok {
+		r.refs++
+		return r, nil
+	}
+	m, err := rt.Compile(ctx, name, wasm)
+	if err != nil {
+		return nil, err
+	}
+	if c.mods == nil {
+		c.mods = map[string]*moduleRef{}
+	}
+	r := &moduleRef{cache: c, digest: digest, mod: m, refs: 1}
+	c.mods[digest] = r
+	return r, nil
+}
+
+func (r *moduleRef) release(ctx context.Context) error {
+	r.cache.mu.Lock()
+	r.refs--
+	last := r.refs == 0
+	if last {
+		delete(r.cache.mods, r.digest)
+	}
+	r.cache.mu.Unlock()
+	if last {
+		return r.mod.Close(ctx)
+	}
+	return nil
+}

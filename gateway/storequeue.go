@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// storeQueue runs guests' store exports off the handshake's critical path.
+// It is bounded: when full, a store is dropped and counted, never waited
+// for. A job is resolved against the tenant current when it runs, so a
+// reload never sends a store to a closed pool.
+type storeQueue struct {
+	jobs    chan pendingStore
+	lookup  func(tenant string) *tenant
+	m       *metrics
+	log     *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	mu      sync.RWMutex // guards closed against enqueue
+	closed  bool
+	wg      sync.WaitGroup
+	inqueue atomic.Int64 // enqueued and not yet finished
+}
+
+func newStoreQueue(size, workers int, lookup func(string) *tenant, m *metrics, log *slog.Logger) *storeQueue {
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &storeQueue{jobs: make(chan pendingStore, size), lookup: lookup, m: m, log: log, ctx: ctx, cancel: cancel}
+	for range workers {
+		q.wg.Add(1)
+		go q.work()
+	}
+	return q
+}
+
+// enqueue adds p without blocking; it reports false when p was dropped.
+func (q *storeQueue) enqueue(p pendingStore) bool {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		q.m.storeDropped(p.tenant)
+		return false
+	}
+	select {
+	case q.jobs <- p:
+		q.inqueue.Add(1)
+		q.m.queueDepth.Set(float64(len(q.jobs)))
+		return true
+	default:
+		q.m.storeDropped(p.tenant)
+		return false
+	}
+}
+
+func (q *storeQueue) work() {
+	defer q.wg.Done()
+	for p := range q.jobs {
+		q.m.queueDepth.Set(float64(len(q.jobs)))
+		q.run(p)
+		q.inqueue.Add(-1)
+	}
+}
+
+func (q *storeQueue) run(p pendingStore) {
+	t := q.lookup(p.tenant)
+	if t == nil || t.pool == nil || q.ctx.Err() != nil {
+		q.m.storeDropped(p.tenant)
+		return
+	}
+	ctx, cancel := context.WithTimeout(q.ctx, t.cfg.Guest.StoreDeadline)
+	defer cancel()
+	start := time.Now()
+	err := t.pool.Store(ctx, p.in)
+	q.m.storeDone(p.tenant, time.Since(start), err)
+	if err != nil {
+		q.log.Debug("session store failed", "tenant", p.tenant, "err", err)
+	}
+}
+
+// idle reports whether no store is queued or running.
+func (q *storeQueue) idle() bool { return q.inqueue.Load() == 0 }
+
+// close stops accepting stores and runs what is queued until ctx is done;
+// then the rest is dropped. Safe to call twice.
+func (q *storeQueue) close(ctx context.Context) error {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.jobs)
+	}
+	q.mu.Unlock()
+	done := make(chan struct{})
+	go func() { q.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		q.cancel() // workers drop what is left, quickly
+		<-done
+		return ctx.Err()
+	}
+}
+
+var _ = wasmhost.StoreInput{}
