@@ -1,0 +1,332 @@
+package natskv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// Bucket is one tenant's KV bucket, "tlsgate_sessions_<tenant>". It binds to
+// JetStream lazily: until the bucket has been created or found, every
+// operation retries binding (at most once a second) and fails with
+// wasmhost.ErrUnavailable. It is safe for concurrent use.
+type Bucket struct {
+	c    *Client
+	name string
+	cfg  jetstream.KeyValueConfig
+
+	kv atomic.Pointer[boundKV] // nil until bound, reset when the stream vanishes
+
+	mu      sync.Mutex // guards the fields below
+	binding bool       // a bind attempt is running
+	lastTry time.Time
+	lastErr error
+}
+
+var _ wasmhost.KV = (*Bucket)(nil)
+
+// boundKV boxes the interface for atomic.Pointer.
+type boundKV struct{ kv jetstream.KeyValue }
+
+// BucketOption configures Client.Bucket.
+type BucketOption func(*bucketOptions)
+
+type bucketOptions struct {
+	ttl      time.Duration
+	storage  string
+	replicas int
+}
+
+// WithTTL sets the bucket's maximum age: no key outlives it, whatever TTL
+// it was written with. 0 means no limit. Default: 24h.
+func WithTTL(d time.Duration) BucketOption {
+	return func(o *bucketOptions) { o.ttl = d }
+}
+
+// WithStorage selects JetStream storage: "file" (survives restarts) or
+// "memory". Default: "file".
+func WithStorage(s string) BucketOption {
+	return func(o *bucketOptions) { o.storage = s }
+}
+
+// WithReplicas sets how many servers of a JetStream cluster hold the bucket
+// (1 to 5). Default: 1.
+func WithReplicas(n int) BucketOption {
+	return func(o *bucketOptions) { o.replicas = n }
+}
+
+// Bucket tuning.
+const (
+	// bindRetryInterval rate-limits bind attempts of one bucket.
+	bindRetryInterval = time.Second
+	// bindTimeout bounds one bind attempt.
+	bindTimeout = 2 * time.Second
+	// limitMarkerTTL is how long an expired key's marker stays; setting it
+	// enables per-key TTLs on the bucket (JetStream's AllowMsgTTL).
+	limitMarkerTTL = time.Minute
+	defaultTTL     = 24 * time.Hour
+)
+
+// Bucket returns tenant's bucket, creating or updating it in JetStream. It
+// does not fail because NATS is down or the bucket cannot be created yet: the
+// bucket then binds on a later operation. Errors: a tenant name that fails
+// ValidateTenant (wrapping ErrInvalidTenant), an unknown storage, replicas
+// outside 1 to 5, a negative TTL.
+func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption) (*Bucket, error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	o := bucketOptions{ttl: defaultTTL, storage: "file", replicas: 1}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var storage jetstream.StorageType
+	switch o.storage {
+	case "file":
+		storage = jetstream.FileStorage
+	case "memory":
+		storage = jetstream.MemoryStorage
+	default:
+		return nil, fmt.Errorf("natskv: bucket storage %q: want \"file\" or \"memory\"", o.storage)
+	}
+	if o.replicas < 1 || o.replicas > 5 {
+		return nil, fmt.Errorf("natskv: bucket replicas %d: want 1 to 5", o.replicas)
+	}
+	if o.ttl < 0 {
+		return nil, fmt.Errorf("natskv: bucket TTL %s: want >= 0", o.ttl)
+	}
+	b := &Bucket{
+		c:    c,
+		name: BucketName(tenant),
+		cfg: jetstream.KeyValueConfig{
+			Bucket:         BucketName(tenant),
+			Description:    "tlsgate sealed TLS sessions of tenant " + tenant,
+			History:        1,
+			TTL:            o.ttl,
+			Storage:        storage,
+			Replicas:       o.replicas,
+			LimitMarkerTTL: limitMarkerTTL,
+		},
+	}
+	if c.Connected() {
+		_, _ = b.bound(ctx) // a failure is logged; operations retry
+	}
+	return b, nil
+}
+
+// Name returns the bucket's name, "tlsgate_sessions_<tenant>".
+func (b *Bucket) Name() string { return b.name }
+
+// Get returns the value of key. Errors wrap wasmhost.ErrKeyNotFound for a
+// missing, deleted or expired key, wasmhost.ErrUnavailable when NATS or the
+// bucket cannot be reached, or ctx's error.
+func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	kv, err := b.prepare(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return nil, b.fail(ctx, "get", err)
+	}
+	return e.Value(), nil
+}
+
+// Put sets key to value. ttl > 0 expires the key after ttl, rounded up to
+// whole seconds (JetStream's resolution); ttl == 0 keeps it for the bucket's
+// TTL. Errors wrap wasmhost.ErrUnavailable, or are ctx's error.
+func (b *Bucket) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	kv, err := b.prepare(ctx, key)
+	if err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		_, err = kv.Put(ctx, key, value)
+	} else {
+		// KeyValue.Put has no TTL option: publish to the key's subject,
+		// as Put does, with a per-message TTL.
+		_, err = b.c.js.Publish(ctx, "$KV."+b.name+"."+key, value, jetstream.WithMsgTTL(roundTTL(ttl)))
+	}
+	if err != nil {
+		return b.fail(ctx, "put", err)
+	}
+	return nil
+}
+
+// Create sets key to value only if key is absent (never written, deleted or
+// expired); otherwise the error wraps wasmhost.ErrKeyExists. ttl is as for Put.
+func (b *Bucket) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	kv, err := b.prepare(ctx, key)
+	if err != nil {
+		return err
+	}
+	var opts []jetstream.KVCreateOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.KeyTTL(roundTTL(ttl)))
+	}
+	if _, err := kv.Create(ctx, key, value, opts...); err != nil {
+		return b.fail(ctx, "create", err)
+	}
+	return nil
+}
+
+// Delete removes key; a missing key is not an error. Errors wrap
+// wasmhost.ErrUnavailable, or are ctx's error.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	kv, err := b.prepare(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := kv.Delete(ctx, key); err != nil {
+		return b.fail(ctx, "delete", err)
+	}
+	return nil
+}
+
+// prepare checks key and returns the bound bucket.
+func (b *Bucket) prepare(ctx context.Context, key string) (jetstream.KeyValue, error) {
+	if !validKey(key) {
+		return nil, fmt.Errorf("natskv: bucket %s: invalid key (want [-/_=.A-Za-z0-9]+, no leading, trailing or double '.')", b.name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("natskv: bucket %s: %w", b.name, err)
+	}
+	return b.bound(ctx)
+}
+
+// bound returns the bound bucket, binding it if it is not bound, no other
+// goroutine is binding it and the last attempt is more than
+// bindRetryInterval old. Otherwise the error wraps wasmhost.ErrUnavailable.
+func (b *Bucket) bound(ctx context.Context) (jetstream.KeyValue, error) {
+	if !b.c.Connected() {
+		return nil, fmt.Errorf("natskv: bucket %s: %w: not connected to NATS", b.name, wasmhost.ErrUnavailable)
+	}
+	if h := b.kv.Load(); h != nil {
+		return h.kv, nil
+	}
+	b.mu.Lock()
+	if b.binding || (!b.lastTry.IsZero() && time.Since(b.lastTry) < bindRetryInterval) {
+		last := b.lastErr
+		b.mu.Unlock()
+		if last == nil {
+			last = errors.New("bucket is being created")
+		}
+		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", b.name, wasmhost.ErrUnavailable, last)
+	}
+	b.binding, b.lastTry = true, time.Now()
+	b.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
+	kv, err := b.bind(ctx)
+	cancel()
+
+	b.mu.Lock()
+	b.binding, b.lastErr = false, err
+	if err == nil {
+		b.kv.Store(&boundKV{kv: kv})
+	}
+	b.mu.Unlock()
+	if err != nil {
+		b.c.log.Warn("natskv: cannot bind bucket; will retry", "bucket", b.name, "err", err)
+		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", b.name, wasmhost.ErrUnavailable, err)
+	}
+	return kv, nil
+}
+
+// bind creates or updates the bucket. If JetStream refuses the update (a
+// bucket made with a different storage, say), it uses the existing bucket as
+// it is.
+func (b *Bucket) bind(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := b.c.js.CreateOrUpdateKeyValue(ctx, b.cfg)
+	if err == nil {
+		return kv, nil
+	}
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code == 503 {
+		return nil, err
+	}
+	kv, err2 := b.c.js.KeyValue(ctx, b.name)
+	if err2 != nil {
+		return nil, err
+	}
+	b.c.log.Warn("natskv: bucket exists with another configuration; using it as it is", "bucket", b.name, "err", err)
+	return kv, nil
+}
+
+// fail maps an operation's error to the wasmhost sentinels.
+func (b *Bucket) fail(ctx context.Context, op string, err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return fmt.Errorf("natskv: %s: %w", op, wasmhost.ErrKeyNotFound)
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return fmt.Errorf("natskv: %s: %w", op, wasmhost.ErrKeyExists)
+	case ctx.Err() != nil:
+		return fmt.Errorf("natskv: %s: %w", op, ctx.Err())
+	case streamGone(err):
+		b.kv.Store(nil) // rebind on a later operation
+		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, b.name, wasmhost.ErrUnavailable, err)
+	case unreachable(err) || !b.c.Connected():
+		return fmt.Errorf("natskv: %s: %w: %w", op, wasmhost.ErrUnavailable, err)
+	}
+	return fmt.Errorf("natskv: %s: bucket %s: %w", op, b.name, err)
+}
+
+// streamGone reports errors meaning the bucket's stream no longer exists
+// (deleted, or lost with a memory-only server): nothing answers its subjects.
+func streamGone(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrBucketNotFound) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// unreachable reports errors meaning NATS or JetStream cannot be reached now.
+func unreachable(err error) bool {
+	for _, target := range []error{
+		nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrConnectionReconnecting,
+		nats.ErrDisconnected, nats.ErrTimeout, nats.ErrNoResponders,
+		jetstream.ErrJetStreamNotEnabled, jetstream.ErrJetStreamNotEnabledForAccount,
+		context.DeadlineExceeded, // JetStream's own request timeout, ctx being alive
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 503
+}
+
+// roundTTL rounds a per-key TTL up to whole seconds, JetStream's resolution
+// and minimum.
+func roundTTL(ttl time.Duration) time.Duration {
+	return (ttl + time.Second - 1).Truncate(time.Second)
+}
+
+// validKey mirrors JetStream's key rule, so that a Put that publishes
+// directly cannot reach another subject.
+func validKey(key string) bool {
+	if key == "" || key[0] == '.' || key[len(key)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '/', c == '_', c == '=':
+		case c == '.':
+			if key[i-1] == '.' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,182 @@
+package natskv
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Client is a NATS connection with JetStream, shared by the buckets of every
+// tenant. It is safe for concurrent use.
+type Client struct {
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	log       *slog.Logger
+	closed    chan struct{} // closed by nats when the connection is closed
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ClientOption configures Connect.
+type ClientOption func(*clientOptions)
+
+type clientOptions struct {
+	inProcess *Server
+	url       string
+	creds     string
+	tls       *tls.Config
+	name      string
+	logger    *slog.Logger
+}
+
+// WithInProcess connects to the embedded server s without a socket. It
+// takes precedence over WithURL. Default: none.
+func WithInProcess(s *Server) ClientOption {
+	return func(o *clientOptions) { o.inProcess = s }
+}
+
+// WithURL connects to an external NATS, e.g. "nats://nats-1:4222,nats://nats-2:4222".
+// Default: none; one of WithInProcess and WithURL is required.
+func WithURL(url string) ClientOption {
+	return func(o *clientOptions) { o.url = url }
+}
+
+// WithCredsFile authenticates with a NATS credentials file (JWT and NKey
+// seed). Default: no credentials.
+func WithCredsFile(path string) ClientOption {
+	return func(o *clientOptions) { o.creds = path }
+}
+
+// WithTLSConfig uses c for TLS to the NATS servers (client certificates,
+// roots). Default: TLS only when the URL says tls://, with system roots.
+func WithTLSConfig(c *tls.Config) ClientOption {
+	return func(o *clientOptions) { o.tls = c }
+}
+
+// WithName sets the connection name shown by NATS monitoring. Default: "tlsgate".
+func WithName(name string) ClientOption {
+	return func(o *clientOptions) { o.name = name }
+}
+
+// WithLogger receives connection events (disconnected, reconnected, errors)
+// and bucket binding failures. Default: slog.Default().
+func WithLogger(l *slog.Logger) ClientOption {
+	return func(o *clientOptions) { o.logger = l }
+}
+
+// Connection tuning. A gateway must come up with NATS down and catch up when
+// it returns: retry the first connect, never give up reconnecting.
+const (
+	connectTimeout = 2 * time.Second
+	reconnectWait  = time.Second
+	maxCloseWait   = 30 * time.Second // bounds Close when ctx has no deadline
+)
+
+// Connect connects to NATS. With WithURL it returns a Client even when no
+// server can be reached: the client keeps reconnecting in the background and
+// bucket operations fail with wasmhost.ErrUnavailable until it succeeds.
+// Errors: no server given, an unreadable credentials file, a bad URL, ctx
+// already done.
+func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
+	o := clientOptions{name: "tlsgate", logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("natskv: connect: %w", err)
+	}
+	c := &Client{log: o.logger, closed: make(chan struct{})}
+	nopts := []nats.Option{
+		nats.Name(o.name),
+		nats.Timeout(timeoutFor(ctx, connectTimeout)),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				c.log.Warn("natskv: disconnected from NATS", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.log.Info("natskv: connected to NATS", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			c.log.Warn("natskv: NATS error", "err", err)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
+	}
+	url := o.url
+	switch {
+	case o.inProcess != nil:
+		nopts = append(nopts, nats.InProcessServer(o.inProcess.ns))
+		url = ""
+	case o.url != "":
+		nopts = append(nopts, nats.RetryOnFailedConnect(true))
+	default:
+		return nil, errors.New("natskv: connect: no server: use WithInProcess or WithURL")
+	}
+	if o.creds != "" {
+		nopts = append(nopts, nats.UserCredentials(o.creds))
+	}
+	if o.tls != nil {
+		nopts = append(nopts, nats.Secure(o.tls))
+	}
+	nc, err := nats.Connect(url, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("natskv: connect: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("natskv: jetstream: %w", err)
+	}
+	c.nc, c.js = nc, js
+	if !nc.IsConnected() {
+		c.log.Warn("natskv: NATS not reachable yet, retrying in the background", "url", o.url)
+	}
+	return c, nil
+}
+
+// Connected reports whether the client is connected to a NATS server now.
+func (c *Client) Connected() bool { return c.nc.IsConnected() }
+
+// Close drains the connection (pending operations finish, then it closes)
+// and waits until it is closed, ctx ends or 30 seconds pass, then closes it
+// outright. It is
+// safe to call Close more than once.
+func (c *Client) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		if !c.nc.IsConnected() {
+			c.nc.Close()
+		} else if err := c.nc.Drain(); err != nil {
+			c.nc.Close()
+		}
+		limit := time.NewTimer(maxCloseWait)
+		defer limit.Stop()
+		select {
+		case <-c.closed:
+		case <-limit.C:
+			c.nc.Close()
+		case <-ctx.Done():
+			c.nc.Close()
+			c.closeErr = fmt.Errorf("natskv: close: drain cut short: %w", ctx.Err())
+		}
+	})
+	return c.closeErr
+}
+
+// timeoutFor returns d, or less if ctx's deadline is nearer.
+func timeoutFor(ctx context.Context, d time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < d {
+			return max(left, time.Millisecond)
+		}
+	}
+	return d
+}

@@ -1,0 +1,9 @@
+package natskv
+
+import "github.com/nats-io/nats.go"
+
+// InProcessConn opens a plain NATS connection to s for tests that act as an
+// operator behind the gateway's back.
+func InProcessConn(s *Server) (*nats.Conn, error) {
+	return nats.Connect("", nats.InProcessServer(s.ns))
+}

@@ -1,0 +1,167 @@
+package natskv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Server is an embedded, in-process nats-server with JetStream enabled. It
+// is what a single gateway uses when no NATS URL is configured.
+type Server struct {
+	ns        *server.Server
+	listening bool
+	tmpDir    string // removed on Close; "" when the caller gave the data dir
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ServerOption configures StartEmbedded.
+type ServerOption func(*serverOptions)
+
+type serverOptions struct {
+	dataDir string
+	listen  string
+	logger  *slog.Logger
+}
+
+// WithDataDir sets the directory where JetStream keeps its file storage, so
+// that sessions survive a restart. Default: a temporary directory removed on
+// Close (sessions then live as long as the process).
+func WithDataDir(dir string) ServerOption {
+	return func(o *serverOptions) { o.dataDir = dir }
+}
+
+// WithClientListen opens a TCP client port at hostport (for example
+// "127.0.0.1:4222") so that other processes can connect. Default: "", no
+// port at all; only in-process clients (WithInProcess) can connect.
+func WithClientListen(hostport string) ServerOption {
+	return func(o *serverOptions) { o.listen = hostport }
+}
+
+// WithServerLogger sends the server's notices, warnings and errors to l
+// (debug and trace stay off). Default: the server logs nothing.
+func WithServerLogger(l *slog.Logger) ServerOption {
+	return func(o *serverOptions) { o.logger = l }
+}
+
+// startPoll is how often StartEmbedded checks that the server is ready, and
+// maxStartWait bounds the wait when ctx has no deadline.
+const (
+	startPoll    = 50 * time.Millisecond
+	maxStartWait = 30 * time.Second
+)
+
+// StartEmbedded starts an in-process nats-server with JetStream and waits
+// until it accepts connections, ctx ends or 30 seconds pass. Close it when
+// done. A client port that cannot be opened (already in use) is an error.
+func StartEmbedded(ctx context.Context, opts ...ServerOption) (*Server, error) {
+	var o serverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	sopts := &server.Options{
+		ServerName: "tlsgate",
+		JetStream:  true,
+		DontListen: o.listen == "",
+		NoSigs:     true,
+	}
+	if o.listen != "" {
+		host, portStr, err := net.SplitHostPort(o.listen)
+		if err != nil {
+			return nil, fmt.Errorf("natskv: client listen address %q: %w", o.listen, err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port < 0 || port > 65535 {
+			return nil, fmt.Errorf("natskv: client listen address %q: bad port", o.listen)
+		}
+		sopts.Host, sopts.Port = host, port
+	}
+	s := &Server{listening: o.listen != ""}
+	sopts.StoreDir = o.dataDir
+	if sopts.StoreDir == "" {
+		dir, err := os.MkdirTemp("", "tlsgate-nats-")
+		if err != nil {
+			return nil, fmt.Errorf("natskv: %w", err)
+		}
+		s.tmpDir, sopts.StoreDir = dir, dir
+	}
+	ns, err := server.NewServer(sopts)
+	if err != nil {
+		s.removeTmp()
+		return nil, fmt.Errorf("natskv: embedded server: %w", err)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	fatal := make(chan string, 1)
+	ns.SetLogger(serverLogger{l: o.logger, fatal: fatal}, false, false)
+	s.ns = ns
+	ctx, cancel := context.WithTimeout(ctx, maxStartWait)
+	defer cancel()
+	ns.Start()
+	for !ns.ReadyForConnections(startPoll) {
+		if err := ctx.Err(); err != nil {
+			_ = s.Close(context.Background())
+			return nil, fmt.Errorf("natskv: embedded server not ready: %w", err)
+		}
+		select {
+		case msg := <-fatal:
+			_ = s.Close(context.Background())
+			return nil, fmt.Errorf("natskv: embedded server: %s", msg)
+		default:
+		}
+		if !ns.Running() {
+			_ = s.Close(context.Background())
+			return nil, errors.New("natskv: embedded server stopped while starting")
+		}
+	}
+	if !ns.JetStreamEnabled() {
+		_ = s.Close(context.Background())
+		return nil, errors.New("natskv: embedded server started without JetStream")
+	}
+	return s, nil
+}
+
+// ClientURL returns the URL of the server's TCP client port, or "" when it
+// does not listen (the default).
+func (s *Server) ClientURL() string {
+	if !s.listening {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
+
+// Close shuts the server down and waits until it has stopped or ctx ends.
+// Clients should be closed first. It is safe to call Close more than once.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		done := make(chan struct{})
+		go func() {
+			s.ns.Shutdown()
+			s.ns.WaitForShutdown()
+			close(done)
+		}()
+		select {
+		case <-done:
+			s.removeTmp()
+		case <-ctx.Done():
+			s.closeErr = fmt.Errorf("natskv: embedded server shutdown: %w", ctx.Err())
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Server) removeTmp() {
+	if s.tmpDir != "" {
+		_ = os.RemoveAll(s.tmpDir)
+	}
+}
