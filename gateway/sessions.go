@@ -229,3 +229,21 @@ func classifyFetchError(err error) resumeResult {
 		return resultGuestError
 	}
 }
+
+// lookupByID is the patched crypto/tls's GetSessionByID (TLS 1.2 clients
+// that resume by Session ID): the same guest fetch, unsealing and checks as
+// a ticket, with the mechanism input telling the guest which it is.
+func (c *connSessions) lookupByID(id []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+	if len(id) != ticketIDLen {
+		c.note(abi.MechanismTLS12ID, resultMalformed)
+		return nil, nil
+	}
+	return c.lookup(id, cs, abi.MechanismTLS12ID), nil
+}
+
+// storeByID is the patched crypto/tls's StoreSessionByID: the session is
+// queued exactly like a ticket's, under the Session ID the server assigned,
+// and committed only once Handshake has returned nil.
+func (c *connSessions) storeByID(id []byte, ss *tls.SessionState, cs tls.ConnectionState) error {
+	return c.storeLater(append([]byte(nil), id...), cs, ss, abi.MechanismTLS12ID)
+}

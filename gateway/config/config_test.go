@@ -117,27 +117,41 @@ func TestLoadInvalid(t *testing.T) {
 			`tenants[1].server_names[0]: "10.0.0.1" is an IP address`},
 		{"missing key file", func(s string) string { return strings.Replace(s, ", key_file: b.key", "", 1) },
 			`tenants[1].certificate: needs cert_file and key_file`},
-		{"short sealing key", func(s string) string { return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAEC", 1) },
+		{"short sealing key", func(s string) string {
+			return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAEC", 1)
+		},
 			`sealing.keys[0].key: decodes to 3 bytes, want 32`},
 		{"bad listener", func(s string) string { return strings.Replace(s, "127.0.0.1:8443", "127.0.0.1", 1) },
 			`listeners[0].address: "127.0.0.1" is not host:port`},
-		{"ttl over 7 days", func(s string) string { return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    session_ttl: 200h", 1) },
+		{"ttl over 7 days", func(s string) string {
+			return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    session_ttl: 200h", 1)
+		},
 			`tenants[0].session_ttl: 200h0m0s is out of range (0, 168h]`},
-		{"bad duration", func(s string) string { return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    session_ttl: soon", 1) },
+		{"bad duration", func(s string) string {
+			return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    session_ttl: soon", 1)
+		},
 			`session_ttl`},
 		{"unknown builtin guest", func(s string) string { return strings.Replace(s, "builtin:sessioncache", "builtin:nope", 1) },
 			`tenants[0].guest.module: "builtin:nope": the only built-in guest is builtin:sessioncache`},
-		{"zero fetch deadline", func(s string) string { return strings.Replace(s, `guest: {module: "builtin:sessioncache"}`, `guest: {module: x.wasm, fetch_deadline: -1s}`, 1) },
+		{"zero fetch deadline", func(s string) string {
+			return strings.Replace(s, `guest: {module: "builtin:sessioncache"}`, `guest: {module: x.wasm, fetch_deadline: -1s}`, 1)
+		},
 			`tenants[0].guest.fetch_deadline: -1s is out of range (0, 10s]`},
-		{"two defaults", func(s string) string { return strings.Replace(s, "upstream: tcp://", "default: true\n    upstream: tcp://", 1) },
+		{"two defaults", func(s string) string {
+			return strings.Replace(s, "upstream: tcp://", "default: true\n    upstream: tcp://", 1)
+		},
 			`tenants[1].default: only one tenant may be the default`},
-		{"unknown field", func(s string) string { return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    upstraem: x", 1) },
+		{"unknown field", func(s string) string {
+			return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    upstraem: x", 1)
+		},
 			`upstraem`},
 		{"nats scheme", func(s string) string { return s + "nats: {url: http://127.0.0.1:4222}\n" },
 			`nats.url: scheme "http" is not supported (want nats:// or tls://)`},
 		{"nats storage", func(s string) string { return s + "nats: {storage: disk}\n" },
 			`nats.storage: "disk" is not one of file, memory`},
-		{"listener names unknown tenant", func(s string) string { return strings.Replace(s, "- address: 127.0.0.1:8443", "- address: 127.0.0.1:8443\n    tenants: [zz]", 1) },
+		{"listener names unknown tenant", func(s string) string {
+			return strings.Replace(s, "- address: 127.0.0.1:8443", "- address: 127.0.0.1:8443\n    tenants: [zz]", 1)
+		},
 			`listeners[0].tenants[0]: no tenant named "zz"`},
 	}
 	for _, tt := range tests {
