@@ -1,0 +1,92 @@
+package wasmhosttest
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// NewWasmhost returns a Host backed by package wasmhost. Load compiles the
+// module with rt and makes a pool for the tenant whose KV is kv(tenant),
+// with the spec's guest configuration, an Observer that counts abandoned KV
+// operations (see KVOpCounter), and then opts (for example
+// wasmhost.WithCallTimeout; a wasmhost.WithObserver there replaces the
+// counting one). Closing the Guest closes the pool and the module. The
+// caller keeps ownership of rt and of the KVs.
+func NewWasmhost(rt *wasmhost.Runtime, kv func(tenant string) wasmhost.KV, opts ...wasmhost.PoolOption) Host {
+	return &wasmhostHost{rt: rt, kv: kv, opts: opts}
+}
+
+// KVOpCounter is implemented by a Guest whose host can tell how its key-value
+// operations ended. TestGuest uses it, when present, to check that the guest
+// awaits every operation it starts: an operation still pending when the
+// guest released its handle or returned is abandoned (a put may or may not
+// have happened).
+type KVOpCounter interface {
+	// KVOps returns the number of operations that completed and of those
+	// abandoned, so far.
+	KVOps() (completed, abandoned uint64)
+}
+
+type wasmhostHost struct {
+	rt   *wasmhost.Runtime
+	kv   func(tenant string) wasmhost.KV
+	opts []wasmhost.PoolOption
+}
+
+var _ Host = (*wasmhostHost)(nil)
+
+func (h *wasmhostHost) Load(ctx context.Context, spec GuestSpec) (Guest, error) {
+	m, err := h.rt.Compile(ctx, spec.Name, spec.Wasm)
+	if err != nil {
+		return nil, err
+	}
+	obs := &opCounter{}
+	opts := append([]wasmhost.PoolOption{
+		wasmhost.WithTenant(spec.Tenant),
+		wasmhost.WithGuestConfig(spec.Config),
+		wasmhost.WithKV(h.kv(spec.Tenant)),
+		wasmhost.WithObserver(obs),
+	}, h.opts...)
+	p, err := wasmhost.NewPool(ctx, m, opts...)
+	if err != nil {
+		return nil, errors.Join(err, m.Close(ctx))
+	}
+	return &wasmhostGuest{Pool: p, m: m, ops: obs}, nil
+}
+
+// wasmhostGuest is a pool that also owns its module.
+type wasmhostGuest struct {
+	*wasmhost.Pool
+	m   *wasmhost.Module
+	ops *opCounter
+}
+
+var _ KVOpCounter = (*wasmhostGuest)(nil)
+
+func (g *wasmhostGuest) Close(ctx context.Context) error {
+	return errors.Join(g.Pool.Close(ctx), g.m.Close(ctx))
+}
+
+func (g *wasmhostGuest) KVOps() (completed, abandoned uint64) {
+	return g.ops.completed.Load(), g.ops.abandoned.Load()
+}
+
+// opCounter is a wasmhost.Observer counting KV operations; the host cancels
+// the context of an operation whose handle is released or outlives the call.
+type opCounter struct {
+	completed, abandoned atomic.Uint64
+}
+
+func (*opCounter) CallDone(string, string, time.Duration, error) {}
+func (*opCounter) InstanceCreated(string)                        {}
+func (*opCounter) InstanceDiscarded(string, string)              {}
+func (o *opCounter) KVOp(_, _ string, _ time.Duration, err error) {
+	o.completed.Add(1)
+	if errors.Is(err, context.Canceled) {
+		o.abandoned.Add(1)
+	}
+}

@@ -1,0 +1,55 @@
+package wasmhosttest_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/guests/prebuilt"
+	"github.com/tlsgate/tlsgate/wasmhost"
+	"github.com/tlsgate/tlsgate/wasmhost/wasmhosttest"
+)
+
+// newHost returns the kit's Host over package wasmhost, with a real
+// in-process NATS JetStream KV and a compilation cache shared across runs.
+func newHost(t testing.TB, opts ...wasmhost.PoolOption) wasmhosttest.Host {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithCompilationCacheDir(filepath.Join(os.TempDir(), "tlsgate-wasmhosttest-cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rt.Close(ctx); err != nil {
+			t.Errorf("close runtime: %v", err)
+		}
+	})
+	kv := newKVStore(t)
+	return wasmhosttest.NewWasmhost(rt, kv.For, opts...)
+}
+
+func TestHostConformance(t *testing.T) {
+	wasmhosttest.TestHost(t, newHost(t, wasmhost.WithCallTimeout(2*time.Second)))
+}
+
+func TestGuestConformance(t *testing.T) {
+	okCache, err := fs.ReadFile(wasmhosttest.Guests(), "ok_cache.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+		opts []wasmhosttest.GuestOption
+	}{
+		{name: "ok_cache.wat", wasm: okCache, opts: []wasmhosttest.GuestOption{wasmhosttest.WithTTLCheck()}},
+		{name: "guests/sessioncache", wasm: prebuilt.SessionCache, opts: []wasmhosttest.GuestOption{wasmhosttest.WithTTLCheck()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wasmhosttest.TestGuest(t, newHost(t), tc.wasm, tc.opts...)
+		})
+	}
+}

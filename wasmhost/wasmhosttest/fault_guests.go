@@ -1,0 +1,202 @@
+package wasmhosttest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// outcome is what a call must end with.
+type outcome struct {
+	hit      int                // > 0: a hit of exactly this many bytes
+	miss     bool               // wasmhost.ErrMiss
+	noExport bool               // wasmhost.ErrNoExport
+	fault    wasmhost.FaultKind // a *wasmhost.GuestError of this kind
+}
+
+func (o outcome) String() string {
+	switch {
+	case o.hit > 0:
+		return "a hit"
+	case o.miss:
+		return "wasmhost.ErrMiss"
+	case o.noExport:
+		return "wasmhost.ErrNoExport"
+	case o.fault != "":
+		return "a *wasmhost.GuestError of kind " + string(o.fault)
+	}
+	return "success"
+}
+
+// check reports how got/err differ from o, or "" when they match.
+func (o outcome) check(got []byte, err error) string {
+	var ge *wasmhost.GuestError
+	var ok bool
+	switch {
+	case o.hit > 0:
+		ok = err == nil && len(got) == o.hit
+	case o.miss:
+		ok = errors.Is(err, wasmhost.ErrMiss) && got == nil
+	case o.noExport:
+		ok = errors.Is(err, wasmhost.ErrNoExport) && got == nil
+	case o.fault != "":
+		ok = errors.As(err, &ge) && ge.Kind == o.fault && got == nil
+	default:
+		ok = err == nil
+	}
+	if ok {
+		return ""
+	}
+	if o.hit > 0 {
+		return fmt.Sprintf("got (%d bytes, %v), want a hit of %d bytes", len(got), err, o.hit)
+	}
+	return fmt.Sprintf("got (%d bytes, %v), want %s", len(got), err, o)
+}
+
+// faultGuest is one row of TestHost: a guest from testdata/ and the outcome
+// its header documents.
+type faultGuest struct {
+	name    string   // guest file name without .wasm
+	refused []string // non-nil: Load must fail with an error naming each of these
+	invalid bool     // the refusal wraps wasmhost.ErrInvalidModule
+	fetch   outcome  // a fetch with an identifier that does not start with 0x00
+	store   outcome  // any store
+	repeat  int      // calls of the faulting fetch, default 1
+}
+
+// faultGuests is the table TestHost runs; docs/abi.md lists the same.
+var faultGuests = []faultGuest{
+	{name: "no_exports", refused: []string{"tlsgate_on_session_fetch"}, invalid: true},
+	{name: "wrong_marker", refused: []string{"tlsgate_abi_v1"}, invalid: true},
+	{name: "marker_signature", refused: []string{"tlsgate_abi_v1"}, invalid: true},
+	{name: "no_memory", refused: []string{"memory"}, invalid: true},
+	{name: "unknown_import", refused: []string{"env", "foo"}, invalid: true},
+	{name: "unknown_host_func", refused: []string{"nope"}, invalid: true},
+	{name: "bad_import_signature", refused: []string{"input"}, invalid: true},
+	{name: "bad_signature", refused: []string{"tlsgate_on_session_fetch"}, invalid: true},
+	{name: "init_fails", refused: []string{"tlsgate_on_init"}},
+	{name: "loop_fetch", fetch: outcome{fault: wasmhost.FaultTimeout}},
+	{name: "trap", fetch: outcome{fault: wasmhost.FaultTrap}},
+	{name: "grow_memory", fetch: outcome{fault: wasmhost.FaultMemory}},
+	{name: "wild_pointers", fetch: outcome{fault: wasmhost.FaultMisuse}},
+	{name: "bad_handle", fetch: outcome{fault: wasmhost.FaultMisuse}},
+	{name: "oversized_session", fetch: outcome{fault: wasmhost.FaultStatus}},
+	{name: "leak_handles", fetch: outcome{miss: true}, repeat: 3},
+	{name: "garbage_session", fetch: outcome{hit: 64}},
+	{name: "fetch_only", fetch: outcome{miss: true}, store: outcome{noExport: true}},
+	{name: "store_only", fetch: outcome{noExport: true}},
+	{name: "sandbox", fetch: outcome{miss: true}},
+}
+
+// loopDeadline is the deadline TestHost gives the fetch of loop_fetch; the
+// call must return within loopDeadline+loopSlack.
+const (
+	loopDeadline = 300 * time.Millisecond
+	loopSlack    = 2 * time.Second
+)
+
+// TestHost runs every fault guest of the kit on h and checks its documented
+// outcome: a bad module is refused at Load with an error naming the problem;
+// a misbehaving call ends in wasmhost.ErrMiss, wasmhost.ErrNoExport or a
+// *wasmhost.GuestError of the documented kind; and afterwards the same
+// loaded guest still serves a valid call. h must cap guest memory below
+// 256 MiB.
+func TestHost(t *testing.T, h Host) {
+	t.Helper()
+	k := &kit{t: t, h: h, timeout: 10 * time.Second}
+	for _, tc := range faultGuests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := &kit{t: t, h: h, timeout: k.timeout}
+			spec := GuestSpec{Name: tc.name, Tenant: uniqueTenant("host"), Wasm: guest(tc.name)}
+			g, err := k.tryLoad(spec)
+			if tc.refused != nil {
+				if err == nil {
+					t.Fatalf("Load accepted %s, want it refused naming %q", tc.name, tc.refused)
+				}
+				if tc.invalid && !errors.Is(err, wasmhost.ErrInvalidModule) {
+					t.Errorf("Load error %q does not wrap wasmhost.ErrInvalidModule", err)
+				}
+				for _, s := range tc.refused {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("Load error %q does not name %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load refused %s: %v", tc.name, err)
+			}
+			k.checkFault(t, g, tc)
+		})
+	}
+
+	t.Run("garbage_session randomness is real", func(t *testing.T) {
+		// Two fresh instances: a deterministic random source gives both the same bytes.
+		var first []byte
+		for i := range 2 {
+			g := k.load(t, GuestSpec{Name: "garbage_session", Tenant: uniqueTenant("random"), Wasm: guest("garbage_session")})
+			got, err := k.fetch(g, fetchInput(faultID()))
+			if err != nil {
+				t.Fatalf("fetch %d: %v", i, err)
+			}
+			if i == 1 && bytes.Equal(first, got) {
+				t.Fatalf("two fresh instances drew the same 64 random bytes: WASI random_get is not crypto/rand")
+			}
+			first = got
+		}
+	})
+}
+
+// checkFault makes tc's faulting calls on g, then checks that g still serves.
+func (k *kit) checkFault(t *testing.T, g Guest, tc faultGuest) {
+	t.Helper()
+	for i := range max(tc.repeat, 1) {
+		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+		if tc.fetch.fault == wasmhost.FaultTimeout {
+			cancel()
+			ctx, cancel = context.WithTimeout(context.Background(), loopDeadline)
+		}
+		start := time.Now()
+		got, err := g.Fetch(ctx, fetchInput(faultID()))
+		took := time.Since(start)
+		cancel()
+		if msg := tc.fetch.check(got, err); msg != "" {
+			if tc.name == "sandbox" && err == nil {
+				msg = "sandbox check " + string(got) + " failed"
+			}
+			t.Errorf("fetch %d: %s", i, msg)
+		}
+		if tc.fetch.fault == wasmhost.FaultTimeout && took > loopDeadline+loopSlack {
+			t.Errorf("fetch %d returned after %v, want within %v of its %v deadline", i, took, loopSlack, loopDeadline)
+		}
+	}
+	if msg := tc.store.check(nil, k.store(g, storeInput(faultID(), []byte("session"), time.Hour))); msg != "" {
+		t.Errorf("store: %s", msg)
+	}
+	// The same loaded guest keeps serving: an identifier starting with 0x00
+	// is a plain miss for every fault guest.
+	want := outcome{miss: true}
+	if tc.fetch.noExport {
+		want = outcome{noExport: true}
+	}
+	for i := range 2 {
+		got, err := k.fetch(g, fetchInput(make([]byte, 32)))
+		if msg := want.check(got, err); msg != "" {
+			t.Errorf("valid fetch %d after the fault: %s", i, msg)
+		}
+	}
+}
+
+// faultID is a session identifier that does not start with 0x00, so the
+// fault guests commit their fault.
+func faultID() []byte {
+	id := randomBytes(32)
+	id[0] = 0xff
+	return id
+}
