@@ -48,8 +48,9 @@ func WithCompilationCacheDir(dir string) RuntimeOption {
 }
 
 // WithMemoryLimitPages caps every guest's linear memory, in 64 KiB pages.
-// A module declaring a larger minimum or maximum is refused by Compile; a
-// guest growing past the cap sees memory.grow fail. Default: 1024 (64 MiB).
+// A module declaring a larger minimum is refused by Compile, a larger
+// maximum is lowered to the cap; a guest growing past the cap sees
+// memory.grow fail. Default: 1024 (64 MiB).
 func WithMemoryLimitPages(pages uint32) RuntimeOption {
 	return func(o *runtimeOptions) { o.memLimit = pages }
 }

@@ -16,7 +16,8 @@
 ;;      7 kv_delete(a1,a2)  8 await(a1,a2)  9 await_any(a1,a2,a3)
 ;;      10 poll(a1)  11 result(a1,a2,a3)  12 release(a1)
 ;;      13 i32.store(a1) = a2  14 return a1  15 unreachable  16 loop forever
-;;      17 memory.grow(a1)  18 grow by one page until it fails; result: pages
+;;      17 memory.grow(a1)  18 grow until the cap (halving the request on
+;;      each failure); result: pages
 (module
   (import "tlsgate" "input" (func $input (param i32 i32 i32) (result i32)))
   (import "tlsgate" "set_session" (func $set_session (param i32 i32) (result i32)))
@@ -107,9 +108,12 @@
     (if (i32.eq (local.get $op) (i32.const 17))
       (then (return (memory.grow (call $arg (local.get $b) (i32.const 1))))))
     (if (i32.eq (local.get $op) (i32.const 18))
-      (then (block $full
+      (then (local.set $n (i32.const 65536))
+            (block $full
               (loop $more
-                (br_if $full (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+                (br_if $full (i32.eqz (local.get $n)))
+                (if (i32.eq (memory.grow (local.get $n)) (i32.const -1))
+                  (then (local.set $n (i32.shr_u (local.get $n) (i32.const 1)))))
                 (br $more)))
             (return (memory.size))))
     (i32.const -9999))

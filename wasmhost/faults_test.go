@@ -1,0 +1,184 @@
+package wasmhost_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+func scriptPool(tb testing.TB, rt *wasmhost.Runtime, build func(s *script), opts ...wasmhost.PoolOption) *wasmhost.Pool {
+	tb.Helper()
+	var s script
+	build(&s)
+	m := compileGuest(tb, rt, "script")
+	return newPool(tb, m, append([]wasmhost.PoolOption{wasmhost.WithGuestConfig(s.config()), wasmhost.WithPoolLogger(quietLogger)}, opts...)...)
+}
+
+// TestGuestFaults checks that a trap, a runaway loop and memory exhaustion
+// fail the call with the right kind, discard the instance, and that the
+// pool keeps serving with a fresh one.
+func TestGuestFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		build    func(s *script)
+		ctx      time.Duration // caller deadline; 0 for none
+		wantKind wasmhost.FaultKind
+		wantErr  error
+	}{
+		{name: "trap", build: func(s *script) { s.op(opTrap) }, wantKind: wasmhost.FaultTrap},
+		{name: "infinite loop stopped by the call timeout", build: func(s *script) { s.op(opLoop) },
+			wantKind: wasmhost.FaultTimeout, wantErr: context.DeadlineExceeded},
+		{name: "infinite loop stopped by the caller's earlier deadline", build: func(s *script) { s.op(opLoop) },
+			ctx: 10 * time.Millisecond, wantKind: wasmhost.FaultTimeout, wantErr: context.DeadlineExceeded},
+		{name: "trap at the memory cap", build: func(s *script) { s.op(opGrowAll); s.op(opTrap) }, wantKind: wasmhost.FaultMemory},
+	}
+	rt := newRuntime(t, wasmhost.WithMemoryLimitPages(64))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			timeout := 50 * time.Millisecond
+			if tt.wantKind == wasmhost.FaultMemory {
+				timeout = 2 * time.Second // growing memory copies it: slow on a busy machine
+			}
+			p := scriptPool(t, rt, tt.build, wasmhost.WithMaxInstances(1), wasmhost.WithCallTimeout(timeout))
+			for i := range 3 { // the pool replaces the discarded instance each time
+				ctx := context.Background()
+				if tt.ctx > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.ctx)
+					defer cancel()
+				}
+				start := time.Now()
+				_, err := p.Fetch(ctx, fetchInput(0))
+				ge := guestErr(t, err, tt.wantKind)
+				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error %v does not match %v", err, tt.wantErr)
+				}
+				if ge.Export != abi.ExportOnSessionFetch || ge.Module != "script.wasm" || ge.Tenant != "default" {
+					t.Fatalf("GuestError names %q %q %q", ge.Tenant, ge.Module, ge.Export)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("call %d took %v", i, d)
+				}
+			}
+			st := p.Stats()
+			if st.Discarded[string(tt.wantKind)] != 3 || st.Live > 1 {
+				t.Fatalf("stats %+v, want 3 discarded as %q and at most 1 live", st, tt.wantKind)
+			}
+		})
+	}
+	t.Run("memory.grow fails at the cap", func(t *testing.T) {
+		p := scriptPool(t, rt, func(s *script) { s.op(opGrowAll); s.op(opGrow, 1) }, wasmhost.WithCallTimeout(2*time.Second))
+		got, err := p.Fetch(context.Background(), fetchInput(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := results(got); !slices.Equal(res, []int32{64, -1}) {
+			t.Fatalf("results %v, want [64 -1]", res)
+		}
+	})
+}
+
+// TestRunawayOverrun measures how long a guest in an infinite loop keeps
+// running past its deadline before CloseOnContextDone stops it.
+func TestRunawayOverrun(t *testing.T) {
+	const timeout = 20 * time.Millisecond
+	rt := newRuntime(t)
+	p := scriptPool(t, rt, func(s *script) { s.op(opLoop) }, wasmhost.WithMaxInstances(1), wasmhost.WithCallTimeout(timeout))
+	var overruns []time.Duration
+	for range 10 {
+		start := time.Now()
+		_, err := p.Fetch(context.Background(), fetchInput(0))
+		overruns = append(overruns, time.Since(start)-timeout)
+		guestErr(t, err, wasmhost.FaultTimeout)
+	}
+	slices.Sort(overruns)
+	t.Logf("runaway guest overrun past a %v deadline (includes replacing the instance): min %v, median %v, max %v",
+		timeout, overruns[0], overruns[len(overruns)/2], overruns[len(overruns)-1])
+	if overruns[len(overruns)/2] > 100*time.Millisecond {
+		t.Fatalf("median overrun %v, want well under 100ms", overruns[len(overruns)/2])
+	}
+}
+
+// TestInstanceInit checks _initialize and tlsgate_on_init.
+func TestInstanceInit(t *testing.T) {
+	tests := []struct {
+		name       string
+		config     []byte
+		wantStatus abi.Status
+		wantErr    error
+	}{
+		{name: "_initialize runs before on_init, which succeeds"},
+		{name: "on_init failing refuses the pool", config: []byte{byte(abi.StatusUnavailable)}, wantStatus: abi.StatusUnavailable},
+		{name: "on_init looping is stopped by the init timeout", config: []byte{0xFF}, wantErr: context.DeadlineExceeded},
+	}
+	rt := newRuntime(t)
+	m := compileGuest(t, rt, "reactor")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := wasmhost.NewPool(context.Background(), m, wasmhost.WithTenant("acme"),
+				wasmhost.WithGuestConfig(tt.config), wasmhost.WithInitTimeout(50*time.Millisecond))
+			if tt.wantStatus == 0 && tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("NewPool: %v", err)
+				}
+				defer p.Close(context.Background())
+				got, err := p.Fetch(context.Background(), fetchInput(0))
+				if err != nil || string(got) != "acme" {
+					t.Fatalf("Fetch = %q, %v; want the tenant name", got, err)
+				}
+				return
+			}
+			ge := guestErr(t, err, wasmhost.FaultInit)
+			if ge.Status != tt.wantStatus {
+				t.Fatalf("status %v, want %v", ge.Status, tt.wantStatus)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v does not match %v", err, tt.wantErr)
+			}
+			if p != nil {
+				t.Fatal("NewPool returned a pool with its error")
+			}
+		})
+	}
+}
+
+// TestHandlesScopedToCall checks that handles left live when an export
+// returns are released: pending operations are cancelled and the handle is
+// unknown to the next call.
+func TestHandlesScopedToCall(t *testing.T) {
+	rt := newRuntime(t)
+	kv := &slowKV{KV: newBucket(t)}
+	var s script
+	k := s.put([]byte("slow"))
+	h := s.op(opKVGet, k, 4)
+	s.op(opPoll, ref(h))
+	// The script runs twice on one instance: the first call leaks its handle
+	// (1); the second starts handle 2 and then polls handle 1.
+	p := newPool(t, compileGuest(t, rt, "script"), wasmhost.WithGuestConfig(s.config()), wasmhost.WithKV(kv),
+		wasmhost.WithMaxInstances(1), wasmhost.WithPoolLogger(quietLogger))
+	got, err := p.Fetch(context.Background(), fetchInput(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := results(got); !slices.Equal(res, []int32{1, pending}) {
+		t.Fatalf("results %v", res)
+	}
+	waitFor(t, "the leaked get to be cancelled", func() bool { return kv.cancelled.Load() == 1 })
+
+	var s2 script
+	k2 := s2.put([]byte("slow"))
+	s2.op(opKVGet, k2, 4)
+	s2.op(opPoll, 1)
+	p2 := newPool(t, compileGuest(t, rt, "script"), wasmhost.WithGuestConfig(s2.config()), wasmhost.WithKV(kv),
+		wasmhost.WithMaxInstances(1), wasmhost.WithPoolLogger(quietLogger))
+	if _, err := p2.Fetch(context.Background(), fetchInput(0)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p2.Fetch(context.Background(), fetchInput(0)) // handle 1 belonged to the first call
+	guestErr(t, err, wasmhost.FaultMisuse)
+}
