@@ -1,0 +1,219 @@
+package prebuilt_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+	"github.com/tlsgate/tlsgate/guests/prebuilt"
+	"github.com/tlsgate/tlsgate/wasmhost"
+	"github.com/tlsgate/tlsgate/wasmhost/wasmhosttest"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// env is the real stack the gateway runs the guest on: an embedded
+// nats-server, a natskv client, and a wasmhost runtime whose compilation
+// cache is shared by every run of these tests.
+type env struct {
+	client *natskv.Client
+	rt     *wasmhost.Runtime
+}
+
+func newEnv(t *testing.T, clientOpts ...natskv.ClientOption) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if len(clientOpts) == 0 {
+		srv, err := natskv.StartEmbedded(ctx, natskv.WithDataDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close(context.Background()) })
+		clientOpts = []natskv.ClientOption{natskv.WithInProcess(srv)}
+	}
+	c, err := natskv.Connect(ctx, append(clientOpts, natskv.WithLogger(quiet))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithCompilationCacheDir(cacheDir(t)), wasmhost.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	return &env{client: c, rt: rt}
+}
+
+func (e *env) bucket(t *testing.T, tenant string) *natskv.Bucket {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := e.client.Bucket(ctx, tenant, natskv.WithStorage("memory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// pool loads the embedded guest for tenant with the given guest config.
+func (e *env) pool(t *testing.T, tenant string, config string) (*wasmhost.Pool, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := e.rt.Compile(ctx, "sessioncache.wasm", prebuilt.SessionCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig([]byte(config)),
+		wasmhost.WithKV(e.bucket(t, tenant)), wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(5*time.Second))
+	if err == nil {
+		t.Cleanup(func() { _ = p.Close(context.Background()) })
+	}
+	return p, err
+}
+
+// TestSessionCacheConformance runs the guest conformance kit on the embedded
+// guest with one natskv bucket per tenant, per-key TTLs included.
+func TestSessionCacheConformance(t *testing.T) {
+	e := newEnv(t)
+	h := wasmhosttest.NewWasmhost(e.rt, func(tenant string) wasmhost.KV { return e.bucket(t, tenant) },
+		wasmhost.WithPoolLogger(quiet))
+	wasmhosttest.TestGuest(t, h, prebuilt.SessionCache, wasmhosttest.WithTTLCheck(),
+		wasmhosttest.WithGuestConfig([]byte("prefix=sess/")))
+}
+
+func TestSessionCacheKeys(t *testing.T) {
+	e := newEnv(t)
+	id := []byte{0x00, 0xff, 0x10, 0x20, 0xfe}
+	tests := []struct {
+		name   string
+		config string
+		prefix string
+	}{
+		{name: "default prefix", config: "", prefix: "s/"},
+		{name: "configured prefix", config: "prefix=sess/", prefix: "sess/"},
+		{name: "empty prefix", config: "prefix=", prefix: ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant := "keys-" + strconv.Itoa(i)
+			p, err := e.pool(t, tenant, tt.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := p.Fetch(ctx, wasmhost.FetchInput{SessionID: id}); !errors.Is(err, wasmhost.ErrMiss) {
+				t.Fatalf("Fetch before Store: error = %v, want ErrMiss", err)
+			}
+			if err := p.Store(ctx, wasmhost.StoreInput{SessionID: id, Session: []byte("sealed"), TTL: time.Hour, Created: time.Now()}); err != nil {
+				t.Fatalf("Store: %v", err)
+			}
+			// The host hands the KV base64url(guest key); the guest key is
+			// prefix + raw session ID.
+			key := base64.RawURLEncoding.EncodeToString(append([]byte(tt.prefix), id...))
+			if v, err := e.bucket(t, tenant).Get(ctx, key); err != nil || string(v) != "sealed" {
+				t.Fatalf("bucket key %s: %q, %v, want \"sealed\"", key, v, err)
+			}
+			got, err := p.Fetch(ctx, wasmhost.FetchInput{SessionID: id})
+			if err != nil || string(got) != "sealed" {
+				t.Fatalf("Fetch after Store = %q, %v, want \"sealed\"", got, err)
+			}
+		})
+	}
+}
+
+func TestSessionCacheRefusesBadConfig(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.pool(t, "badconfig", "bucket=x")
+	var ge *wasmhost.GuestError
+	if !errors.As(err, &ge) || ge.Kind != wasmhost.FaultInit {
+		t.Fatalf("NewPool with an unknown config key: error = %v, want a FaultInit GuestError", err)
+	}
+}
+
+// TestSessionCacheWhenNATSIsDown checks that a store outage is a guest error
+// with StatusUnavailable, not a miss, so metrics can tell them apart.
+func TestSessionCacheWhenNATSIsDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	e := newEnv(t, natskv.WithURL("nats://"+addr))
+	p, err := e.pool(t, "down", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{name: "fetch", call: func() error {
+			_, err := p.Fetch(ctx, wasmhost.FetchInput{SessionID: []byte("id")})
+			return err
+		}},
+		{name: "store", call: func() error {
+			return p.Store(ctx, wasmhost.StoreInput{SessionID: []byte("id"), Session: []byte("s"), TTL: time.Minute})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			var ge *wasmhost.GuestError
+			if !errors.As(err, &ge) || ge.Kind != wasmhost.FaultStatus || ge.Status != abi.StatusUnavailable {
+				t.Fatalf("error = %v, want a FaultStatus GuestError with StatusUnavailable", err)
+			}
+		})
+	}
+}
+
+// TestSessionCacheCompileTime compiles the embedded guest with an empty
+// compilation cache, then again from the cache, and reports both.
+func TestSessionCacheCompileTime(t *testing.T) {
+	dir := t.TempDir()
+	for _, run := range []string{"cold cache", "warm cache"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithCompilationCacheDir(dir), wasmhost.WithLogger(quiet))
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		start := time.Now()
+		m, err := rt.Compile(ctx, "sessioncache.wasm", prebuilt.SessionCache)
+		elapsed := time.Since(start)
+		if err != nil {
+			t.Fatalf("%s: %v", run, err)
+		}
+		if !m.HasFetch() || !m.HasStore() {
+			t.Errorf("%s: HasFetch() = %v, HasStore() = %v, want both", run, m.HasFetch(), m.HasStore())
+		}
+		t.Logf("%s: compiled %d bytes in %s", run, len(prebuilt.SessionCache), elapsed.Round(time.Millisecond))
+		_ = rt.Close(ctx)
+		cancel()
+	}
+}
+
+// cacheDir is a wazero compilation cache shared by every run of these
+// tests, so that the standard-Go guest is compiled once per machine.
+func cacheDir(t *testing.T) string {
+	dir := filepath.Join(os.TempDir(), "tlsgate-test-wazero-cache")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
