@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+)
+
+// A guest that fails in any way costs a full handshake, never a connection.
+func TestFailingGuestMeansFullHandshake(t *testing.T) {
+	tests := []struct {
+		name       string
+		guest      string
+		wantResult resumeResult
+	}{
+		{"trap", "trap", resultGuestError},
+		{"infinite loop", "loop_fetch", resultTimeout},
+		{"garbage session", "garbage_session", resultTamper},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := cacheTenant("f", "f.test")
+			tn.Guest = &config.Guest{Module: faultGuest(tt.guest), FetchDeadline: 30 * time.Millisecond}
+			cfg := testConfig(t, tn)
+			g := startGateway(t, cfg)
+			cache := tls.NewLRUClientSessionCache(1)
+			for i := range 5 {
+				v := dial(t, g.addr(), clientOpts{sni: "f.test", version: tls.VersionTLS13, cache: cache})
+				if v.state.DidResume {
+					t.Fatalf("connection %d resumed through a failing guest", i)
+				}
+				if !contains(v.body, "200 OK") {
+					t.Fatalf("connection %d got no page:\n%s", i, v.body)
+				}
+				g.waitStores(t)
+			}
+			if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", string(tt.wantResult)); n != 4 {
+				t.Errorf("%s attempts = %v, want 4 (one per resumption attempt)", tt.wantResult, n)
+			}
+		})
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startNATS(t *testing.T, addr, dir string) *natskv.Server {
+	t.Helper()
+	s, err := natskv.StartEmbedded(context.Background(), natskv.WithClientListen(addr), natskv.WithDataDir(dir),
+		natskv.WithServerLogger(testLogger(t)))
+	if err != nil {
+		t.Fatalf("start nats on %s: %v", addr, err)
+	}
+	return s
+}
+
+// eventuallyResumes makes fresh sessions until one resumes, for up to 10 s.
+func eventuallyResumes(t *testing.T, g *Gateway, sni string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		o := clientOpts{sni: sni, version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+		dial(t, g.addr(), o)
+		g.waitStores(t)
+		if dial(t, g.addr(), o).state.DidResume {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no session resumed within 10s")
+}
+
+func TestNATSDownMeansFullHandshakesThenRecovers(t *testing.T) {
+	addr, dir := freePort(t), t.TempDir()
+	srv := startNATS(t, addr, dir)
+	defer func() { srv.Close(context.Background()) }()
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	cfg.NATS.URL = "nats://" + addr
+	cfg.NATS.Storage = "file"
+	g := startGateway(t, cfg)
+	eventuallyResumes(t, g, "a.test")
+
+	// A session made before the outage, offered during it.
+	held := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), held)
+	g.waitStores(t)
+
+	if err := srv.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		o := held
+		if i > 0 {
+			o = clientOpts{sni: "a.test", version: tls.VersionTLS12, cache: tls.NewLRUClientSessionCache(1)}
+		}
+		start := time.Now()
+		v, err := tryDial(g.addr(), o)
+		if err != nil {
+			t.Fatalf("connection %d during the NATS outage failed: %v", i, err)
+		}
+		if v.state.DidResume || !contains(v.body, "200 OK") {
+			t.Fatalf("connection %d during the outage: resumed=%v body %q", i, v.state.DidResume, v.body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("connection %d took %v during the outage", i, d)
+		}
+	}
+	g.waitStores(t)
+
+	srv = startNATS(t, addr, dir)
+	deadline := time.Now().Add(15 * time.Second)
+	for !g.kv.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("gateway did not reconnect to NATS in 15s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	eventuallyResumes(t, g, "a.test")
+}
+
+// With a URL and nothing listening, the gateway starts anyway and serves
+// full handshakes; sessions resume once NATS appears.
+func TestStartsWithNATSDown(t *testing.T) {
+	addr, dir := freePort(t), t.TempDir()
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	cfg.NATS.URL = "nats://" + addr
+	g := startGateway(t, cfg)
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), o)
+	g.waitStores(t)
+	if dial(t, g.addr(), o).state.DidResume {
+		t.Fatal("resumed with no NATS at all")
+	}
+	srv := startNATS(t, addr, dir)
+	defer srv.Close(context.Background())
+	eventuallyResumes(t, g, "a.test")
+}

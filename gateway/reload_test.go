@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+)
+
+func TestReloadSwapsTenantsAndKeepsSessions(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	g := startGateway(t, cfg)
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), o)
+	g.waitStores(t)
+
+	next := *cfg
+	next.Tenants = []config.Tenant{cacheTenant("a", "a.test"), cacheTenant("b", "b.test")}
+	next.FillDefaults()
+	if err := g.Reload(context.Background(), &next); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if v := dial(t, g.addr(), clientOpts{sni: "b.test", version: tls.VersionTLS13}); !contains(v.body, "tenant:          b") {
+		t.Fatalf("new tenant b not served after reload:\n%s", v.body)
+	}
+	// Same keys, same bucket: a session made before the reload resumes.
+	if !dial(t, g.addr(), o).state.DidResume {
+		t.Fatal("session made before the reload did not resume after it")
+	}
+}
+
+func TestBadReloadIsRefusedAndOldKeepsServing(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	g := startGateway(t, cfg)
+	broken := filepath.Join(t.TempDir(), "broken.wasm")
+	os.WriteFile(broken, []byte("\x00asm\x01\x00\x00\x00garbage"), 0o600)
+	tests := []struct {
+		name    string
+		edit    func(c *config.Config)
+		wantErr string
+	}{
+		{"guest that is not wasm", func(c *config.Config) { c.Tenants[0].Guest.Module = broken }, "tenants[0].guest.module"},
+		{"guest with the wrong marker", func(c *config.Config) { c.Tenants[0].Guest.Module = faultGuest("marker_signature") }, "tenants[0].guest.module"},
+		{"guest whose init fails", func(c *config.Config) { c.Tenants[0].Guest.Module = faultGuest("init_fails") }, "tenants[0].guest"},
+		{"missing certificate", func(c *config.Config) {
+			c.Tenants[0].Certificate = config.Certificate{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}
+		}, "tenants[0].certificate"},
+		{"listener change needs a restart", func(c *config.Config) { c.Listeners = []config.Listener{{Address: "127.0.0.1:1"}} }, "listeners: changed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := *cfg
+			next.Tenants = []config.Tenant{cacheTenant("a", "a.test")}
+			next.FillDefaults()
+			tt.edit(&next)
+			err := g.Reload(context.Background(), &next)
+			if !errors.Is(err, ErrReloadRefused) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Reload error = %v, want refused naming %q", err, tt.wantErr)
+			}
+			_, second := resumeOnce(t, g, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13})
+			if !second.state.DidResume {
+				t.Fatal("the configuration in force stopped resuming after a refused reload")
+			}
+		})
+	}
+}
+
+// Handshakes under way while reloads swap snapshots all complete.
+func TestReloadUnderLoad(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	g := startGateway(t, cfg)
+	var failed atomic.Int64
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cache := tls.NewLRUClientSessionCache(1)
+			for i := 0; i < 200 && !done.Load(); i++ {
+				if _, err := tryDial(g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: cache}); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; i < 10 && time.Now().Before(deadline); i++ {
+		next := *cfg
+		next.Tenants = []config.Tenant{cacheTenant("a", "a.test")}
+		next.FillDefaults()
+		if err := g.Reload(context.Background(), &next); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d connections failed during reloads", n)
+	}
+}
