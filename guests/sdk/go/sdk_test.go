@@ -1,0 +1,228 @@
+//go:build !wasip1
+
+package guest_test
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+	"github.com/tlsgate/tlsgate/guests/guestbuild"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// TestSDKOnRealHost builds testdata/sdkguest, a guest that runs the SDK
+// through scenarios and reports what it saw, and runs it on wasmhost with a
+// natskv bucket on an embedded nats-server.
+func TestSDKOnRealHost(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	wasmFile := filepath.Join(t.TempDir(), "sdkguest.wasm")
+	if err := guestbuild.Build(ctx, "testdata/sdkguest", wasmFile); err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(wasmFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv, err := natskv.StartEmbedded(ctx, natskv.WithDataDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	client, err := natskv.Connect(ctx, natskv.WithInProcess(srv), natskv.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close(context.Background())
+	bucket, err := client.Bucket(ctx, "sdk", natskv.WithStorage("memory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Compile(ctx, "sdkguest.wasm", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &recorder{}
+	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant("sdk"), wasmhost.WithGuestConfig([]byte("cfg=1")),
+		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(slog.New(logs)), wasmhost.WithCallTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+
+	fetch := func(t *testing.T, in wasmhost.FetchInput) string {
+		t.Helper()
+		got, err := p.Fetch(ctx, in)
+		if err != nil {
+			t.Fatalf("Fetch(%q): %v", in.SessionID, err)
+		}
+		return string(got)
+	}
+	tests := []struct {
+		name string
+		in   wasmhost.FetchInput
+		want []string
+	}{
+		{
+			name: "inputs of a fetch",
+			in: wasmhost.FetchInput{SessionID: []byte("inputs"), ServerName: "a.test", ALPN: "h2",
+				ClientAddr: "192.0.2.1:4433", TLSVersion: 0x0304, Mechanism: abi.MechanismTLS13PSK},
+			want: []string{
+				`call=2 tenant=sdk config="cfg=1"`,
+				`sid="inputs" sni="a.test" alpn="h2" addr="192.0.2.1:4433"`,
+				`version=0x0304 mechanism=1`,
+				`session="" ttl=0s created=0`,
+				`unknown input: BAD_ARGUMENT`,
+			},
+		},
+		{
+			name: "blocking key-value calls",
+			in:   wasmhost.FetchInput{SessionID: []byte("kv")},
+			want: []string{
+				`get missing: NOT_FOUND`,
+				`put: ""`,
+				`get: "1"`,
+				`create present: EXISTS is ErrExists=true`,
+				`create absent: ""`,
+				`delete: ""`,
+				`get deleted: NOT_FOUND is ErrNotFound=true`,
+				`empty key: BAD_ARGUMENT`,
+				`long key: LIMIT_EXCEEDED`,
+				`binary key: ""`,
+				`binary key get: "bin"`,
+			},
+		},
+		{
+			name: "values that outgrow the first buffer",
+			in:   wasmhost.FetchInput{SessionID: []byte("large")},
+			want: []string{
+				`put max value: ""`,
+				`get max value: len=65536 equal=true err=<nil>`,
+				`put too large: LIMIT_EXCEEDED`,
+				`set too large: LIMIT_EXCEEDED`,
+			},
+		},
+		{
+			name: "futures",
+			in:   wasmhost.FetchInput{SessionID: []byte("async")},
+			want: []string{
+				`results: "one" "two" NOT_FOUND ""`,
+				`await any of nothing: BAD_ARGUMENT`,
+				`poll then await: "three"`,
+				`await again: "three"`,
+				`await timeout: "one"`,
+				`await released: BAD_HANDLE`,
+				`over the handle limit: 2 limited`,
+			},
+		},
+		{
+			name: "logging",
+			in:   wasmhost.FetchInput{SessionID: []byte("log")},
+			want: []string{
+				`logf: ""`,
+				`bad level: BAD_ARGUMENT`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := strings.Split(strings.TrimSuffix(fetch(t, tt.in), "\n"), "\n")
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("transcript:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+
+	t.Run("log levels reach the host", func(t *testing.T) {
+		for _, want := range []struct {
+			level slog.Level
+			msg   string
+		}{
+			{slog.LevelDebug, "debug message"}, {slog.LevelInfo, "info message"},
+			{slog.LevelWarn, "warn message"}, {slog.LevelError, "error message"},
+			{slog.LevelInfo, "formatted 42 words"},
+		} {
+			if !logs.has(want.level, want.msg) {
+				t.Errorf("no %s record %q; got %v", want.level, want.msg, logs.all())
+			}
+		}
+	})
+
+	t.Run("inputs of a store", func(t *testing.T) {
+		created := time.Unix(1_700_000_000, 0)
+		err := p.Store(ctx, wasmhost.StoreInput{SessionID: []byte("sid"), Session: []byte("sealed"), TTL: 90 * time.Second,
+			Created: created, ServerName: "b.test", ALPN: "http/1.1", ClientAddr: "[2001:db8::1]:5555",
+			TLSVersion: 0x0303, Mechanism: abi.MechanismTLS12ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, err := bucket.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("report")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Join([]string{
+			`call=3 tenant=sdk config="cfg=1"`,
+			`sid="sid" sni="b.test" alpn="http/1.1" addr="[2001:db8::1]:5555"`,
+			`version=0x0303 mechanism=3`,
+			`session="sealed" ttl=1m30s created=1700000000`,
+			`unknown input: BAD_ARGUMENT`,
+			`set_session in store: BAD_ARGUMENT`,
+		}, "\n") + "\n"
+		if string(report) != want {
+			t.Errorf("store transcript:\n%s\nwant:\n%s", report, want)
+		}
+	})
+}
+
+// recorder is a slog.Handler that keeps every record.
+type recorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, rec.Clone())
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *recorder) has(level slog.Level, msg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range r.records {
+		if rec.Level == level && strings.Contains(rec.Message, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *recorder) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, rec := range r.records {
+		out = append(out, rec.Level.String()+" "+rec.Message)
+	}
+	return out
+}
