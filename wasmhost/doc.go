@@ -11,7 +11,10 @@
 //   - Each export call runs under min(ctx deadline, now+WithCallTimeout).
 //     wazero's CloseOnContextDone stops a guest that overruns it; the call
 //     fails with a *GuestError of Kind FaultTimeout that also matches
-//     context.DeadlineExceeded, and the instance is discarded.
+//     context.DeadlineExceeded, and the instance is discarded. A call whose
+//     deadline passed fails that way even if the export returned (late, e.g.
+//     after an await that ended with StatusTimeout): the handshake has given
+//     up, and wazero may be closing the module concurrently.
 //   - A fetch that returns StatusOK after set_session is a hit; StatusNotFound
 //     is a miss (ErrMiss) whether or not set_session was called; StatusOK
 //     without set_session is a guest error (FaultStatus), not a miss, so that a

@@ -98,8 +98,14 @@ func (inst *instance) run(ctx context.Context, p *Pool, fn api.Function, export 
 		return &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: kind, Err: err}
 	}
 	switch {
-	case err != nil && ctxErr != nil:
+	case ctxErr != nil && err != nil:
 		return 0, gerr(FaultTimeout, fmt.Errorf("%w: %w", ctxErr, err))
+	case ctxErr != nil:
+		// The guest returned, but only after the deadline (an await that
+		// ended with StatusTimeout, say): the result is late, and wazero's
+		// watcher may be closing the module right now, so the instance
+		// cannot be trusted either.
+		return 0, gerr(FaultTimeout, fmt.Errorf("%w: returned after the deadline", ctxErr))
 	case cs.misuse != nil && err != nil:
 		return 0, gerr(FaultMisuse, errors.Join(cs.misuse, err))
 	case cs.misuse != nil:
