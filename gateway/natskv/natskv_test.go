@@ -3,6 +3,7 @@ package natskv_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -333,7 +334,17 @@ func TestBucketHealsWhenItsStreamIsDeleted(t *testing.T) {
 	if err := deleteBucket(opCtx(t), s, b.Name()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "put after the bucket was deleted", func() error {
+	eventually(t, 10*time.Second, "get after the bucket was deleted", func() error {
+		_, err := b.Get(opCtx(t), "k")
+		if errors.Is(err, wasmhost.ErrKeyNotFound) {
+			return nil // a fresh, empty bucket
+		}
+		return fmt.Errorf("get: %w", err)
+	})
+	if err := deleteBucket(opCtx(t), s, b.Name()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "put after the bucket was deleted again", func() error {
 		return b.Put(opCtx(t), "k2", []byte("v2"), time.Minute)
 	})
 	if v, err := b.Get(opCtx(t), "k2"); err != nil || string(v) != "v2" {
