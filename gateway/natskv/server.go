@@ -47,8 +47,9 @@ func WithClientListen(hostport string) ServerOption {
 	return func(o *serverOptions) { o.listen = hostport }
 }
 
-// WithServerLogger sends the server's notices, warnings and errors to l
-// (debug and trace stay off). Default: the server logs nothing.
+// WithServerLogger sends the server's warnings and errors to l, and its
+// notices at debug level (server debug and trace output stay off). Default:
+// the server logs nothing.
 func WithServerLogger(l *slog.Logger) ServerOption {
 	return func(o *serverOptions) { o.logger = l }
 }

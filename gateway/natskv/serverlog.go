@@ -6,7 +6,9 @@ import (
 	"log/slog"
 )
 
-// serverLogger adapts slog to nats-server's Logger interface. A fatal
+// serverLogger adapts slog to nats-server's Logger interface. The server's
+// notices (a start-up banner of some twenty lines, client connections) go
+// to debug; warnings and errors keep their level. A fatal
 // message (the server cannot go on, e.g. its port is taken) is also sent to
 // fatal, if nobody has received an earlier one, for StartEmbedded to report.
 type serverLogger struct {
@@ -20,7 +22,7 @@ func (s serverLogger) log(level slog.Level, format string, v []any) {
 	}
 }
 
-func (s serverLogger) Noticef(format string, v ...any) { s.log(slog.LevelInfo, format, v) }
+func (s serverLogger) Noticef(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
 func (s serverLogger) Warnf(format string, v ...any)   { s.log(slog.LevelWarn, format, v) }
 func (s serverLogger) Fatalf(format string, v ...any) {
 	s.log(slog.LevelError, format, v)
