@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -24,9 +23,8 @@ var Flags = []string{"-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-ld
 
 // Build compiles the Go guest in pkgDir (a directory holding a main package)
 // to the WebAssembly module outFile, with GOOS=wasip1 GOARCH=wasm and
-// [Flags]. It runs the go command of the toolchain running this program
-// (runtime.GOROOT), or "go" from PATH when that one is missing, with an
-// environment pinned for reproducibility: CGO_ENABLED=0, GOFLAGS, GOWASM and
+// [Flags]. It runs "go" from PATH (go test puts its own toolchain first on
+// the PATH of tests), with an environment pinned for reproducibility: CGO_ENABLED=0, GOFLAGS, GOWASM and
 // GOEXPERIMENT cleared, GOTOOLCHAIN=local. The error carries the compiler's
 // output.
 func Build(ctx context.Context, pkgDir, outFile string) error {
@@ -43,7 +41,7 @@ func Build(ctx context.Context, pkgDir, outFile string) error {
 	}
 	args := append([]string{"build"}, Flags...)
 	args = append(args, "-o", out, ".")
-	cmd := exec.CommandContext(ctx, goCommand(), args...)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = buildEnv(os.Environ())
 	var stderr bytes.Buffer
@@ -56,21 +54,6 @@ func Build(ctx context.Context, pkgDir, outFile string) error {
 		return fmt.Errorf("guestbuild: go build %s: %w\n%s", pkgDir, err, msg)
 	}
 	return nil
-}
-
-// goCommand returns the go command of the running toolchain when it exists.
-func goCommand() string {
-	exe := "go"
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	if root := runtime.GOROOT(); root != "" {
-		p := filepath.Join(root, "bin", exe)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }
 
 // pinned are the variables Build sets; any inherited value is dropped.
