@@ -17,40 +17,49 @@ import (
 	"github.com/tlsgate/tlsgate/guests/prebuilt"
 )
 
-// TestPrebuiltSessionCacheIsFresh is the drift check CI runs: the committed,
-// embedded guests/prebuilt/sessioncache.wasm must be exactly what its source
-// builds to.
-func TestPrebuiltSessionCacheIsFresh(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out := filepath.Join(t.TempDir(), "sessioncache.wasm")
-	start := time.Now()
-	if err := guestbuild.Build(ctx, "../sessioncache", out); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("built sessioncache.wasm in %s", time.Since(start).Round(time.Millisecond))
-	built, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(built, prebuilt.SessionCache) {
-		t.Fatalf("guests/prebuilt/sessioncache.wasm is stale: run go run ./internal/cmd/buildguests "+
-			"(built %d bytes, committed %d bytes; the bytes also depend on the Go version)",
-			len(built), len(prebuilt.SessionCache))
+// prebuiltGuests are the committed, embedded guests and their source.
+var prebuiltGuests = []struct {
+	name string // file name in guests/prebuilt
+	dir  string // source directory, relative to this package
+	wasm []byte // the embedded bytes
+}{
+	{name: "sessioncache.wasm", dir: "../sessioncache", wasm: prebuilt.SessionCache},
+	{name: "policycache.wasm", dir: "../policycache", wasm: prebuilt.PolicyCache},
+}
+
+// TestPrebuiltGuestsAreFresh is the drift check CI runs: every committed,
+// embedded guests/prebuilt/*.wasm must be exactly what its source builds to.
+func TestPrebuiltGuestsAreFresh(t *testing.T) {
+	for _, g := range prebuiltGuests {
+		t.Run(g.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			out := filepath.Join(t.TempDir(), g.name)
+			start := time.Now()
+			if err := guestbuild.Build(ctx, g.dir, out); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("built %s in %s", g.name, time.Since(start).Round(time.Millisecond))
+			built, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(built, g.wasm) {
+				t.Fatalf("guests/prebuilt/%s is stale: run go run ./internal/cmd/buildguests "+
+					"(built %d bytes, committed %d bytes; the bytes also depend on the Go version)",
+					g.name, len(built), len(g.wasm))
+			}
+		})
 	}
 }
 
-// TestPrebuiltSessionCacheExports checks the ABI surface of the embedded guest
-// with wazero itself: the marker and hooks with their signatures.
-func TestPrebuiltSessionCacheExports(t *testing.T) {
+// TestPrebuiltGuestExports checks the ABI surface of every embedded guest
+// with wazero itself: the marker and hooks with their signatures, and
+// imports from the tlsgate and WASI modules only.
+func TestPrebuiltGuestExports(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer r.Close(ctx)
-	m, err := r.CompileModule(ctx, prebuilt.SessionCache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exports := m.ExportedFunctions()
 	tests := []struct {
 		name    string
 		export  string
@@ -62,25 +71,34 @@ func TestPrebuiltSessionCacheExports(t *testing.T) {
 		{name: "fetch hook", export: abi.ExportOnSessionFetch, results: []api.ValueType{api.ValueTypeI32}},
 		{name: "store hook", export: abi.ExportOnSessionStore, results: []api.ValueType{api.ValueTypeI32}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			def, ok := exports[tt.export]
-			if !ok {
-				t.Fatalf("sessioncache.wasm does not export %q", tt.export)
+	for _, g := range prebuiltGuests {
+		t.Run(g.name, func(t *testing.T) {
+			m, err := r.CompileModule(ctx, g.wasm)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if len(def.ParamTypes()) != 0 || !equalTypes(def.ResultTypes(), tt.results) {
-				t.Errorf("%s: params %v results %v, want () -> %v", tt.export, def.ParamTypes(), def.ResultTypes(), tt.results)
+			exports := m.ExportedFunctions()
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					def, ok := exports[tt.export]
+					if !ok {
+						t.Fatalf("%s does not export %q", g.name, tt.export)
+					}
+					if len(def.ParamTypes()) != 0 || !equalTypes(def.ResultTypes(), tt.results) {
+						t.Errorf("%s: params %v results %v, want () -> %v", tt.export, def.ParamTypes(), def.ResultTypes(), tt.results)
+					}
+				})
+			}
+			if _, ok := m.ExportedMemories()[abi.ExportMemory]; !ok {
+				t.Errorf("%s does not export %q", g.name, abi.ExportMemory)
+			}
+			for _, imp := range m.ImportedFunctions() {
+				mod, _, _ := imp.Import()
+				if mod != abi.HostModule && mod != abi.WASIModule {
+					t.Errorf("%s imports from module %q", g.name, mod)
+				}
 			}
 		})
-	}
-	if _, ok := m.ExportedMemories()[abi.ExportMemory]; !ok {
-		t.Errorf("sessioncache.wasm does not export %q", abi.ExportMemory)
-	}
-	for _, imp := range m.ImportedFunctions() {
-		mod, _, _ := imp.Import()
-		if mod != abi.HostModule && mod != abi.WASIModule {
-			t.Errorf("sessioncache.wasm imports from module %q", mod)
-		}
 	}
 }
 
@@ -96,8 +114,10 @@ func TestFindGuests(t *testing.T) {
 			t.Errorf("FindGuests returned %s inside testdata", d)
 		}
 	}
-	if !contains(names, "../sessioncache") {
-		t.Errorf("FindGuests(..) = %v, want it to include ../sessioncache", names)
+	for _, g := range prebuiltGuests {
+		if !contains(names, g.dir) {
+			t.Errorf("FindGuests(..) = %v, want it to include %s", names, g.dir)
+		}
 	}
 	for _, lib := range []string{"../sdk/go", "../prebuilt", "../guestbuild"} {
 		if contains(names, lib) {

@@ -13,3 +13,15 @@ import _ "embed"
 //
 //go:embed sessioncache.wasm
 var SessionCache []byte
+
+// PolicyCache is the second shipped guest (guests/policycache): a session
+// cache with a per-tenant policy from its guest config, e.g.
+// "max_ttl=1h;tls13_only=true;prefix=p/". It keeps a session for
+// min(TTL, max_ttl), refuses to store sessions below TLS 1.3 when
+// tls13_only=true (the store returns ACCESS_DENIED), and creates keys
+// (first writer wins) instead of overwriting them. It has no "builtin:"
+// name: configs reference guests/prebuilt/policycache.wasm by path.
+// Callers must not modify the slice.
+//
+//go:embed policycache.wasm
+var PolicyCache []byte
