@@ -76,6 +76,7 @@ var faultGuests = []faultGuest{
 	{name: "wrong_marker", refused: []string{"tlsgate_abi_v1"}, invalid: true},
 	{name: "marker_signature", refused: []string{"tlsgate_abi_v1"}, invalid: true},
 	{name: "no_memory", refused: []string{"memory"}, invalid: true},
+	{name: "huge_memory", refused: []string{"memory"}, invalid: true},
 	{name: "unknown_import", refused: []string{"env", "foo"}, invalid: true},
 	{name: "unknown_host_func", refused: []string{"nope"}, invalid: true},
 	{name: "bad_import_signature", refused: []string{"input"}, invalid: true},

@@ -55,7 +55,9 @@ func tape(records ...[]byte) []byte {
 // input, and checks that the host never panics, that each call ends in one of
 // the outcomes the ABI allows, and that the pool serves a valid call after.
 func FuzzHostInputs(f *testing.F) {
-	h := newHost(f, wasmhost.WithCallTimeout(time.Second))
+	// A tape runs for at most ~100ms of awaits; the generous call timeout
+	// keeps a loaded machine from turning a slow valid call into a failure.
+	h := newHost(f, wasmhost.WithCallTimeout(5*time.Second))
 	wasm, err := fs.ReadFile(wasmhosttest.Guests(), "fuzz_hostcalls.wasm")
 	if err != nil {
 		f.Fatal(err)
@@ -82,7 +84,7 @@ func FuzzHostInputs(f *testing.F) {
 		if len(tape) > 8192 {
 			tape = tape[:8192]
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		g, err := h.Load(ctx, wasmhosttest.GuestSpec{Name: "fuzz_hostcalls", Tenant: "fuzz", Wasm: wasm, Config: tape})
 		if err != nil {

@@ -2,8 +2,8 @@
 ;; never obtained, then returns StatusNotFound.
 ;;
 ;; Documented outcome: loads; await returns StatusBadHandle, so the host
-;; discards the instance and the fetch fails with a GuestError even though the
-;; guest reported a miss.
+;; discards the instance and the fetch fails with a GuestError of kind misuse
+;; even though the guest reported a miss.
 ;; A fetch whose session identifier starts with byte 0x00 is a plain miss
 ;; (StatusNotFound): the kit uses it to check that the pool still serves after
 ;; the fault. Every store returns StatusOK.

@@ -1,7 +1,8 @@
 ;; init_fails.wat: tlsgate_on_init returns StatusInternal (8).
 ;;
 ;; Documented outcome: the first instance is refused, so the module is refused
-;; at load (pool creation) with an error that names tlsgate_on_init.
+;; at load (pool creation) with an error that names tlsgate_on_init (in
+;; wasmhost a GuestError of kind init).
 (module
   (memory (export "memory") 1)
   (func (export "tlsgate_abi_v1"))

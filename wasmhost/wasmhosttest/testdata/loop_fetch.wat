@@ -1,6 +1,6 @@
 ;; loop_fetch.wat: tlsgate_on_session_fetch never returns.
 ;;
-;; Documented outcome: loads; fetch fails with a timeout GuestError once the
+;; Documented outcome: loads; fetch fails with a GuestError of kind timeout once the
 ;; call deadline passes (the instance is closed, never reused) and the caller's
 ;; goroutine is released at the deadline.
 ;; A fetch whose session identifier starts with byte 0x00 is a plain miss

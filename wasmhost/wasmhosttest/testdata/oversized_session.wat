@@ -3,7 +3,8 @@
 ;;
 ;; Documented outcome: loads; set_session returns StatusLimitExceeded and keeps
 ;; nothing, so the fetch is not a hit: the host never hands back a truncated or
-;; oversized session (a StatusOK without a session is a GuestError).
+;; oversized session; StatusOK without a session is a GuestError of kind
+;; status (the instance is kept).
 ;; A fetch whose session identifier starts with byte 0x00 is a plain miss
 ;; (StatusNotFound): the kit uses it to check that the pool still serves after
 ;; the fault. Every store returns StatusOK.

@@ -1,6 +1,6 @@
 ;; trap.wat: tlsgate_on_session_fetch executes unreachable.
 ;;
-;; Documented outcome: loads; fetch fails with a trap GuestError; the instance
+;; Documented outcome: loads; fetch fails with a GuestError of kind trap; the instance
 ;; is discarded and replaced.
 ;; A fetch whose session identifier starts with byte 0x00 is a plain miss
 ;; (StatusNotFound): the kit uses it to check that the pool still serves after

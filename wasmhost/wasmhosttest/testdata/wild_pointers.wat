@@ -6,7 +6,8 @@
 ;; Documented outcome: loads; no host function reads or writes outside guest
 ;; memory (each returns StatusInvalidMemory or StatusBadArgument); because
 ;; StatusInvalidMemory was returned, the host discards the instance and the
-;; fetch fails with a GuestError: it is never a hit, whatever the guest returns.
+;; fetch fails with a GuestError of kind misuse: it is never a hit, whatever
+;; the guest returns.
 ;; A fetch whose session identifier starts with byte 0x00 is a plain miss
 ;; (StatusNotFound): the kit uses it to check that the pool still serves after
 ;; the fault. Every store returns StatusOK.
