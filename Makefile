@@ -3,7 +3,7 @@
 GO          ?= go
 PKG         ?= ./cmd/tlsgate
 BIN         ?= bin/tlsgate
-OVERLAY_DIR ?= build/overlay
+OVERLAY_DIR ?= _build/overlay
 OVERLAY     := $(OVERLAY_DIR)/overlay.json
 # The tag that compiles the code using Config.GetSessionByID/StoreSessionByID.
 SESSIONID_TAG := tlsgate_sessionid
@@ -39,4 +39,4 @@ tls-patch-check: overlay
 	$(GO) test -count=1 -overlay $(OVERLAY) -tags $(SESSIONID_TAG) ./internal/sessionidtest
 
 clean:
-	rm -rf build bin
+	rm -rf _build bin

@@ -2,6 +2,8 @@ module github.com/tlsgate/tlsgate
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/knadh/koanf/parsers/yaml v1.1.1
 	github.com/knadh/koanf/providers/confmap v1.0.1

@@ -19,6 +19,8 @@ func configFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (default: the built-in default, one tenant on 127.0.0.1:8443)")
 	fs.String("data-dir", "", "data directory (default ~/.local/share/tlsgate)")
 	fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.String("listen", "", "serve on this one address instead of the configured listeners (e.g. 127.0.0.1:9443)")
+	fs.String("admin", "", "admin listener address instead of the configured one (\"off\" disables it)")
 }
 
 func loadConfig(cmd *cobra.Command) (*config.Config, error) {
@@ -31,6 +33,15 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	})
 	cfg, err := config.Load(config.Source{File: file, Environ: os.Environ(), Flags: fs})
 	if err != nil {
+		return nil, configError(err)
+	}
+	if l, _ := cmd.Flags().GetString("listen"); l != "" {
+		cfg.Listeners = []config.Listener{{Address: l}}
+	}
+	if a, _ := cmd.Flags().GetString("admin"); a != "" {
+		cfg.Admin.Address = a
+	}
+	if err := cfg.Validate(); err != nil {
 		return nil, configError(err)
 	}
 	return cfg, nil

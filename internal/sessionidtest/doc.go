@@ -5,8 +5,8 @@
 // The package has tests only. Those that need the patched crypto/tls carry
 // the build tag tlsgate_sessionid and compile only with the overlay:
 //
-//	go run ./internal/cmd/tlsoverlay -out build/overlay
-//	go test -overlay build/overlay/overlay.json -tags tlsgate_sessionid ./internal/sessionidtest
+//	go run ./internal/cmd/tlsoverlay -out _build/overlay
+//	go test -overlay _build/overlay/overlay.json -tags tlsgate_sessionid ./internal/sessionidtest
 //
 // A plain go test ./... builds the overlay and runs that command itself
 // (TestPatchedCryptoTLS), and shows that an unpatched server never resumes

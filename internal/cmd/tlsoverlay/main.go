@@ -7,8 +7,8 @@
 // refused unless -allow-offset), and writes overlay.json mapping the GOROOT
 // paths to the patched copies:
 //
-//	go run ./internal/cmd/tlsoverlay -out build/overlay
-//	go build -overlay build/overlay/overlay.json -tags tlsgate_sessionid ./cmd/tlsgate
+//	go run ./internal/cmd/tlsoverlay -out _build/overlay
+//	go build -overlay _build/overlay/overlay.json -tags tlsgate_sessionid ./cmd/tlsgate
 //
 // Nothing under GOROOT is modified. See docs/session-id.md.
 package main
@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("tlsoverlay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.out, "out", "build/overlay", "output directory; replaced on success")
+	fs.StringVar(&o.out, "out", "_build/overlay", "output directory; replaced on success")
 	fs.StringVar(&o.patch, "patch", "patches/crypto-tls-sessionid.patch", "unified diff against $GOROOT (patch -p1)")
 	fs.StringVar(&o.goCmd, "go", "go", "go command whose toolchain is patched")
 	fs.BoolVar(&o.allowOffset, "allow-offset", false, "accept hunks that apply at shifted line numbers (never fuzz)")
