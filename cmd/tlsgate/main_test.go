@@ -76,13 +76,13 @@ type gw struct {
 }
 
 type gwOpts struct {
-	bin       string
-	tenants   string // YAML list items under tenants:
-	natsURL   string // join this NATS
-	natsLsn   bool   // expose the embedded NATS on a port
-	dataDir   string
-	addr      string
-	noConfig  bool
+	bin      string
+	tenants  string // YAML list items under tenants:
+	natsURL  string // join this NATS
+	natsLsn  bool   // expose the embedded NATS on a port
+	dataDir  string
+	addr     string
+	noConfig bool
 }
 
 const defaultTenants = `
