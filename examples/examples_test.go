@@ -164,7 +164,7 @@ func TestMultiTenant(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		re := regexp.MustCompile(`tlsgate_session_stores_total\{result="error",tenant="api"\} [1-9]`)
+		re := regexp.MustCompile(`tlsgate_session_stores_total\{result="refused",tenant="api"\} [1-9]`)
 		if m := g.metrics(t); !re.MatchString(m) {
 			t.Errorf("/metrics counts no refused store for tenant api")
 		}

@@ -56,7 +56,7 @@ func newMetrics() *metrics {
 	}, []string{"tenant"})
 	m.stores = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_session_stores_total",
-		Help: "Session stores by tenant and result (ok, error, dropped: the queue was full or closed).",
+		Help: "Session stores by tenant and result (ok; refused: the guest returned ACCESS_DENIED by policy; error; dropped: the queue was full or closed).",
 	}, []string{"tenant", "result"})
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tlsgate_store_queue_depth", Help: "Sessions waiting in the store queue.",
@@ -133,11 +133,16 @@ func (m *metrics) fetchDone(tenant string, d time.Duration) {
 
 func (m *metrics) storeDone(tenant string, d time.Duration, err error) {
 	m.storeSeconds.WithLabelValues(tenant).Observe(d.Seconds())
-	if err != nil {
+	var ge *wasmhost.GuestError
+	switch {
+	case err == nil:
+		m.stores.WithLabelValues(tenant, "ok").Inc()
+	case errors.As(err, &ge) && ge.Kind == wasmhost.FaultStatus && ge.Status == abi.StatusAccessDenied:
+		// The guest declined to keep this session by its own policy.
+		m.stores.WithLabelValues(tenant, "refused").Inc()
+	default:
 		m.stores.WithLabelValues(tenant, "error").Inc()
-		return
 	}
-	m.stores.WithLabelValues(tenant, "ok").Inc()
 }
 
 func (m *metrics) storeDropped(tenant string) { m.stores.WithLabelValues(tenant, "dropped").Inc() }

@@ -160,7 +160,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		wasmhost.WithKV(kv),
 		wasmhost.WithMaxInstances(tc.Guest.MaxInstances),
 		wasmhost.WithCallTimeout(callCap),
-		wasmhost.WithPoolLogger(g.log.With("tenant", tc.Name, "module", name)),
+		wasmhost.WithPoolLogger(g.log), // wasmhost adds tenant and module
 		wasmhost.WithObserver(g.metrics))
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
