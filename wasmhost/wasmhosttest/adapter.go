@@ -3,6 +3,7 @@ package wasmhosttest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -10,13 +11,14 @@ import (
 )
 
 // NewWasmhost returns a Host backed by package wasmhost. Load compiles the
-// module with rt and makes a pool for the tenant whose KV is kv(tenant),
+// module with rt and makes a pool for the tenant whose KV is kv(ctx, tenant)
+// (an error from kv fails the Load),
 // with the spec's guest configuration, an Observer that counts abandoned KV
 // operations (see KVOpCounter), and then opts (for example
 // wasmhost.WithCallTimeout; a wasmhost.WithObserver there replaces the
 // counting one). Closing the Guest closes the pool and the module. The
 // caller keeps ownership of rt and of the KVs.
-func NewWasmhost(rt *wasmhost.Runtime, kv func(tenant string) wasmhost.KV, opts ...wasmhost.PoolOption) Host {
+func NewWasmhost(rt *wasmhost.Runtime, kv func(ctx context.Context, tenant string) (wasmhost.KV, error), opts ...wasmhost.PoolOption) Host {
 	return &wasmhostHost{rt: rt, kv: kv, opts: opts}
 }
 
@@ -33,13 +35,17 @@ type KVOpCounter interface {
 
 type wasmhostHost struct {
 	rt   *wasmhost.Runtime
-	kv   func(tenant string) wasmhost.KV
+	kv   func(ctx context.Context, tenant string) (wasmhost.KV, error)
 	opts []wasmhost.PoolOption
 }
 
 var _ Host = (*wasmhostHost)(nil)
 
 func (h *wasmhostHost) Load(ctx context.Context, spec GuestSpec) (Guest, error) {
+	kv, err := h.kv(ctx, spec.Tenant)
+	if err != nil {
+		return nil, fmt.Errorf("wasmhosttest: KV of tenant %q: %w", spec.Tenant, err)
+	}
 	m, err := h.rt.Compile(ctx, spec.Name, spec.Wasm)
 	if err != nil {
 		return nil, err
@@ -48,7 +54,7 @@ func (h *wasmhostHost) Load(ctx context.Context, spec GuestSpec) (Guest, error) 
 	opts := append([]wasmhost.PoolOption{
 		wasmhost.WithTenant(spec.Tenant),
 		wasmhost.WithGuestConfig(spec.Config),
-		wasmhost.WithKV(h.kv(spec.Tenant)),
+		wasmhost.WithKV(kv),
 		wasmhost.WithObserver(obs),
 	}, h.opts...)
 	p, err := wasmhost.NewPool(ctx, m, opts...)

@@ -11,6 +11,17 @@
 //
 // The guests are hand-written WAT in testdata/, compiled and embedded; see
 // [Guests]. Each .wat file states its documented outcome in its header.
+//
+// Checking a guest against tlsgate's host, with a KV per tenant:
+//
+//	func TestMyGuest(t *testing.T) {
+//		rt, err := wasmhost.NewRuntime(ctx)
+//		...
+//		host := wasmhosttest.NewWasmhost(rt, func(ctx context.Context, tenant string) (wasmhost.KV, error) {
+//			return natsClient.Bucket(ctx, tenant)
+//		})
+//		wasmhosttest.TestGuest(t, host, wasm, wasmhosttest.WithTTLCheck())
+//	}
 package wasmhosttest
 
 import (
