@@ -74,6 +74,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	}
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g := &Gateway{ctx: gctx, cancel: cancel, log: o.log, metrics: newMetrics()}
+	g.metrics.reg.MustRegister(newStateCollector(g))
 	defer func() {
 		if err != nil {
 			g.Close(context.WithoutCancel(ctx))

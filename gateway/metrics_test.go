@@ -1,6 +1,12 @@
 package gateway
 
 import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -34,4 +40,98 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 		}
 	}
 	return false
+}
+
+func TestMetricsCountHitAndMiss(t *testing.T) {
+	g := exposedNATS(t, "a")
+	kv := kvOf(t, g, "a")
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), o)
+	g.waitStores(t)
+	if !dial(t, g.addr(), o).state.DidResume {
+		t.Fatal("did not resume")
+	}
+	if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "hit"); n != 1 {
+		t.Errorf("hits = %v, want 1", n)
+	}
+	if n := counterValue(t, g, "tlsgate_handshakes_total", "outcome", "resumed"); n != 1 {
+		t.Errorf("resumed handshakes = %v, want 1", n)
+	}
+	g.waitStores(t)
+	// The store forgets every session: the client's next offer is a miss.
+	for k := range allEntries(t, kv) {
+		if err := kv.Purge(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dial(t, g.addr(), o).state.DidResume {
+		t.Fatal("resumed a purged session")
+	}
+	if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "miss"); n != 1 {
+		t.Errorf("misses = %v, want 1", n)
+	}
+	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n < 2 {
+		t.Errorf("stores ok = %v, want at least 2", n)
+	}
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	g := startGateway(t, cfg)
+	// With a session cache the client offers PSK modes, so it gets a ticket
+	// and the store path runs.
+	dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)})
+	g.waitStores(t)
+	admin := "http://" + g.AdminAddr().String()
+	tests := []struct {
+		path     string
+		wantCode int
+		want     []string
+	}{
+		{"/healthz", 200, []string{"ok"}},
+		{"/readyz", 200, []string{"ready", "nats: connected"}},
+		{"/metrics", 200, []string{
+			`tlsgate_guest_instances{state="live",tenant="a"}`,
+			"tlsgate_nats_connected 1",
+			`tlsgate_handshakes_total{outcome="full",tenant="a",version="1.3"} 1`,
+			"tlsgate_session_store_duration_seconds_bucket",
+			"go_goroutines",
+		}},
+		{"/debug/pprof/", 404, nil}, // off unless admin.pprof
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := http.Get(admin + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantCode {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.wantCode)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(body), w) {
+					t.Errorf("body lacks %q", w)
+				}
+			}
+		})
+	}
+	if host, _, _ := net.SplitHostPort(g.AdminAddr().String()); host != "127.0.0.1" {
+		t.Errorf("admin bound to %s", host)
+	}
+}
+
+func TestPprofBehindSwitch(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	cfg.Admin.Pprof = true
+	g := startGateway(t, cfg)
+	resp, err := http.Get("http://" + g.AdminAddr().String() + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("pprof with admin.pprof: status %d", resp.StatusCode)
+	}
 }

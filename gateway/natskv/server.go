@@ -41,7 +41,8 @@ func WithDataDir(dir string) ServerOption {
 }
 
 // WithClientListen opens a TCP client port at hostport (for example
-// "127.0.0.1:4222") so that other processes can connect. Default: "", no
+// "127.0.0.1:4222"; port 0 picks a free port, see ClientURL) so that other
+// processes can connect. Default: "", no
 // port at all; only in-process clients (WithInProcess) can connect.
 func WithClientListen(hostport string) ServerOption {
 	return func(o *serverOptions) { o.listen = hostport }
@@ -83,6 +84,11 @@ func StartEmbedded(ctx context.Context, opts ...ServerOption) (*Server, error) {
 		port, err := strconv.Atoi(portStr)
 		if err != nil || port < 0 || port > 65535 {
 			return nil, fmt.Errorf("natskv: client listen address %q: bad port", o.listen)
+		}
+		if port == 0 {
+			// nats-server reads 0 as "the default port, 4222"; the
+			// usual meaning, any free port, is its RANDOM_PORT.
+			port = server.RANDOM_PORT
 		}
 		sopts.Host, sopts.Port = host, port
 	}

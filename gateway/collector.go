@@ -1,0 +1,57 @@
+package gateway
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// stateCollector reports gauges read at scrape time from the serving
+// snapshot and the NATS client, so they can never drift from the truth.
+type stateCollector struct {
+	g         *Gateway
+	instances *prometheus.Desc
+	waiting   *prometheus.Desc
+	nats      *prometheus.Desc
+}
+
+func newStateCollector(g *Gateway) *stateCollector {
+	return &stateCollector{
+		g: g,
+		instances: prometheus.NewDesc("tlsgate_guest_instances",
+			"Guest instances now, by tenant and state (live: all alive; idle: waiting for a call; in_use: running one).",
+			[]string{"tenant", "state"}, nil),
+		waiting: prometheus.NewDesc("tlsgate_guest_pool_waiters",
+			"Calls waiting for a guest instance because the pool is at its maximum.", []string{"tenant"}, nil),
+		nats: prometheus.NewDesc("tlsgate_nats_connected",
+			"1 while the NATS client is connected, 0 while it is not (handshakes are then full).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.instances
+	ch <- c.waiting
+	ch <- c.nats
+}
+
+// Collect implements prometheus.Collector.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	if s := c.g.snap.Load(); s != nil {
+		for _, t := range s.list {
+			if t.pool == nil {
+				continue
+			}
+			st := t.pool.Stats()
+			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.Live), t.name, "live")
+			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.Idle), t.name, "idle")
+			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.InUse), t.name, "in_use")
+			ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(st.Waiting), t.name)
+		}
+	}
+	if c.g.kv != nil {
+		v := 0.0
+		if c.g.kv.Connected() {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.nats, prometheus.GaugeValue, v)
+	}
+}
+
+var _ prometheus.Collector = (*stateCollector)(nil)
