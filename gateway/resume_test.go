@@ -111,3 +111,25 @@ func TestFleetResumesAcrossGateways(t *testing.T) {
 		}
 	}
 }
+
+// A TLS 1.2 resumption re-issues the same session: its identifier is handed
+// out again and nothing new is stored; it keeps resuming.
+func TestTLS12ResumptionReusesStoredSession(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test")))
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS12, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), o)
+	g.waitStores(t)
+	stored := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok")
+	if stored != 1 {
+		t.Fatalf("stores after the full handshake = %v, want 1", stored)
+	}
+	for i := range 3 {
+		if !dial(t, g.addr(), o).state.DidResume {
+			t.Fatalf("TLS 1.2 resumption %d failed", i+1)
+		}
+		g.waitStores(t)
+	}
+	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n != stored {
+		t.Errorf("stores after 3 resumptions = %v, want still %v", n, stored)
+	}
+}

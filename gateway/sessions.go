@@ -55,7 +55,10 @@ type connSessions struct {
 
 	// created is the original creation time of the session this connection
 	// resumed; re-issued tickets keep it, so lifetime is never extended.
-	created   time.Time
+	created time.Time
+	// resumedID is the guest identifier of the session this connection
+	// resumed, if any.
+	resumedID []byte
 	mechanism abi.Mechanism
 	result    resumeResult
 	pending   []pendingStore
@@ -83,6 +86,14 @@ func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 			return nil, err
 		}
 		return c.seal.sealBlob(plain, purposeStateless, c.t.name, nil), nil
+	}
+	if c.resumedID != nil && cs.Version == tls.VersionTLS12 {
+		// A TLS 1.2 resumption re-issues the very session it resumed: same
+		// master secret, same creation time, and a binding just checked.
+		// The stored entry stands, so hand out its identifier again and
+		// spare the guest a store and NATS a write. (TLS 1.3 re-issues
+		// with a fresh PSK, which must be stored.)
+		return c.resumedID, nil
 	}
 	id := make([]byte, ticketIDLen)
 	if _, err := rand.Read(id); err != nil {
@@ -179,7 +190,11 @@ func (c *connSessions) lookup(id []byte, cs tls.ConnectionState, mech abi.Mechan
 		c.note(mech, resultTamper)
 		return nil
 	}
-	return c.accept(plain, cs, mech)
+	ss := c.accept(plain, cs, mech)
+	if ss != nil {
+		c.resumedID = id
+	}
+	return ss
 }
 
 // accept parses an opened session and checks its binding and lifetime.
