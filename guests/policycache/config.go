@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/abi"
+	guest "github.com/tlsgate/tlsgate/guests/sdk/go"
 )
 
 // Defaults of the policy; an empty guest config gives exactly these.
@@ -51,17 +51,12 @@ func (p policy) allows(v uint16) bool { return v >= p.minVersion }
 //	tls13_only=<bool>   cache TLS 1.3 sessions only (default false)
 func parsePolicy(b []byte) (policy, error) {
 	p := policy{prefix: defaultPrefix, maxTTL: defaultMaxTTL, minVersion: versionTLS12}
-	fields := strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' || r == ';' })
+	fields, err := guest.ParseConfig(b)
+	if err != nil {
+		return policy{}, err
+	}
 	for _, f := range fields {
-		f = strings.TrimSpace(f)
-		if f == "" || f[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return policy{}, errors.New("config: " + quote(f) + " is not key=value")
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		k, v := f.Key, f.Value
 		switch k {
 		case "prefix":
 			if len(v) >= abi.MaxKeyLen-32 {

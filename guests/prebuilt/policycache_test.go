@@ -38,7 +38,7 @@ func (e *env) policyPool(t *testing.T, tenant, config string) (*wasmhost.Pool, e
 // Deadlines are generous: the machine running the tests may be loaded.
 func TestPolicyCacheConformance(t *testing.T) {
 	e := newEnv(t)
-	h := wasmhosttest.NewWasmhost(e.rt, func(tenant string) wasmhost.KV { return e.bucket(t, tenant) },
+	h := wasmhosttest.NewWasmhost(e.rt, func(_ context.Context, tenant string) (wasmhost.KV, error) { return e.bucket(t, tenant), nil },
 		wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(5*time.Second))
 	wasmhosttest.TestGuest(t, h, prebuilt.PolicyCache, wasmhosttest.WithTTLCheck(),
 		wasmhosttest.WithGuestConfig([]byte("max_ttl=1h;prefix=pc/")), wasmhosttest.WithCallTimeout(30*time.Second))

@@ -87,7 +87,7 @@ func (e *env) pool(t *testing.T, tenant string, config string) (*wasmhost.Pool, 
 // guest with one natskv bucket per tenant, per-key TTLs included.
 func TestSessionCacheConformance(t *testing.T) {
 	e := newEnv(t)
-	h := wasmhosttest.NewWasmhost(e.rt, func(tenant string) wasmhost.KV { return e.bucket(t, tenant) },
+	h := wasmhosttest.NewWasmhost(e.rt, func(_ context.Context, tenant string) (wasmhost.KV, error) { return e.bucket(t, tenant), nil },
 		wasmhost.WithPoolLogger(quiet))
 	wasmhosttest.TestGuest(t, h, prebuilt.SessionCache, wasmhosttest.WithTTLCheck(),
 		wasmhosttest.WithGuestConfig([]byte("prefix=sess/")))

@@ -2,9 +2,9 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/tlsgate/tlsgate/abi"
+	guest "github.com/tlsgate/tlsgate/guests/sdk/go"
 )
 
 const defaultPrefix = "s/"
@@ -19,19 +19,14 @@ type config struct {
 // config gives the defaults.
 func parseConfig(b []byte) (config, error) {
 	cfg := config{prefix: defaultPrefix}
-	fields := strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' || r == ';' })
+	fields, err := guest.ParseConfig(b)
+	if err != nil {
+		return config{}, err
+	}
 	for _, f := range fields {
-		f = strings.TrimSpace(f)
-		if f == "" || f[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return config{}, errors.New("config: " + quote(f) + " is not key=value")
-		}
-		switch k = strings.TrimSpace(k); k {
+		k, v := f.Key, f.Value
+		switch k {
 		case "prefix":
-			v = strings.TrimSpace(v)
 			if len(v) >= abi.MaxKeyLen-32 {
 				return config{}, errors.New("config: prefix is too long")
 			}
