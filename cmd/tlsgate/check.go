@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -20,9 +19,6 @@ func newCheck() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			report, err := gateway.Check(ctx, cfg)
 			if err != nil {
 				return &exitError{code: 2, err: err}

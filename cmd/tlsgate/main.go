@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -32,7 +33,7 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
 	root := newRoot()
-	if err := root.Execute(); err != nil {
+	if err := root.ExecuteContext(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "tlsgate:", err)
 		var ee *exitError
 		if errors.As(err, &ee) {

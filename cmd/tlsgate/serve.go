@@ -71,9 +71,6 @@ func newServe() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			g, err := gateway.New(ctx, cfg, gateway.WithLogger(log), gateway.WithVersion(version))
 			if err != nil {
 				return err
