@@ -88,14 +88,18 @@ const (
 	StatusPending Status = 4
 	// StatusTimeout: the export call's deadline passed while waiting.
 	StatusTimeout Status = 5
-	// StatusAccessDenied: the operation is not allowed to this guest.
+	// StatusAccessDenied: the operation is not allowed to this guest (the v1
+	// host never returns it). Returned by a store export, it means the guest
+	// declines to keep this session by its own policy; the gateway counts it
+	// as refused, apart from failures.
 	StatusAccessDenied Status = 6
 	// StatusLimitExceeded: a limit of this package was exceeded (key or value
 	// size, number of handles, session size).
 	StatusLimitExceeded Status = 7
 	// StatusInternal: the host failed for a reason the guest cannot fix.
 	StatusInternal Status = 8
-	// StatusUnimplemented: the host does not implement this function or kind.
+	// StatusUnimplemented: the host does not implement this function or kind
+	// (reserved: the v1 host implements everything).
 	StatusUnimplemented Status = 9
 	// StatusUnavailable: the key-value store cannot be reached now.
 	StatusUnavailable Status = 10

@@ -30,7 +30,8 @@ const (
 	FuncKVGet = "kv_get"
 	// FuncKVPut: (key ptr, key len, value ptr, value len, ttl_ms i64) -> i32 handle or -status.
 	// Starts writing key = value; ttl_ms > 0 expires the key after that many
-	// milliseconds, ttl_ms == 0 keeps it for the namespace's default lifetime.
+	// milliseconds (NATS counts whole seconds, rounding up), ttl_ms == 0 keeps
+	// it for the namespace's default lifetime, ttl_ms < 0 is StatusBadArgument.
 	FuncKVPut = "kv_put"
 	// FuncKVCreate: (key ptr, key len, value ptr, value len, ttl_ms i64) -> i32 handle or -status.
 	// Like FuncKVPut but completes with StatusExists if the key is present.
@@ -42,6 +43,7 @@ const (
 	// FuncAwait: (handle i32, timeout_ms i32) -> i32 status.
 	// Waits for the operation to complete and returns its completion status
 	// (StatusOK, StatusNotFound, StatusExists, StatusUnavailable,
+	// StatusTimeout when the call's deadline cut the operation short,
 	// StatusInternal). timeout_ms < 0 waits until the call's deadline
 	// (then StatusTimeout); timeout_ms == 0 is FuncPoll; when timeout_ms
 	// elapses first the result is StatusPending and the handle stays valid.
