@@ -3,8 +3,11 @@ package wasmhost_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
+	"time"
 
+	"github.com/tlsgate/tlsgate/guests/prebuilt"
 	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
@@ -41,28 +44,31 @@ func BenchmarkTrivialCallParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkFetchKV is a hit through kv.wat: one kv_get against the
-// in-process nats-server, await, result, set_session.
-func BenchmarkFetchKV(b *testing.B) {
-	kv := newBucket(b)
-	rt := newRuntime(b)
-	p := newPool(b, compileGuest(b, rt, "kv"), wasmhost.WithKV(kv))
+// The issue-2 comparison, one run side by side (go test -bench 'KV|Guest'
+// -run '^$' ./wasmhost/): the same 200-byte get, straight through
+// jetstream, through natskv, and by a guest through the host.
+
+// BenchmarkDirectKVGet is a get straight through jetstream's KeyValue, as a
+// program without tlsgate would do it: the floor.
+func BenchmarkDirectKVGet(b *testing.B) {
+	bucket := newBucket(b)
+	kv := rawBucket(b, bucket)
 	ctx := context.Background()
-	in := fetchInput(7)
-	if err := p.Store(ctx, wasmhost.StoreInput{SessionID: in.SessionID, Session: make([]byte, 200)}); err != nil {
+	const key = "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY"
+	if _, err := kv.Put(ctx, key, make([]byte, 200)); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if got, err := p.Fetch(ctx, in); err != nil || len(got) != 200 {
-			b.Fatal(len(got), err)
+		if e, err := kv.Get(ctx, key); err != nil || len(e.Value()) != 200 {
+			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkDirectKVGet is the same get as BenchmarkFetchKV straight through
-// jetstream, for comparison.
-func BenchmarkDirectKVGet(b *testing.B) {
+// BenchmarkBucketGet is the same get through natskv.Bucket, the KV the host
+// hands guests (error mapping, lazy binding).
+func BenchmarkBucketGet(b *testing.B) {
 	kv := newBucket(b)
 	ctx := context.Background()
 	const key = "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY"
@@ -74,5 +80,66 @@ func BenchmarkDirectKVGet(b *testing.B) {
 		if v, err := kv.Get(ctx, key); err != nil || len(v) != 200 {
 			b.Fatal(len(v), err)
 		}
+	}
+}
+
+// BenchmarkFetchKV is a hit through kv.wat: one kv_get against the
+// in-process nats-server, await, result, set_session.
+func BenchmarkFetchKV(b *testing.B) {
+	benchFetch(b, compileGuest(b, newRuntime(b), "kv"))
+}
+
+// BenchmarkFetchGoGuest is the same hit through the Go reference guest
+// (guests/sessioncache, standard Go toolchain, the SDK's blocking Get).
+func BenchmarkFetchGoGuest(b *testing.B) {
+	benchFetch(b, compileBytes(b, newRuntime(b), "sessioncache.wasm", prebuilt.SessionCache))
+}
+
+func benchFetch(b *testing.B, m *wasmhost.Module) {
+	p := newPool(b, m, wasmhost.WithKV(newBucket(b)), wasmhost.WithCallTimeout(time.Second))
+	ctx := context.Background()
+	in := fetchInput(7)
+	if err := p.Store(ctx, wasmhost.StoreInput{SessionID: in.SessionID, Session: make([]byte, 200), TTL: time.Hour}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := p.Fetch(ctx, in); err != nil || len(got) != 200 {
+			b.Fatal(len(got), err)
+		}
+	}
+}
+
+// BenchmarkInstantiateGoGuest creates one instance of the Go reference
+// guest (instantiate, _initialize, tlsgate_on_init) and closes it, and
+// reports the host memory each live instance holds.
+func BenchmarkInstantiateGoGuest(b *testing.B) {
+	rt := newRuntime(b)
+	m := compileBytes(b, rt, "sessioncache.wasm", prebuilt.SessionCache)
+	ctx := context.Background()
+	var before, after runtime.MemStats
+	const live = 8
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var pools []*wasmhost.Pool
+	for range live {
+		p, err := wasmhost.NewPool(ctx, m, wasmhost.WithPoolLogger(quietLogger))
+		if err != nil {
+			b.Fatal(err)
+		}
+		pools = append(pools, p)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	for _, p := range pools {
+		p.Close(ctx)
+	}
+	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/live/(1<<20), "MiB/instance")
+	for b.Loop() {
+		p, err := wasmhost.NewPool(ctx, m, wasmhost.WithPoolLogger(quietLogger))
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close(ctx)
 	}
 }

@@ -31,7 +31,12 @@ func newRuntime(tb testing.TB, opts ...wasmhost.RuntimeOption) *wasmhost.Runtime
 
 func compileGuest(tb testing.TB, rt *wasmhost.Runtime, name string) *wasmhost.Module {
 	tb.Helper()
-	m, err := rt.Compile(context.Background(), name+".wasm", guestWasm(tb, name))
+	return compileBytes(tb, rt, name+".wasm", guestWasm(tb, name))
+}
+
+func compileBytes(tb testing.TB, rt *wasmhost.Runtime, name string, wasm []byte) *wasmhost.Module {
+	tb.Helper()
+	m, err := rt.Compile(context.Background(), name, wasm)
 	if err != nil {
 		tb.Fatalf("Compile %s: %v", name, err)
 	}

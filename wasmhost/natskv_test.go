@@ -2,7 +2,6 @@ package wasmhost_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -10,118 +9,81 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tlsgate/tlsgate/gateway/natskv"
 	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
-// One in-process nats-server with JetStream serves the package's tests; each
-// test gets its own bucket.
+// One embedded nats-server with JetStream (gateway/natskv, as the gateway
+// runs it) serves the package's tests; each test gets its own bucket.
 var (
 	natsOnce  sync.Once
-	natsSrv   *server.Server
-	natsConn  *nats.Conn
-	natsJS    jetstream.JetStream
+	natsSrv   *natskv.Server
+	natsCli   *natskv.Client
 	natsErr   error
-	natsDir   string
 	bucketSeq atomic.Int64
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if natsConn != nil {
-		natsConn.Close()
+	ctx := context.Background()
+	if natsCli != nil {
+		natsCli.Close(ctx)
 	}
 	if natsSrv != nil {
-		natsSrv.Shutdown()
-		natsSrv.WaitForShutdown()
-	}
-	if natsDir != "" {
-		os.RemoveAll(natsDir)
+		natsSrv.Close(ctx)
 	}
 	os.Exit(code)
 }
 
-func jetStream(tb testing.TB) jetstream.JetStream {
+func natsClient(tb testing.TB) *natskv.Client {
 	tb.Helper()
 	natsOnce.Do(func() {
-		natsDir, natsErr = os.MkdirTemp("", "wasmhost-nats-")
+		ctx := context.Background()
+		natsSrv, natsErr = natskv.StartEmbedded(ctx)
 		if natsErr != nil {
 			return
 		}
-		natsSrv, natsErr = server.NewServer(&server.Options{DontListen: true, JetStream: true, StoreDir: natsDir, NoLog: true, NoSigs: true})
-		if natsErr != nil {
-			return
-		}
-		go natsSrv.Start()
-		if !natsSrv.ReadyForConnections(10 * time.Second) {
-			natsErr = errors.New("nats-server not ready after 10s")
-			return
-		}
-		natsConn, natsErr = nats.Connect(natsSrv.ClientURL(), nats.InProcessServer(natsSrv))
-		if natsErr != nil {
-			return
-		}
-		natsJS, natsErr = jetstream.New(natsConn)
+		natsCli, natsErr = natskv.Connect(ctx, natskv.WithInProcess(natsSrv), natskv.WithLogger(quietLogger))
 	})
 	if natsErr != nil {
-		tb.Fatalf("in-process nats-server: %v", natsErr)
+		tb.Fatalf("embedded nats-server: %v", natsErr)
 	}
-	return natsJS
+	return natsCli
 }
 
-// newBucket creates a fresh KV bucket for tb.
-func newBucket(tb testing.TB) *jsKV {
+// newBucket creates a fresh tenant bucket (memory storage) for tb.
+func newBucket(tb testing.TB) *natskv.Bucket {
 	tb.Helper()
-	js := jetStream(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	name := fmt.Sprintf("t%d", bucketSeq.Add(1))
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name})
+	b, err := natsClient(tb).Bucket(ctx, fmt.Sprintf("t%d", bucketSeq.Add(1)), natskv.WithStorage("memory"))
 	if err != nil {
-		tb.Fatalf("create bucket: %v", err)
+		tb.Fatalf("bucket: %v", err)
 	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = js.DeleteKeyValue(ctx, name)
-	})
-	return &jsKV{kv: kv}
+	return b
 }
 
-// jsKV is a minimal wasmhost.KV over a JetStream bucket (ttl ignored).
-type jsKV struct{ kv jetstream.KeyValue }
-
-var _ wasmhost.KV = (*jsKV)(nil)
-
-func (k *jsKV) Get(ctx context.Context, key string) ([]byte, error) {
-	e, err := k.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("get %q: %w", key, wasmhost.ErrKeyNotFound)
-	}
+// rawBucket opens b with the plain jetstream API, as a program without
+// tlsgate would.
+func rawBucket(tb testing.TB, b *natskv.Bucket) jetstream.KeyValue {
+	tb.Helper()
+	natsClient(tb)
+	nc, err := natsSrv.InProcessConn()
 	if err != nil {
-		return nil, err
+		tb.Fatal(err)
 	}
-	return e.Value(), nil
-}
-
-func (k *jsKV) Put(ctx context.Context, key string, value []byte, _ time.Duration) error {
-	_, err := k.kv.Put(ctx, key, value)
-	return err
-}
-
-func (k *jsKV) Create(ctx context.Context, key string, value []byte, _ time.Duration) error {
-	_, err := k.kv.Create(ctx, key, value)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("create %q: %w", key, wasmhost.ErrKeyExists)
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return err
-}
-
-func (k *jsKV) Delete(ctx context.Context, key string) error {
-	return k.kv.Delete(ctx, key)
+	kv, err := js.KeyValue(context.Background(), b.Name())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kv
 }
 
 // slowKey is the KV key (as the host encodes it) of the guest key "slow".

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // Server is an embedded, in-process nats-server with JetStream enabled. It
@@ -171,4 +172,15 @@ func (s *Server) removeTmp() {
 	if s.tmpDir != "" {
 		_ = os.RemoveAll(s.tmpDir)
 	}
+}
+
+// InProcessConn connects a plain nats.go client to the server in-process,
+// for tools and tests that need the raw NATS or JetStream API (the gateway
+// itself uses Connect). The caller closes the connection.
+func (s *Server) InProcessConn(opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect("", append([]nats.Option{nats.InProcessServer(s.ns)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("natskv: in-process connection: %w", err)
+	}
+	return nc, nil
 }
