@@ -147,3 +147,28 @@ func TestStartsWithNATSDown(t *testing.T) {
 	defer srv.Close(context.Background())
 	eventuallyResumes(t, g, "a.test")
 }
+
+// A guest with one hook only is called for that hook only: no fault is
+// counted for the hook it lacks.
+func TestOneHookGuests(t *testing.T) {
+	for _, guest := range []string{"fetch_only", "store_only"} {
+		t.Run(guest, func(t *testing.T) {
+			tn := cacheTenant("h", "h.test")
+			tn.Guest = &config.Guest{Module: faultGuest(guest)}
+			g := startGateway(t, testConfig(t, tn))
+			o := clientOpts{sni: "h.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+			for range 3 {
+				if v := dial(t, g.addr(), o); !contains(v.body, "200 OK") {
+					t.Fatalf("no page: %s", v.body)
+				}
+				g.waitStores(t)
+			}
+			if n := counterValue(t, g, "tlsgate_guest_faults_total", "tenant", "h"); n != 0 {
+				t.Errorf("%v guest faults counted for a one-hook guest", n)
+			}
+			if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "guest_error"); n != 0 {
+				t.Errorf("%v guest errors counted", n)
+			}
+		})
+	}
+}

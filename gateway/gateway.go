@@ -246,6 +246,10 @@ func (g *Gateway) NATSURL() string {
 // twice; the second call returns the first's result.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
+		// Past the deadline, handshakes and dials still in flight are cut
+		// too, not just the streams.
+		stop := context.AfterFunc(ctx, g.cancel)
+		defer stop()
 		var errs []error
 		var wg sync.WaitGroup
 		for _, l := range g.listeners {

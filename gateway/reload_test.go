@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,29 @@ func TestReloadUnderLoad(t *testing.T) {
 	wg.Wait()
 	if n := failed.Load(); n != 0 {
 		t.Fatalf("%d connections failed during reloads", n)
+	}
+}
+
+// A handshake that never progresses does not hold shutdown past its
+// deadline (the handshake timeout is far longer).
+func TestCloseHonoursDeadline(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	cfg.HandshakeTimeout = time.Minute
+	g, err := New(context.Background(), cfg, WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := net.Dial("tcp", g.addr()) // connects, never says hello
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	g.Close(ctx)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %v with a 500ms deadline", d)
 	}
 }

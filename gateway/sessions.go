@@ -99,6 +99,9 @@ func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
+	if !c.t.module.mod.HasStore() {
+		return id, nil // a fetch-only guest keeps sessions its own way
+	}
 	if err := c.storeLater(id, cs, ss, mechanismOf(cs)); err != nil {
 		return nil, err
 	}
@@ -163,6 +166,9 @@ func (c *connSessions) unwrap(identity []byte, cs tls.ConnectionState) (*tls.Ses
 	if len(identity) != ticketIDLen {
 		c.note(mech, resultMalformed)
 		return nil, nil
+	}
+	if !c.t.module.mod.HasFetch() {
+		return nil, nil // a store-only guest: nothing to ask
 	}
 	return c.lookup(identity, cs, mech), nil
 }
@@ -253,6 +259,9 @@ func (c *connSessions) lookupByID(id []byte, cs tls.ConnectionState) (*tls.Sessi
 		c.note(abi.MechanismTLS12ID, resultMalformed)
 		return nil, nil
 	}
+	if !c.t.module.mod.HasFetch() {
+		return nil, nil
+	}
 	return c.lookup(id, cs, abi.MechanismTLS12ID), nil
 }
 
@@ -260,5 +269,8 @@ func (c *connSessions) lookupByID(id []byte, cs tls.ConnectionState) (*tls.Sessi
 // queued exactly like a ticket's, under the Session ID the server assigned,
 // and committed only once Handshake has returned nil.
 func (c *connSessions) storeByID(id []byte, ss *tls.SessionState, cs tls.ConnectionState) error {
+	if !c.t.module.mod.HasStore() {
+		return nil
+	}
 	return c.storeLater(append([]byte(nil), id...), cs, ss, abi.MechanismTLS12ID)
 }
