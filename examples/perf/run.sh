@@ -215,16 +215,21 @@ done
 echo "load average at end of rounds: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
 
 # --- CPU profiles of resume runs (separate runs: profiling costs CPU) --------------
+handshakes() { # server -> handshakes the gateway has completed so far
+	curl -sf "http://${gw_admin[$1]}/metrics" | awk '/^tlsgate_handshakes_total/ && !/failed/ {n += $2} END {print n + 0}'
+}
 profile() { # name server admin-seconds -- command...
 	local name=$1 s=$2 secs=$3
 	shift 4
 	"$@" >"$OUT/profiles/$name.run" 2>&1 &
 	local job=$!
 	sleep 0.7 # past priming
+	handshakes "$s" >"$OUT/profiles/$name.handshakes"
 	curl -sf -o "$OUT/profiles/$name.pb.gz" "http://${gw_admin[$s]}/debug/pprof/profile?seconds=$secs"
+	handshakes "$s" >>"$OUT/profiles/$name.handshakes"
 	wait $job || true
 	go tool pprof -top -nodecount=60 "$TG" "$OUT/profiles/$name.pb.gz" >"$OUT/profiles/$name.top.txt" 2>/dev/null
-	go tool pprof -top -cum -nodecount=80 "$TG" "$OUT/profiles/$name.pb.gz" >"$OUT/profiles/$name.cum.txt" 2>/dev/null
+	go tool pprof -top -cum -nodecount=100000 "$TG" "$OUT/profiles/$name.pb.gz" >"$OUT/profiles/$name.cum.txt" 2>/dev/null
 }
 log "profiles"
 PD=$((DUR + 3))
@@ -234,8 +239,12 @@ for s in guest floor remote; do
 			--sni rsa.perf.test --tls "$v" --mode resume --concurrency "$CONC" --duration "${PD}s" --json
 	done
 done
+# All hits (Session ID) through the guest, and the floor's stateless tickets,
+# both with OpenSSL's client: the guest's cost on a resumed handshake.
 profile "guest-stime-reuse-sessionid" guest "$((PD - 1))" -- env OPENSSL_CONF="$here/openssl-no-ticket.cnf" \
 	openssl s_time -connect "${gw_addr[guest]}" -reuse -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -time "$PD"
+profile "floor-stime-reuse-ticket" floor "$((PD - 1))" -- \
+	openssl s_time -connect "${gw_addr[floor]}" -reuse -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -time "$PD"
 
 for s in guest floor remote; do
 	curl -sf -o "$OUT/metrics/$s.txt" "http://${gw_admin[$s]}/metrics"

@@ -11,7 +11,9 @@ full handshake of the same server, TLS version and certificate.
 import glob
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 from collections import defaultdict
 
@@ -112,4 +114,59 @@ for (s, m, fl), rs in sorted(stime.items(), key=lambda kv: (["guest", "floor", "
           f"{med([r['handshakes_per_second'] for r in rs]):.0f} | {med([r['resumed_percent'] for r in rs]):.1f} | "
           f"{med([cpu(r) for r in rs]):.0f} us ({spread([cpu(r) for r in rs])}) |")
 print()
+
+# CPU profiles: where a handshake's server CPU goes, in microseconds per
+# handshake (profile samples in a component / handshakes completed while the
+# profile ran). Components overlap (a guest fetch includes wazero and the
+# NATS client), so rows do not sum to the total.
+COMPONENTS = [
+    ("TLS handshake", r"crypto/tls\.\(\*Conn\)\.serverHandshake"),
+    ("RSA sign", r"crypto/rsa\."),
+    ("key exchange (X25519, ML-KEM)", r"crypto/ecdh\.|crypto/mlkem\."),
+    ("guest fetch", r"gateway\.\(\*connSessions\)\.lookup"),
+    ("guest store (queue)", r"gateway\.\(\*storeQueue\)\.run"),
+    ("wazero", r"tetratelabs/wazero"),
+    ("NATS client", r"nats-io/nats\.go"),
+    ("NATS server (in-process)", r"nats-io/nats-server"),
+    ("goroutine stack growth", r"runtime\.newstack"),
+    ("GC background", r"runtime\.gcBgMarkWorker"),
+    ("scheduler (findRunnable)", r"runtime\.findRunnable"),
+    ("builtin upstream (HTTP server)", r"net/http\.\(\*conn\)\.serve"),
+]
+profs = sorted(glob.glob(os.path.join(out, "profiles", "*.pb.gz")))
+binary = os.path.join(out, "bin", "tlsgate")
+
+
+def pprof_seconds(prof, focus=None):
+    args = ["go", "tool", "pprof", "-top", "-nodecount=1000000", "-nodefraction=0", "-edgefraction=0"]
+    if focus:
+        args.append("-focus=" + focus)
+    text = subprocess.run(args + [binary, prof], capture_output=True, text=True).stdout
+    if focus:
+        m = re.search(r"Showing nodes accounting for [^,]+, ([0-9.]+)% of ([0-9.]+)(m?s) total", text)
+        if not m:
+            return 0.0
+        total = float(m.group(2)) / (1000 if m.group(3) == "ms" else 1)
+        return total * float(m.group(1)) / 100
+    m = re.search(r"Total samples = ([0-9.]+)(m?s)", text)
+    return float(m.group(1)) / (1000 if m.group(2) == "ms" else 1) if m else 0.0
+
+
+if profs:
+    names = [os.path.basename(p)[: -len(".pb.gz")] for p in profs]
+    per = {}
+    for name, prof in zip(names, profs):
+        with open(os.path.join(out, "profiles", name + ".handshakes")) as fh:
+            a, b = [int(x) for x in fh.read().split()]
+        n = max(b - a, 1)
+        per[name] = (n, pprof_seconds(prof), {c: pprof_seconds(prof, rx) for c, rx in COMPONENTS})
+    print("## CPU profiles: server CPU per handshake by component (us; components overlap)\n")
+    print("| component | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    print("| handshakes profiled | " + " | ".join(str(per[n][0]) for n in names) + " |")
+    print("| **total** | " + " | ".join(f"**{1e6 * per[n][1] / per[n][0]:.0f}**" for n in names) + " |")
+    for c, _ in COMPONENTS:
+        print(f"| {c} | " + " | ".join(f"{1e6 * per[n][2][c] / per[n][0]:.0f}" for n in names) + " |")
+    print()
+
 print(f"rounds: {len(next(iter(bench.values()), []))}")
