@@ -52,3 +52,28 @@ func ptr(b []byte) unsafe.Pointer {
 	}
 	return unsafe.Pointer(unsafe.SliceData(b))
 }
+
+// appendGrowing runs the (buf, limit) -> len protocol into dst's spare
+// capacity and returns dst with the value appended. When the value fits, as
+// it does once a guest reuses its buffers, nothing is allocated: a heap
+// allocation costs a Go guest on the order of a microsecond.
+func appendGrowing(dst []byte, call func(buf unsafe.Pointer, limit int32) int32) ([]byte, abi.Status) {
+	for range maxGrow {
+		spare := dst[len(dst):cap(dst)]
+		var p unsafe.Pointer
+		if len(spare) > 0 {
+			p = unsafe.Pointer(&spare[:1][0])
+		}
+		n := call(p, int32(min(len(spare), 1<<30)))
+		if n < 0 {
+			return dst, abi.StatusFromNeg(n)
+		}
+		if int(n) <= len(spare) {
+			return dst[:len(dst)+int(n)], abi.StatusOK
+		}
+		grown := make([]byte, len(dst), len(dst)+int(n))
+		copy(grown, dst)
+		dst = grown
+	}
+	return dst, abi.StatusInternal
+}

@@ -28,15 +28,44 @@ func inputBytes(kind abi.InputKind) []byte {
 // malformed input reads as 0. It decodes by hand: encoding/binary would
 // link reflect into every guest.
 func inputUint(kind abi.InputKind) uint64 {
-	v, err := Input(kind)
-	if err != nil || len(v) != 8 {
+	// Read through the package scratch buffer: no allocation.
+	if hostInput(uint32(kind), unsafe.Pointer(&scratch[0]), 8) != 8 {
 		return 0
 	}
 	var u uint64
 	for i := 7; i >= 0; i-- {
-		u = u<<8 | uint64(v[i])
+		u = u<<8 | uint64(scratch[i])
 	}
 	return u
+}
+
+// AppendInput appends the call input of the given kind to dst and returns
+// the extended slice. With a dst of enough capacity, reused across calls,
+// it allocates nothing; Input is the simpler, allocating form. Errors as
+// for Input (dst is returned unchanged).
+func AppendInput(dst []byte, kind abi.InputKind) ([]byte, error) {
+	out, s := appendGrowing(dst, func(buf unsafe.Pointer, limit int32) int32 {
+		return hostInput(uint32(kind), buf, limit)
+	})
+	if s != abi.StatusOK {
+		return dst, statusErr("input", s)
+	}
+	return out, nil
+}
+
+// AppendSessionID appends the session identifier to dst (nothing outside
+// fetch and store calls). Hot paths use it with a reused buffer, e.g. to
+// build a key: key = guest.AppendSessionID(append(key[:0], prefix...)).
+func AppendSessionID(dst []byte) []byte {
+	out, _ := AppendInput(dst, abi.InputSessionID)
+	return out
+}
+
+// AppendSession appends the sealed session of a store call to dst (nothing
+// outside a store call).
+func AppendSession(dst []byte) []byte {
+	out, _ := AppendInput(dst, abi.InputSession)
+	return out
 }
 
 // SessionID returns the session identifier of a fetch or store call: 32

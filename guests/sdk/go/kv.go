@@ -22,27 +22,80 @@ var KV Store
 // Get returns the value of key. Errors: ErrNotFound for a missing or expired
 // key, ErrUnavailable when the store cannot be reached, ErrTimeout at the
 // call's deadline, ErrBadArgument or ErrLimitExceeded for a bad key.
-func (Store) Get(key []byte) ([]byte, error) { return KV.GetAsync(key).Await() }
+func (Store) Get(key []byte) ([]byte, error) { return KV.GetAppend(nil, key) }
+
+// GetAppend is Get appending the value to dst: with a dst of enough
+// capacity, reused across calls, a hit allocates nothing. On error dst is
+// returned unchanged.
+func (Store) GetAppend(dst, key []byte) ([]byte, error) {
+	const op = "kv get"
+	if s := checkKey(key); s != abi.StatusOK {
+		return dst, &StatusError{Op: op, Status: s}
+	}
+	h := hostKVGet(ptr(key), int32(len(key)))
+	if s := awaitBlocking(h); s != abi.StatusOK {
+		return dst, statusErr(op, s)
+	}
+	out, s := appendGrowing(dst, func(buf unsafe.Pointer, limit int32) int32 {
+		return hostResult(h, buf, limit)
+	})
+	hostRelease(h)
+	if s != abi.StatusOK {
+		return dst, statusErr(op, s)
+	}
+	return out, nil
+}
 
 // Put sets key to value. ttl > 0 expires the key after ttl (rounded up to a
 // millisecond); ttl <= 0 keeps it for the namespace's default lifetime.
 // Errors: ErrUnavailable, ErrTimeout, ErrBadArgument, ErrLimitExceeded.
 func (Store) Put(key, value []byte, ttl time.Duration) error {
-	_, err := KV.PutAsync(key, value, ttl).Await()
-	return err
+	if s := checkKeyValue(key, value); s != abi.StatusOK {
+		return &StatusError{Op: "kv put", Status: s}
+	}
+	h := hostKVPut(ptr(key), int32(len(key)), ptr(value), int32(len(value)), ttlMillis(ttl))
+	return release("kv put", h, awaitBlocking(h))
 }
 
 // Create sets key to value only if key is absent; otherwise it returns
 // ErrExists and leaves the key alone. ttl is as for Put.
 func (Store) Create(key, value []byte, ttl time.Duration) error {
-	_, err := KV.CreateAsync(key, value, ttl).Await()
-	return err
+	if s := checkKeyValue(key, value); s != abi.StatusOK {
+		return &StatusError{Op: "kv create", Status: s}
+	}
+	h := hostKVCreate(ptr(key), int32(len(key)), ptr(value), int32(len(value)), ttlMillis(ttl))
+	return release("kv create", h, awaitBlocking(h))
 }
 
 // Delete removes key; deleting a missing key succeeds.
 func (Store) Delete(key []byte) error {
-	_, err := KV.DeleteAsync(key).Await()
-	return err
+	if s := checkKey(key); s != abi.StatusOK {
+		return &StatusError{Op: "kv delete", Status: s}
+	}
+	h := hostKVDelete(ptr(key), int32(len(key)))
+	return release("kv delete", h, awaitBlocking(h))
+}
+
+// awaitBlocking waits for the operation behind h (or the negated status a
+// start function returned) until the call's deadline. The blocking methods
+// use it instead of a Future: no allocation on success.
+func awaitBlocking(h int32) abi.Status {
+	if h < 0 {
+		return abi.StatusFromNeg(h)
+	}
+	s := abi.Status(hostAwait(h, -1))
+	if s != abi.StatusOK {
+		hostRelease(h)
+	}
+	return s
+}
+
+// release frees h after a successful await and turns s into an error.
+func release(op string, h int32, s abi.Status) error {
+	if s == abi.StatusOK {
+		hostRelease(h)
+	}
+	return statusErr(op, s)
 }
 
 // GetAsync starts reading key. The Future's Await returns the value.

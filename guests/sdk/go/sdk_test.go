@@ -106,6 +106,11 @@ func TestSDKOnRealHost(t *testing.T) {
 				`long key: LIMIT_EXCEEDED`,
 				`binary key: ""`,
 				`binary key get: "bin"`,
+				`get append: "prefix:b" err=<nil> same array=true`,
+				`get append grown: "xb" err=<nil>`,
+				`get append missing: "prefix:" is ErrNotFound=true`,
+				`append id: "s/kv"`,
+				`append unknown input: "" BAD_ARGUMENT`,
 			},
 		},
 		{

@@ -68,6 +68,18 @@ func kv(t *transcript) {
 	t.step("long key: %s", res(guest.KV.Get(make([]byte, abi.MaxKeyLen+1))))
 	t.step("binary key: %s", res(nil, guest.KV.Put([]byte{0, 1, 0xff}, []byte("bin"), 0)))
 	t.step("binary key get: %s", res(guest.KV.Get([]byte{0, 1, 0xff})))
+	// The append forms keep what dst holds and reuse its capacity.
+	buf := make([]byte, 0, 64)
+	buf = append(buf, "prefix:"...)
+	got, err := guest.KV.GetAppend(buf, []byte("kv/b"))
+	t.step("get append: %q err=%v same array=%v", got, err, &got[0] == &buf[:1][0])
+	got, err = guest.KV.GetAppend([]byte("x")[:1:1], []byte("kv/b"))
+	t.step("get append grown: %q err=%v", got, err)
+	got, err = guest.KV.GetAppend(buf, []byte("kv/none"))
+	t.step("get append missing: %q is ErrNotFound=%v", got, errors.Is(err, guest.ErrNotFound))
+	t.step("append id: %q", guest.AppendSessionID([]byte("s/")))
+	got, err = guest.AppendInput(nil, abi.InputKind(999))
+	t.step("append unknown input: %q %s", got, res(nil, err))
 }
 
 func large(t *transcript) {
