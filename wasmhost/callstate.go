@@ -61,7 +61,7 @@ func (cs *callState) reset(kind abi.CallKind) {
 // releaseAll cancels and forgets the call's live handles.
 func (cs *callState) releaseAll() {
 	for i, op := range cs.ops {
-		op.cancel()
+		cs.abandon(op)
 		cs.ops[i] = nil
 	}
 	cs.ops = cs.ops[:0]

@@ -16,11 +16,21 @@ import (
 
 // kvOp is one asynchronous key-value operation behind a handle. status and
 // value are written once, before done is closed.
+//
+// An operation starts at the guest's first wait point, not at kv_*: a
+// blocking await(h, -1) runs h inline on the calling goroutine (after
+// launching every other pending operation of the call, so they still run
+// concurrently), sparing a goroutine and a hand-off per operation; any
+// other wait point (a bounded await, await_any, poll, result) launches
+// every pending operation. What the guest sees is unchanged: an operation
+// that is never awaited may or may not happen.
 type kvOp struct {
 	handle int32
 	get    bool
+	kind   kvKind
+	do     func(ctx context.Context, kv KV) ([]byte, error) // nil once started
 	done   chan struct{}
-	cancel context.CancelFunc
+	cancel context.CancelFunc // set when launched on a goroutine
 	status abi.Status
 	value  []byte
 }
@@ -82,8 +92,9 @@ func (cs *callState) readKey(mem api.Memory, fn string, ptr uint32, n int32) (st
 	return encodeKey(b), abi.StatusOK
 }
 
-// start registers a new handle and runs do in its own goroutine, under a
-// context that ends with the call (or when the handle is released).
+// start registers a new handle for an operation that runs at the call's
+// next wait point (see kvOp), under a context that ends with the call (or
+// when the handle is released).
 func (cs *callState) start(kind kvKind, do func(ctx context.Context, kv KV) ([]byte, error)) int32 {
 	if len(cs.ops) >= abi.MaxHandles {
 		return abi.StatusLimitExceeded.Neg()
@@ -93,31 +104,77 @@ func (cs *callState) start(kind kvKind, do func(ctx context.Context, kv KV) ([]b
 	if inst.nextHandle <= 0 {
 		inst.nextHandle = 1
 	}
-	op := &kvOp{handle: inst.nextHandle, get: kind == kvGet, done: make(chan struct{})}
+	op := &kvOp{handle: inst.nextHandle, get: kind == kvGet, kind: kind, done: make(chan struct{})}
 	cs.ops = append(cs.ops, op)
 	if p.kv == nil {
-		op.cancel = func() {}
 		op.status = abi.StatusUnavailable
 		close(op.done)
 		p.obs.KVOp(p.tenant, string(kind), 0, ErrUnavailable)
 		return op.handle
 	}
+	op.do = do
+	return op.handle
+}
+
+// runOp runs a started operation under ctx and completes it. It may run on
+// a goroutine that outlives the call, so it gets what it needs as arguments
+// and never touches the (reused) callState.
+func runOp(ctx context.Context, p *Pool, wake chan struct{}, op *kvOp, do func(ctx context.Context, kv KV) ([]byte, error)) {
+	t0 := time.Now()
+	v, err := do(ctx, p.kv)
+	op.value, op.status = v, kvStatus(err)
+	close(op.done)
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+	p.obs.KVOp(p.tenant, string(op.kind), time.Since(t0), err)
+}
+
+// launch starts op on a goroutine of its own, if it has not started.
+func (cs *callState) launch(op *kvOp) {
+	if op.do == nil {
+		return
+	}
+	do := op.do
+	op.do = nil
 	ctx, cancel := context.WithCancel(cs.Context)
 	op.cancel = cancel
-	wake := inst.wake
+	p, wake := cs.pool, cs.inst.wake
 	go func() {
 		defer cancel()
-		t0 := time.Now()
-		v, err := do(ctx, p.kv)
-		op.value, op.status = v, kvStatus(err)
-		close(op.done)
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-		p.obs.KVOp(p.tenant, string(kind), time.Since(t0), err)
+		runOp(ctx, p, wake, op, do)
 	}()
-	return op.handle
+}
+
+// launchAll starts every pending operation of the call except skip.
+func (cs *callState) launchAll(skip *kvOp) {
+	for _, op := range cs.ops {
+		if op != skip {
+			cs.launch(op)
+		}
+	}
+}
+
+// runInline runs op, if it has not started, on the calling goroutine.
+func (cs *callState) runInline(op *kvOp) {
+	if op.do == nil {
+		return
+	}
+	do := op.do
+	op.do = nil
+	runOp(cs.Context, cs.pool, cs.inst.wake, op, do)
+}
+
+// abandon cancels op, or, if it never started, reports it abandoned.
+func (cs *callState) abandon(op *kvOp) {
+	switch {
+	case op.do != nil:
+		op.do = nil
+		cs.pool.obs.KVOp(cs.pool.tenant, string(op.kind), 0, context.Canceled)
+	case op.cancel != nil:
+		op.cancel()
+	}
 }
 
 // lookup finds a live handle of this call, or marks misuse.
@@ -207,6 +264,14 @@ func hostAwait(cs *callState, _ api.Memory, stack []uint64) {
 		setStatus(stack, abi.StatusBadHandle)
 		return
 	}
+	if timeoutMS < 0 {
+		// Waiting as long as the call lasts: the others start, and this
+		// one runs right here.
+		cs.launchAll(op)
+		cs.runInline(op)
+	} else {
+		cs.launchAll(nil)
+	}
 	if op.completed() {
 		setStatus(stack, op.status)
 		return
@@ -257,6 +322,7 @@ func hostAwaitAny(cs *callState, mem api.Memory, stack []uint64) {
 			return
 		}
 	}
+	cs.launchAll(nil)
 	var timeout <-chan time.Time
 	if timeoutMS > 0 {
 		t := time.NewTimer(time.Duration(timeoutMS) * time.Millisecond)
@@ -292,6 +358,7 @@ func hostAwaitAny(cs *callState, mem api.Memory, stack []uint64) {
 // hostPoll implements abi.FuncPoll.
 func hostPoll(cs *callState, _ api.Memory, stack []uint64) {
 	_, op := cs.lookup(abi.FuncPoll, argI32(stack, 0))
+	cs.launchAll(nil)
 	switch {
 	case op == nil:
 		setStatus(stack, abi.StatusBadHandle)
@@ -306,6 +373,7 @@ func hostPoll(cs *callState, _ api.Memory, stack []uint64) {
 func hostResult(cs *callState, mem api.Memory, stack []uint64) {
 	h, buf, limit := argI32(stack, 0), argPtr(stack, 1), argI32(stack, 2)
 	_, op := cs.lookup(abi.FuncResult, h)
+	cs.launchAll(nil)
 	switch {
 	case op == nil:
 		setI32(stack, abi.StatusBadHandle.Neg())
@@ -329,7 +397,7 @@ func hostRelease(cs *callState, _ api.Memory, stack []uint64) {
 		setStatus(stack, abi.StatusBadHandle)
 		return
 	}
-	op.cancel()
+	cs.abandon(op)
 	last := len(cs.ops) - 1
 	cs.ops[i], cs.ops[last] = cs.ops[last], nil
 	cs.ops = cs.ops[:last]
