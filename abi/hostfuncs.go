@@ -26,7 +26,10 @@ const (
 	FuncLog = "log"
 
 	// FuncKVGet: (key ptr, key len) -> i32 handle or -status.
-	// Starts reading key from the tenant's namespace.
+	// Starts reading key from the tenant's namespace. Key (and, for put and
+	// create, value) are copied at once; the operation runs no later than
+	// the guest's next wait point (await, await_any, poll, result), and
+	// await(h, -1) runs h on the waiting thread: see docs/abi.md.
 	FuncKVGet = "kv_get"
 	// FuncKVPut: (key ptr, key len, value ptr, value len, ttl_ms i64) -> i32 handle or -status.
 	// Starts writing key = value; ttl_ms > 0 expires the key after that many
