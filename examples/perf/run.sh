@@ -239,6 +239,12 @@ for s in guest floor remote; do
 			--sni rsa.perf.test --tls "$v" --mode resume --concurrency "$CONC" --duration "${PD}s" --json
 	done
 done
+# Full handshakes with and without the guest (ECDSA, so the signature does
+# not hide the rest): what the guest adds to a full handshake.
+for s in guest floor; do
+	profile "$s-1.2-ecdsa-full" "$s" "$((PD - 1))" -- "$TG" bench --addr "${gw_addr[$s]}" \
+		--sni ecdsa.perf.test --tls 1.2 --mode full --concurrency "$CONC" --duration "${PD}s" --json
+done
 # All hits (Session ID) through the guest, and the floor's stateless tickets,
 # both with OpenSSL's client: the guest's cost on a resumed handshake.
 profile "guest-stime-reuse-sessionid" guest "$((PD - 1))" -- env OPENSSL_CONF="$here/openssl-no-ticket.cnf" \
