@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
@@ -49,6 +50,11 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 		}
 		if t.Guest == nil {
 			report = append(report, fmt.Sprintf("%s (%s): no guest: stateless tickets", path, t.Name))
+			continue
+		}
+		if strings.HasPrefix(t.Guest.Module, config.NATSModulePrefix) {
+			report = append(report, fmt.Sprintf("%s (%s): guest %s is read from the NATS object store at start (tlsgate guest push checks it when deployed)",
+				path, t.Name, t.Guest.Module))
 			continue
 		}
 		if line, err := checkGuest(ctx, rt, t, path+".guest"); err != nil {

@@ -41,6 +41,7 @@ type Gateway struct {
 
 	snap      atomic.Pointer[snapshot]
 	reloadMu  sync.Mutex
+	guests    guestWatch
 	listeners []*listener
 	admin     *adminServer
 
@@ -98,6 +99,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		return nil, err
 	}
 	g.snap.Store(s)
+	g.guests.g = g
+	g.guests.ensure(cfg)
 	g.stores = newStoreQueue(cfg.StoreQueue.Size, cfg.StoreQueue.Workers, func(name string) *tenant {
 		return g.snap.Load().tenant(name)
 	}, g.metrics, g.log)
@@ -183,6 +186,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
 	}
 	g.snap.Store(s)
+	g.guests.ensure(cfg)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	g.log.Info("configuration reloaded", "tenants", len(s.list))
 	go func() {

@@ -133,7 +133,14 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		return t, nil
 	}
 	gp := path + ".guest"
-	wasm, name, err := guestBytes(tc.Guest.Module)
+	var wasm []byte
+	var name string
+	if objName, ok := strings.CutPrefix(tc.Guest.Module, config.NATSModulePrefix); ok {
+		name = tc.Guest.Module
+		wasm, err = g.kv.GuestModule(ctx, objName)
+	} else {
+		wasm, name, err = guestBytes(tc.Guest.Module)
+	}
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s.module: %w", gp, err)
 	}
@@ -169,6 +176,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 }
 
 // guestBytes reads a guest module: a file, or the embedded reference guest.
+// Modules deployed in NATS ("nats:<name>") are read by buildTenant.
 func guestBytes(module string) (wasm []byte, name string, err error) {
 	if module == config.BuiltinSessionCache {
 		return prebuilt.SessionCache, module, nil

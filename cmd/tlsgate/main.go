@@ -4,6 +4,7 @@
 //	tlsgate serve [--config FILE]     run the gateway (embedded defaults without a config)
 //	tlsgate check --config FILE       validate a config and load every guest
 //	tlsgate version                   print the version and build features
+//	tlsgate guest push NAME FILE      deploy a guest fleet-wide (NATS object store)
 //	tlsgate bench --addr HOST:PORT    measure TLS handshakes against any server
 package main
 
@@ -50,7 +51,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newCheck(), newVersion(), bench.NewCommand())
+	root.AddCommand(newServe(), newCheck(), newVersion(), newGuest(), bench.NewCommand())
 	return root
 }
 

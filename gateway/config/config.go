@@ -155,7 +155,9 @@ type Certificate struct {
 
 // Guest is a tenant's Wasm session guest.
 type Guest struct {
-	// Module is a path to a .wasm file, or "builtin:sessioncache".
+	// Module is a path to a .wasm file, "builtin:sessioncache", or
+	// "nats:<name>": a module deployed fleet-wide with tlsgate guest push
+	// into the NATS object store; gateways reload when it changes.
 	Module string `koanf:"module"`
 	// Config is handed to the guest verbatim (InputGuestConfig).
 	Config string `koanf:"config"`
@@ -170,6 +172,9 @@ type Guest struct {
 
 // BuiltinSessionCache names the reference guest embedded in the binary.
 const BuiltinSessionCache = "builtin:sessioncache"
+
+// NATSModulePrefix starts a guest module deployed in the NATS object store.
+const NATSModulePrefix = "nats:"
 
 // BuiltinUpstream names the built-in upstream page.
 const BuiltinUpstream = "builtin"

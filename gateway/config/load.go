@@ -234,7 +234,7 @@ func (c *Config) resolvePaths(base string) {
 		t := &c.Tenants[i]
 		abs(&t.Certificate.CertFile)
 		abs(&t.Certificate.KeyFile)
-		if t.Guest != nil && !strings.HasPrefix(t.Guest.Module, "builtin:") {
+		if t.Guest != nil && !strings.HasPrefix(t.Guest.Module, "builtin:") && !strings.HasPrefix(t.Guest.Module, NATSModulePrefix) {
 			abs(&t.Guest.Module)
 		}
 	}

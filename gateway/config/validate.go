@@ -15,6 +15,7 @@ var (
 	tenantNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	keyIDRE      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 	hostLabelRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	guestNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 )
 
 // FieldError is one validation problem at a field path.
@@ -231,9 +232,11 @@ func (c *Config) validateTenants(p *problems) {
 			gp := path + ".guest"
 			switch {
 			case g.Module == "":
-				p.add(gp+".module", "must name a .wasm file or "+BuiltinSessionCache)
+				p.add(gp+".module", "must name a .wasm file, "+BuiltinSessionCache+" or nats:<name>")
 			case strings.HasPrefix(g.Module, "builtin:") && g.Module != BuiltinSessionCache:
 				p.add(gp+".module", "%q: the only built-in guest is %s", g.Module, BuiltinSessionCache)
+			case strings.HasPrefix(g.Module, NATSModulePrefix) && !guestNameRE.MatchString(strings.TrimPrefix(g.Module, NATSModulePrefix)):
+				p.add(gp+".module", "%q: a deployed module is nats:<name>, name 1-64 of [A-Za-z0-9._-]", g.Module)
 			}
 			if g.MaxInstances < 1 || g.MaxInstances > 1024 {
 				p.add(gp+".max_instances", "%d is out of range 1..1024", g.MaxInstances)

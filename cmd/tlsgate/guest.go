@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+func newGuest() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "guest",
+		Short: "Deploy guest modules fleet-wide through the NATS object store",
+		Long: "Tenants whose guest module is \"nats:<name>\" read it from the NATS object store bucket " +
+			natskv.GuestBucket + "; every gateway joined to that NATS reloads them when it changes.",
+	}
+	cmd.PersistentFlags().String("nats", "nats://127.0.0.1:4222", "NATS URL of the fleet")
+	cmd.PersistentFlags().String("creds", "", "NATS credentials file")
+	cmd.AddCommand(newGuestPush(), newGuestList())
+	return cmd
+}
+
+// connectNATS connects to the fleet's NATS and waits, bounded, until it is
+// reachable.
+func connectNATS(cmd *cobra.Command) (*natskv.Client, error) {
+	url, _ := cmd.Flags().GetString("nats")
+	creds, _ := cmd.Flags().GetString("creds")
+	opts := []natskv.ClientOption{natskv.WithURL(url), natskv.WithName("tlsgate guest"),
+		natskv.WithLogger(slog.New(slog.DiscardHandler))}
+	if creds != "" {
+		opts = append(opts, natskv.WithCredsFile(creds))
+	}
+	c, err := natskv.Connect(cmd.Context(), opts...)
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(5 * time.Second); !c.Connected(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.Close(context.WithoutCancel(cmd.Context()))
+			return nil, fmt.Errorf("cannot reach NATS at %s", url)
+		}
+	}
+	return c, nil
+}
+
+func newGuestPush() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "push NAME FILE.wasm",
+		Short: "Check a guest module against the ABI, then deploy it as nats:NAME",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, file := args[0], args[1]
+			if err := natskv.ValidateGuestName(name); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			wasm, err := os.ReadFile(file)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			guestConfig, _ := cmd.Flags().GetString("guest-config")
+			if err := checkModule(cmd.Context(), file, wasm, guestConfig); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("%s refused, nothing deployed: %w", file, err)}
+			}
+			c, err := connectNATS(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.WithoutCancel(cmd.Context()))
+			info, err := c.PutGuestModule(cmd.Context(), name, wasm)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deployed nats:%s (%d bytes, %s)\n", info.Name, info.Size, info.Digest)
+			return nil
+		},
+	}
+	cmd.Flags().String("guest-config", "", "guest config to run tlsgate_on_init with while checking")
+	return cmd
+}
+
+// checkModule refuses what a gateway would refuse: a module that does not
+// compile, breaks the ABI, or whose first instance fails to start.
+func checkModule(ctx context.Context, name string, wasm []byte, guestConfig string) error {
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return err
+	}
+	defer rt.Close(context.WithoutCancel(ctx))
+	m, err := rt.Compile(ctx, name, wasm)
+	if err != nil {
+		return err
+	}
+	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithGuestConfig([]byte(guestConfig)),
+		wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return err
+	}
+	return p.Close(context.WithoutCancel(ctx))
+}
+
+func newGuestList() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the deployed guest modules",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := connectNATS(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.WithoutCancel(cmd.Context()))
+			list, err := c.GuestModules(cmd.Context())
+			if err != nil {
+				return err
+			}
+			printGuests(cmd.OutOrStdout(), list)
+			return nil
+		},
+	}
+}
+
+func printGuests(w io.Writer, list []natskv.GuestInfo) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODULE\tBYTES\tMODIFIED\tDIGEST")
+	for _, g := range list {
+		fmt.Fprintf(tw, "nats:%s\t%d\t%s\t%s\n", g.Name, g.Size, g.Modified.UTC().Format(time.RFC3339), g.Digest)
+	}
+	tw.Flush()
+}

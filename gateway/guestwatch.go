@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+)
+
+// guestWatch reloads the configuration in force when a guest module that a
+// tenant takes from the NATS object store ("nats:<name>") changes, so a
+// `tlsgate guest push` reaches every gateway of the fleet. A module that
+// does not load is refused like any bad reload: the previous one keeps
+// serving. Changes arriving together are coalesced into one reload.
+type guestWatch struct {
+	g       *Gateway
+	once    sync.Once
+	pending chan struct{}
+}
+
+// guestWatchDebounce coalesces a burst of pushes into one reload.
+const guestWatchDebounce = 200 * time.Millisecond
+
+func usesNATSModules(cfg *config.Config) bool {
+	for _, t := range cfg.Tenants {
+		if t.Guest != nil && strings.HasPrefix(t.Guest.Module, config.NATSModulePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// ensure starts watching once some configuration uses deployed modules.
+// It retries in the background while NATS cannot be reached.
+func (w *guestWatch) ensure(cfg *config.Config) {
+	if !usesNATSModules(cfg) {
+		return
+	}
+	w.once.Do(func() {
+		w.pending = make(chan struct{}, 1)
+		go w.watch()
+		go w.reloader()
+	})
+}
+
+func (w *guestWatch) watch() {
+	g := w.g
+	for {
+		err := g.kv.WatchGuestModules(g.ctx, w.changed)
+		if err == nil {
+			g.log.Info("watching deployed guest modules", "bucket", natskv.GuestBucket)
+			return
+		}
+		g.log.Warn("cannot watch deployed guest modules yet; retrying", "err", err)
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (w *guestWatch) changed(info natskv.GuestInfo) {
+	module := config.NATSModulePrefix + info.Name
+	for _, t := range w.g.snap.Load().list {
+		if t.cfg.Guest != nil && t.cfg.Guest.Module == module {
+			w.g.log.Info("deployed guest module changed", "module", module, "size", info.Size, "deleted", info.Deleted)
+			select {
+			case w.pending <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+}
+
+func (w *guestWatch) reloader() {
+	g := w.g
+	for {
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-w.pending:
+		}
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-time.After(guestWatchDebounce):
+		}
+		ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
+		err := g.Reload(ctx, g.snap.Load().cfg)
+		cancel()
+		if err != nil {
+			g.log.Error("deployed guest module refused: the previous one keeps serving", "err", err)
+		}
+	}
+}
