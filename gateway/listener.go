@@ -101,7 +101,8 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	if raw == nil {
 		return nil, errors.New("gateway: connection not accepted by a tlsgate listener")
 	}
-	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(), obs: l.g.metrics}
+	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(),
+		obs: l.g.metrics, stores: l.g.stores}
 	raw.sessions = cs
 	cfg := t.tlsBase.Clone()
 	cfg.WrapSession = cs.wrap
@@ -121,6 +122,9 @@ func (l *listener) handle(c net.Conn) {
 		if cs != nil {
 			l.g.metrics.handshake(cs.t.name, tc.ConnectionState().Version, "failed")
 			l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.result)
+			for _, p := range cs.pending {
+				l.g.stores.abandon(p) // never stored: the handshake failed
+			}
 		}
 		l.g.log.Debug("handshake failed", "client", c.RemoteAddr().String(), "err", err)
 		tc.Close()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/tls"
 	"testing"
+	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
 )
@@ -131,5 +132,23 @@ func TestTLS12ResumptionReusesStoredSession(t *testing.T) {
 	}
 	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n != stored {
 		t.Errorf("stores after 3 resumptions = %v, want still %v", n, stored)
+	}
+}
+
+// A client that reconnects at once offers the ticket issued a moment ago,
+// whose store may still be queued: the fetch waits for that store instead
+// of missing (read your writes within a gateway).
+func TestImmediateReconnectResumes(t *testing.T) {
+	tn := cacheTenant("a", "a.test")
+	tn.Guest.FetchDeadline = time.Second // generous: CI machines are busy
+	g := startGateway(t, testConfig(t, tn))
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		o := clientOpts{sni: "a.test", version: v, cache: tls.NewLRUClientSessionCache(1)}
+		dial(t, g.addr(), o)
+		for i := range 20 { // no waitStores: straight back
+			if !dial(t, g.addr(), o).state.DidResume {
+				t.Fatalf("%s: immediate reconnection %d did not resume", tls.VersionName(v), i+1)
+			}
+		}
 	}
 }

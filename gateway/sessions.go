@@ -52,6 +52,7 @@ type connSessions struct {
 	seal       *sealer
 	clientAddr string
 	obs        *metrics
+	stores     *storeQueue
 
 	// created is the original creation time of the session this connection
 	// resumed; re-issued tickets keep it, so lifetime is never extended.
@@ -134,7 +135,7 @@ func (c *connSessions) storeLater(id []byte, cs tls.ConnectionState, ss *tls.Ses
 	if ttl < time.Second {
 		return nil // nothing worth keeping; the id will simply miss
 	}
-	c.pending = append(c.pending, pendingStore{tenant: c.t.name, in: wasmhost.StoreInput{
+	p := pendingStore{tenant: c.t.name, in: wasmhost.StoreInput{
 		SessionID:  id,
 		Session:    c.seal.sealBlob(plain, purposeStored, c.t.name, id),
 		TTL:        ttl.Truncate(time.Millisecond),
@@ -144,7 +145,9 @@ func (c *connSessions) storeLater(id []byte, cs tls.ConnectionState, ss *tls.Ses
 		ClientAddr: c.clientAddr,
 		TLSVersion: cs.Version,
 		Mechanism:  mech,
-	}})
+	}}
+	c.stores.register(p)
+	c.pending = append(c.pending, p)
 	return nil
 }
 
@@ -178,14 +181,29 @@ func (c *connSessions) lookup(id []byte, cs tls.ConnectionState, mech abi.Mechan
 	ctx, cancel := context.WithTimeout(c.ctx, c.t.cfg.Guest.FetchDeadline)
 	defer cancel()
 	start := time.Now()
-	blob, err := c.t.pool.Fetch(ctx, wasmhost.FetchInput{
+	in := wasmhost.FetchInput{
 		SessionID:  id,
 		ServerName: cs.ServerName,
 		ALPN:       cs.NegotiatedProtocol,
 		ClientAddr: c.clientAddr,
 		TLSVersion: cs.Version,
 		Mechanism:  mech,
-	})
+	}
+	// Read your writes: a client that reconnects at once offers the ticket
+	// this gateway issued a moment ago, whose store may still be queued or
+	// running. Look that up before fetching (a fetch racing the store can
+	// miss and return after the store is done); on a miss, wait for the
+	// store (within the deadline) and ask again. The guest stays the only
+	// source of sessions.
+	storing := c.stores.storing(c.t.name, id)
+	blob, err := c.t.pool.Fetch(ctx, in)
+	if storing != nil && errors.Is(err, wasmhost.ErrMiss) {
+		select {
+		case <-storing:
+			blob, err = c.t.pool.Fetch(ctx, in)
+		case <-ctx.Done():
+		}
+	}
 	c.obs.fetchDone(c.t.name, time.Since(start))
 	if err != nil {
 		c.note(mech, classifyFetchError(err))

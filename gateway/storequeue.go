@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
 // storeQueue runs guests' store exports off the handshake's critical path.
@@ -25,6 +23,38 @@ type storeQueue struct {
 	closed  bool
 	wg      sync.WaitGroup
 	inqueue atomic.Int64 // enqueued and not yet finished
+	// inflight maps tenant+identifier of each queued store to a channel
+	// closed when that store has finished (or was dropped), so a fetch that
+	// misses on a session this gateway is still storing can wait for it.
+	inflight sync.Map
+}
+
+func inflightKey(tenant string, id []byte) string { return tenant + "\x00" + string(id) }
+
+// storing returns a channel closed when this gateway's store of tenant's
+// session id finishes, or nil when no such store is queued or running.
+func (q *storeQueue) storing(tenant string, id []byte) <-chan struct{} {
+	if ch, ok := q.inflight.Load(inflightKey(tenant, id)); ok {
+		return ch.(chan struct{})
+	}
+	return nil
+}
+
+// register marks p's session as being stored, from the moment its ticket is
+// issued: a TLS 1.3 client can receive the ticket, and come back with it,
+// before the issuing handshake has even returned. Every register is
+// followed by enqueue or abandon.
+func (q *storeQueue) register(p pendingStore) {
+	q.inflight.Store(inflightKey(p.tenant, p.in.SessionID), make(chan struct{}))
+}
+
+// abandon forgets a registered store whose handshake failed.
+func (q *storeQueue) abandon(p pendingStore) { q.finished(p) }
+
+func (q *storeQueue) finished(p pendingStore) {
+	if ch, ok := q.inflight.LoadAndDelete(inflightKey(p.tenant, p.in.SessionID)); ok {
+		close(ch.(chan struct{}))
+	}
 }
 
 func newStoreQueue(size, workers int, lookup func(string) *tenant, m *metrics, log *slog.Logger) *storeQueue {
@@ -37,11 +67,13 @@ func newStoreQueue(size, workers int, lookup func(string) *tenant, m *metrics, l
 	return q
 }
 
-// enqueue adds p without blocking; it reports false when p was dropped.
+// enqueue adds p (registered earlier) without blocking; it reports false
+// when p was dropped.
 func (q *storeQueue) enqueue(p pendingStore) bool {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	if q.closed {
+		q.finished(p)
 		q.m.storeDropped(p.tenant)
 		return false
 	}
@@ -51,6 +83,7 @@ func (q *storeQueue) enqueue(p pendingStore) bool {
 		q.m.queueDepth.Set(float64(len(q.jobs)))
 		return true
 	default:
+		q.finished(p)
 		q.m.storeDropped(p.tenant)
 		return false
 	}
@@ -61,6 +94,7 @@ func (q *storeQueue) work() {
 	for p := range q.jobs {
 		q.m.queueDepth.Set(float64(len(q.jobs)))
 		q.run(p)
+		q.finished(p)
 		q.inqueue.Add(-1)
 	}
 }
@@ -104,5 +138,3 @@ func (q *storeQueue) close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-
-var _ = wasmhost.StoreInput{}
