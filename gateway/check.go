@@ -75,15 +75,40 @@ func checkGuest(ctx context.Context, rt *wasmhost.Runtime, t config.Tenant, path
 		return "", fmt.Errorf("gateway: %s.module: %w", path, err)
 	}
 	start := time.Now()
+	info, err := loadGuest(ctx, rt, name, wasm, t.Name, []byte(t.Guest.Config))
+	switch {
+	case errors.Is(err, wasmhost.ErrInvalidModule):
+		return "", fmt.Errorf("gateway: %s.module: %w", path, err)
+	case err != nil:
+		return "", fmt.Errorf("gateway: %s: %w", path, err)
+	}
+	return fmt.Sprintf("%s (%s): guest %s loaded (%s) in %v", path, t.Name, name, info, time.Since(start).Round(time.Millisecond)), nil
+}
+
+// CheckGuestModule refuses what a gateway would refuse: a module that does
+// not compile, breaks ABI v1, or whose first instance fails to start
+// (_initialize, tlsgate_on_init with guestConfig). On success it describes
+// the module: size, digest and hooks.
+func CheckGuestModule(ctx context.Context, name string, wasm, guestConfig []byte) (string, error) {
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return "", err
+	}
+	defer rt.Close(context.WithoutCancel(ctx))
+	return loadGuest(ctx, rt, name, wasm, "check", guestConfig)
+}
+
+// loadGuest compiles wasm and starts one instance of it, then closes both.
+func loadGuest(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []byte, tenant string, guestConfig []byte) (string, error) {
 	m, err := rt.Compile(ctx, name, wasm)
 	if err != nil {
-		return "", fmt.Errorf("gateway: %s.module: %w", path, err)
+		return "", err
 	}
 	defer m.Close(context.WithoutCancel(ctx))
-	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(t.Name), wasmhost.WithGuestConfig([]byte(t.Guest.Config)),
+	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig(guestConfig),
 		wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
-		return "", fmt.Errorf("gateway: %s: %w", path, err)
+		return "", err
 	}
 	p.Close(context.WithoutCancel(ctx))
 	hooks := ""
@@ -93,6 +118,5 @@ func checkGuest(ctx context.Context, rt *wasmhost.Runtime, t config.Tenant, path
 	if m.HasStore() {
 		hooks += " store"
 	}
-	return fmt.Sprintf("%s (%s): guest %s loaded (%d bytes, sha256 %.12s, exports%s) in %v",
-		path, t.Name, name, len(wasm), m.Digest(), hooks, time.Since(start).Round(time.Millisecond)), nil
+	return fmt.Sprintf("%d bytes, sha256 %.12s, exports%s", len(wasm), m.Digest(), hooks), nil
 }

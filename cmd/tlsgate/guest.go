@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tlsgate/tlsgate/gateway"
 	"github.com/tlsgate/tlsgate/gateway/natskv"
-	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
 func newGuest() *cobra.Command {
@@ -66,7 +66,7 @@ func newGuestPush() *cobra.Command {
 				return &exitError{code: 2, err: err}
 			}
 			guestConfig, _ := cmd.Flags().GetString("guest-config")
-			if err := checkModule(cmd.Context(), file, wasm, guestConfig); err != nil {
+			if _, err := gateway.CheckGuestModule(cmd.Context(), file, wasm, []byte(guestConfig)); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("%s refused, nothing deployed: %w", file, err)}
 			}
 			c, err := connectNATS(cmd)
@@ -84,26 +84,6 @@ func newGuestPush() *cobra.Command {
 	}
 	cmd.Flags().String("guest-config", "", "guest config to run tlsgate_on_init with while checking")
 	return cmd
-}
-
-// checkModule refuses what a gateway would refuse: a module that does not
-// compile, breaks the ABI, or whose first instance fails to start.
-func checkModule(ctx context.Context, name string, wasm []byte, guestConfig string) error {
-	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		return err
-	}
-	defer rt.Close(context.WithoutCancel(ctx))
-	m, err := rt.Compile(ctx, name, wasm)
-	if err != nil {
-		return err
-	}
-	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithGuestConfig([]byte(guestConfig)),
-		wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		return err
-	}
-	return p.Close(context.WithoutCancel(ctx))
 }
 
 func newGuestList() *cobra.Command {
