@@ -46,6 +46,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# --- preflight: tools and free ports ------------------------------------------------
+for tool in go make nginx openssl python3 curl awk; do
+	command -v "$tool" >/dev/null || { log "missing: $tool (nginx: apt-get install -y nginx-light)"; exit 1; }
+done
+for port in 19401 19402 19403 19404 19422 19451 19452 19453; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		log "port $port is in use: stop what listens there first"
+		exit 1
+	fi
+done
+
 # --- build -------------------------------------------------------------------
 log "building tlsgate (make build, patched crypto/tls) and nats-server"
 make -s build BIN="$OUT/bin/tlsgate" OVERLAY_DIR="$OUT/overlay" >"$OUT/logs/build.log" 2>&1
