@@ -104,16 +104,16 @@ nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx.conf" 2>"$OUT/logs/nginx.log" &
 NGINX_MASTER=$!
 pids+=($!)
 
-wait_ready() { # url
+wait_ready() { # admin address: ready, and connected to NATS
 	local i
 	for i in $(seq 1 100); do
-		if curl -sf -o /dev/null "$1"; then return 0; fi
+		if curl -sf "http://$1/readyz" | grep -q '^nats: connected'; then return 0; fi
 		sleep 0.2
 	done
-	log "not ready: $1"
+	log "not ready (or not connected to NATS): $1"
 	return 1
 }
-for s in guest floor remote; do wait_ready "http://${gw_admin[$s]}/readyz"; done
+for s in guest floor remote; do wait_ready "${gw_admin[$s]}"; done
 for i in $(seq 1 50); do
 	openssl s_client -connect 127.0.0.1:19404 </dev/null >/dev/null 2>&1 && break
 	sleep 0.2
