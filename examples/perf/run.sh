@@ -11,7 +11,7 @@
 # Knobs (environment): REPS rounds of every configuration (default 5),
 # DUR seconds per measurement (default 2), CONC bench workers (default 4),
 # STIME_PROCS parallel `openssl s_time` clients (default 2). With the
-# defaults the whole script takes about 8 minutes on 2 cores.
+# defaults the whole script takes about 9 minutes on 2 cores.
 #
 # What runs, all on 127.0.0.1 (ports 19401-19453):
 #   guest   tlsgate, reference guest, embedded NATS      guest-embedded.yaml
