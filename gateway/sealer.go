@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"crypto/aes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
@@ -29,7 +31,19 @@ type sealer struct {
 	sealID string
 	seal   cipher.AEAD
 	open   map[string]cipher.AEAD
+	// idKeys authenticate the identifiers the gateway issues as tickets,
+	// one per sealing key (the first signs, all verify).
+	idKeys [][]byte
 }
+
+// Identifier layout: 20 random bytes, then the first 12 bytes of
+// HMAC-SHA256(idKey, "tlsgate-id/1" 0 tenant 0 random). A ticket a client
+// made up, or one issued for another tenant, is recognised without asking
+// the guest or the store anything.
+const (
+	idRandomLen = 20
+	idMACLen    = ticketIDLen - idRandomLen
+)
 
 func newSealer(keys []config.SealingKey) (*sealer, error) {
 	if len(keys) == 0 {
@@ -53,8 +67,43 @@ func newSealer(keys []config.SealingKey) (*sealer, error) {
 			s.sealID, s.seal = k.ID, aead
 		}
 		s.open[k.ID] = aead
+		mac := hmac.New(sha256.New, raw)
+		mac.Write([]byte("tlsgate identifier key/1"))
+		s.idKeys = append(s.idKeys, mac.Sum(nil))
 	}
 	return s, nil
+}
+
+func idMAC(key []byte, tenant string, random []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tlsgate-id/1\x00"))
+	m.Write([]byte(tenant))
+	m.Write([]byte{0})
+	m.Write(random)
+	return m.Sum(nil)[:idMACLen]
+}
+
+// newIdentifier returns a fresh ticket identifier for tenant.
+func (s *sealer) newIdentifier(tenant string) []byte {
+	id := make([]byte, idRandomLen, ticketIDLen)
+	if _, err := rand.Read(id); err != nil {
+		panic("gateway: crypto/rand failed: " + err.Error())
+	}
+	return append(id, idMAC(s.idKeys[0], tenant, id)...)
+}
+
+// issued reports whether id is an identifier this fleet issued for tenant
+// (under any of the configured keys).
+func (s *sealer) issued(tenant string, id []byte) bool {
+	if len(id) != ticketIDLen {
+		return false
+	}
+	for _, k := range s.idKeys {
+		if hmac.Equal(idMAC(k, tenant, id[:idRandomLen]), id[idRandomLen:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // aad is "tlsgate-session/1" 0 purpose 0 tenant 0 id.

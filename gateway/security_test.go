@@ -193,3 +193,34 @@ func TestLifetimeIsClampedToCreation(t *testing.T) {
 		}
 	}
 }
+
+// A ticket the client made up is refused without asking the guest: a flood
+// of random tickets costs no guest call and no NATS round trip.
+func TestForgedTicketCostsNoGuestCall(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test")))
+	cache := tls.NewLRUClientSessionCache(4)
+	dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: cache})
+	g.waitStores(t)
+	real, _ := cache.Get("a.test")
+	ticket, state, err := real.ResumptionState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := append([]byte(nil), ticket...)
+	forged[0] ^= 0xff
+	fake, err := tls.NewResumptionState(forged, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache.Put("a.test", fake)
+	calls := counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch")
+	if dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: cache}).state.DidResume {
+		t.Fatal("a forged ticket resumed")
+	}
+	if n := counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch"); n != calls {
+		t.Errorf("the guest was asked about a forged ticket (%v fetch calls, was %v)", n, calls)
+	}
+	if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "foreign"); n != 1 {
+		t.Errorf("foreign attempts = %v, want 1", n)
+	}
+}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"time"
@@ -35,6 +34,7 @@ const (
 	resultMismatch   resumeResult = "mismatch"    // bound to another tenant, SNI or ALPN
 	resultExpired    resumeResult = "expired"     // older than the tenant's session TTL
 	resultMalformed  resumeResult = "malformed"   // identifier of the wrong length
+	resultForeign    resumeResult = "foreign"     // ticket not issued for this tenant: made up, or another tenant's
 )
 
 // pendingStore is a session to store once the handshake has succeeded.
@@ -96,10 +96,7 @@ func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 		// with a fresh PSK, which must be stored.)
 		return c.resumedID, nil
 	}
-	id := make([]byte, ticketIDLen)
-	if _, err := rand.Read(id); err != nil {
-		return nil, err
-	}
+	id := c.seal.newIdentifier(c.t.name)
 	if !c.t.module.mod.HasStore() {
 		return id, nil // a fetch-only guest keeps sessions its own way
 	}
@@ -166,8 +163,9 @@ func (c *connSessions) unwrap(identity []byte, cs tls.ConnectionState) (*tls.Ses
 		}
 		return c.accept(plain, cs, mech), nil
 	}
-	if len(identity) != ticketIDLen {
-		c.note(mech, resultMalformed)
+	if !c.seal.issued(c.t.name, identity) {
+		// Made up, or issued for another tenant: no guest or store work.
+		c.note(mech, resultForeign)
 		return nil, nil
 	}
 	if !c.t.module.mod.HasFetch() {
