@@ -17,4 +17,5 @@ func setSessionIDHooks(cfg *tls.Config, cs *connSessions) {
 	}
 	cfg.GetSessionByID = cs.lookupByID
 	cfg.StoreSessionByID = cs.storeByID
+	cfg.NewSessionID = cs.newSessionID
 }

@@ -269,16 +269,21 @@ func classifyFetchError(err error) resumeResult {
 
 // lookupByID is the patched crypto/tls's GetSessionByID (TLS 1.2 clients
 // that resume by Session ID): the same guest fetch, unsealing and checks as
-// a ticket, with the mechanism input telling the guest which it is.
+// a ticket, with the mechanism input telling the guest which it is. Most
+// Session IDs a server sees are not resumption attempts at all (clients send
+// random ones for middlebox compatibility), so an ID this fleet did not
+// issue for the tenant is ignored: no guest call, nothing counted.
 func (c *connSessions) lookupByID(id []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-	if len(id) != ticketIDLen {
-		c.note(abi.MechanismTLS12ID, resultMalformed)
-		return nil, nil
-	}
-	if !c.t.module.mod.HasFetch() {
+	if !c.seal.issued(c.t.name, id) || !c.t.module.mod.HasFetch() {
 		return nil, nil
 	}
 	return c.lookup(id, cs, abi.MechanismTLS12ID), nil
+}
+
+// newSessionID is the patched crypto/tls's NewSessionID: Session IDs are
+// built like ticket identifiers, so lookupByID recognises its own.
+func (c *connSessions) newSessionID() ([]byte, error) {
+	return c.seal.newIdentifier(c.t.name), nil
 }
 
 // storeByID is the patched crypto/tls's StoreSessionByID: the session is
