@@ -2,10 +2,10 @@ package gateway
 
 import (
 	"crypto/aes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
