@@ -17,19 +17,7 @@ import (
 // policyPool loads the embedded policycache guest for tenant with config.
 func (e *env) policyPool(t *testing.T, tenant, config string) (*wasmhost.Pool, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	m, err := e.rt.Compile(ctx, "policycache.wasm", prebuilt.PolicyCache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
-	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig([]byte(config)),
-		wasmhost.WithKV(e.bucket(t, tenant)), wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(5*time.Second))
-	if err == nil {
-		t.Cleanup(func() { _ = p.Close(context.Background()) })
-	}
-	return p, err
+	return e.guestPool(t, "policycache.wasm", prebuilt.PolicyCache, tenant, config)
 }
 
 // TestPolicyCacheConformance runs the guest conformance kit on the embedded

@@ -65,12 +65,19 @@ func (e *env) bucket(t *testing.T, tenant string) *natskv.Bucket {
 	return b
 }
 
-// pool loads the embedded guest for tenant with the given guest config.
+// pool loads the embedded sessioncache guest for tenant with config.
 func (e *env) pool(t *testing.T, tenant string, config string) (*wasmhost.Pool, error) {
+	t.Helper()
+	return e.guestPool(t, "sessioncache.wasm", prebuilt.SessionCache, tenant, config)
+}
+
+// guestPool loads an embedded guest for tenant with config, on a bucket of
+// its own.
+func (e *env) guestPool(t *testing.T, name string, wasm []byte, tenant, config string) (*wasmhost.Pool, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m, err := e.rt.Compile(ctx, "sessioncache.wasm", prebuilt.SessionCache)
+	m, err := e.rt.Compile(ctx, name, wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
