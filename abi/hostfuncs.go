@@ -79,7 +79,7 @@ type InputKind uint32
 
 // Input kinds.
 const (
-	// InputSessionID: the session identifier: 32 random bytes for tickets and
+	// InputSessionID: the session identifier, opaque: 32 bytes for tickets and
 	// TLS 1.3 PSK identities, 1 to 32 bytes for a TLS 1.2 Session ID. Fetch and store.
 	InputSessionID InputKind = 1
 	// InputSession: the sealed session blob to keep (opaque ciphertext). Store only.

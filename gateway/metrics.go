@@ -46,7 +46,7 @@ func newMetrics() *metrics {
 	}, []string{"tenant", "version", "outcome"})
 	m.resumptions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_resumption_attempts_total",
-		Help: "Resumption attempts by tenant, mechanism (tls13_psk, tls12_ticket, tls12_session_id) and result (hit, miss, timeout, guest_error, tamper, mismatch, expired, malformed, foreign: a ticket not issued for this tenant, refused without asking the guest).",
+		Help: "Resumption attempts by tenant, mechanism (tls13_psk, tls12_ticket, tls12_session_id) and result (hit, miss, timeout, guest_error, tamper, mismatch, expired, foreign: a ticket not issued for this tenant, refused without asking the guest).",
 	}, []string{"tenant", "mechanism", "result"})
 	m.fetchSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "tlsgate_session_fetch_duration_seconds", Help: "Guest session fetch latency.", Buckets: latencyBuckets,

@@ -33,7 +33,6 @@ const (
 	resultTamper     resumeResult = "tamper"      // blob did not open or parse
 	resultMismatch   resumeResult = "mismatch"    // bound to another tenant, SNI or ALPN
 	resultExpired    resumeResult = "expired"     // older than the tenant's session TTL
-	resultMalformed  resumeResult = "malformed"   // identifier of the wrong length
 	resultForeign    resumeResult = "foreign"     // ticket not issued for this tenant: made up, or another tenant's
 )
 
