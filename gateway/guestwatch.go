@@ -46,15 +46,24 @@ func (w *guestWatch) ensure(cfg *config.Config) {
 	})
 }
 
+// watch keeps a watch on the deployed modules for the gateway's lifetime:
+// set up, and set up again whenever it ends, retrying while NATS cannot be
+// reached.
 func (w *guestWatch) watch() {
 	g := w.g
 	for {
-		err := g.kv.WatchGuestModules(g.ctx, w.changed)
+		ended, err := g.kv.WatchGuestModules(g.ctx, w.changed)
 		if err == nil {
 			g.log.Info("watching deployed guest modules", "bucket", natskv.GuestBucket)
-			return
+			select {
+			case <-g.ctx.Done():
+				return
+			case <-ended:
+				g.log.Warn("the watch on deployed guest modules ended; setting it up again")
+			}
+		} else {
+			g.log.Warn("cannot watch deployed guest modules yet; retrying", "err", err)
 		}
-		g.log.Warn("cannot watch deployed guest modules yet; retrying", "err", err)
 		select {
 		case <-g.ctx.Done():
 			return

@@ -44,23 +44,36 @@ func guestInfo(oi *jetstream.ObjectInfo) GuestInfo {
 	return GuestInfo{Name: oi.Name, Size: oi.Size, Digest: oi.Digest, Modified: oi.ModTime, Deleted: oi.Deleted}
 }
 
-// guests opens (creating it if needed) the guest object store.
+// guests opens the guest object store, creating it (with the server's
+// defaults) only if it does not exist: an operator's settings for it, such
+// as replicas, are never rewritten.
 func (c *Client) guests(ctx context.Context) (jetstream.ObjectStore, error) {
 	if !c.Connected() {
 		return nil, fmt.Errorf("natskv: guest modules: %w", wasmhost.ErrUnavailable)
 	}
-	os, err := c.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      GuestBucket,
-		Description: "tlsgate guest modules (tlsgate guest push)",
-	})
-	if err != nil {
-		// Another server may own the bucket with other settings: use it.
-		if os, err2 := c.js.ObjectStore(ctx, GuestBucket); err2 == nil {
-			return os, nil
+	os, err := c.js.ObjectStore(ctx, GuestBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		os, err = c.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      GuestBucket,
+			Description: "tlsgate guest modules (tlsgate guest push)",
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) { // another gateway won the race
+			os, err = c.js.ObjectStore(ctx, GuestBucket)
 		}
-		return nil, fmt.Errorf("natskv: guest modules: %w: %w", wasmhost.ErrUnavailable, err)
+	}
+	if err != nil {
+		return nil, guestErr(ctx, "guest modules", err)
 	}
 	return os, nil
+}
+
+// guestErr wraps err, marking NATS being unreachable with
+// wasmhost.ErrUnavailable and leaving ctx's own end as is.
+func guestErr(ctx context.Context, op string, err error) error {
+	if ctx.Err() == nil && (unreachable(err) || streamGone(err)) {
+		return fmt.Errorf("natskv: %s: %w: %w", op, wasmhost.ErrUnavailable, err)
+	}
+	return fmt.Errorf("natskv: %s: %w", op, err)
 }
 
 // GuestModule returns the deployed module name. Errors: ErrGuestNotFound,
@@ -78,7 +91,7 @@ func (c *Client) GuestModule(ctx context.Context, name string) ([]byte, error) {
 	case errors.Is(err, jetstream.ErrObjectNotFound):
 		return nil, fmt.Errorf("%w: %q in %s", ErrGuestNotFound, name, GuestBucket)
 	case err != nil:
-		return nil, fmt.Errorf("natskv: guest module %q: %w", name, err)
+		return nil, guestErr(ctx, fmt.Sprintf("guest module %q", name), err)
 	}
 	return b, nil
 }
@@ -96,7 +109,7 @@ func (c *Client) PutGuestModule(ctx context.Context, name string, wasm []byte) (
 	}
 	oi, err := os.PutBytes(ctx, name, wasm)
 	if err != nil {
-		return GuestInfo{}, fmt.Errorf("natskv: put guest module %q: %w", name, err)
+		return GuestInfo{}, guestErr(ctx, fmt.Sprintf("put guest module %q", name), err)
 	}
 	return guestInfo(oi), nil
 }
@@ -112,7 +125,7 @@ func (c *Client) GuestModules(ctx context.Context) ([]GuestInfo, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("natskv: list guest modules: %w", err)
+		return nil, guestErr(ctx, "list guest modules", err)
 	}
 	out := make([]GuestInfo, 0, len(list))
 	for _, oi := range list {
@@ -122,19 +135,27 @@ func (c *Client) GuestModules(ctx context.Context) ([]GuestInfo, error) {
 }
 
 // WatchGuestModules calls fn for every change to a deployed module (put or
-// delete) from now on, until ctx is done. It returns once the watch is set
-// up; fn runs on a goroutine of the watch, one change at a time.
-func (c *Client) WatchGuestModules(ctx context.Context, fn func(GuestInfo)) error {
+// delete) from now on, until ctx is done or the watch ends (the stream or
+// the connection went away). It returns once the watch is set up, with a
+// channel closed when the watch has ended, so the caller can set it up
+// again; fn runs on a goroutine of the watch, one change at a time.
+func (c *Client) WatchGuestModules(ctx context.Context, fn func(GuestInfo)) (<-chan struct{}, error) {
 	os, err := c.guests(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w, err := os.Watch(ctx, jetstream.UpdatesOnly())
 	if err != nil {
-		return fmt.Errorf("natskv: watch guest modules: %w", err)
+		return nil, guestErr(ctx, "watch guest modules", err)
 	}
+	ended := make(chan struct{})
 	go func() {
-		defer w.Stop()
+		defer close(ended)
+		defer func() {
+			w.Stop()
+			for range w.Updates() { // unblock nats.go's delivery until Stop closes it
+			}
+		}()
 		for {
 			select {
 			case <-ctx.Done():
@@ -149,5 +170,5 @@ func (c *Client) WatchGuestModules(ctx context.Context, fn func(GuestInfo)) erro
 			}
 		}
 	}()
-	return nil
+	return ended, nil
 }
