@@ -41,6 +41,7 @@ type Gateway struct {
 
 	snap      atomic.Pointer[snapshot]
 	reloadMu  sync.Mutex
+	retiring  sync.WaitGroup // old snapshots being drained and closed
 	guests    guestWatch
 	listeners []*listener
 	admin     *adminServer
@@ -175,6 +176,19 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	return g.reloadLocked(ctx, cfg)
+}
+
+// reloadCurrent rebuilds the configuration in force (to pick up changed
+// guest modules). It reads that configuration under the reload lock, so it
+// never re-applies one a concurrent Reload has just replaced.
+func (g *Gateway) reloadCurrent(ctx context.Context) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	return g.reloadLocked(ctx, g.snap.Load().cfg)
+}
+
+func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	old := g.snap.Load()
 	if err := restartOnly(old.cfg, cfg); err != nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
@@ -189,7 +203,9 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	g.guests.ensure(cfg)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	g.log.Info("configuration reloaded", "tenants", len(s.list))
+	g.retiring.Add(1)
 	go func() {
+		defer g.retiring.Done()
 		if err := old.close(context.WithoutCancel(ctx)); err != nil {
 			g.log.Warn("closing the previous configuration", "err", err)
 		}
@@ -245,8 +261,9 @@ func (g *Gateway) NATSURL() string {
 }
 
 // Close shuts down gracefully: listeners stop accepting, in-flight requests
-// and streams finish, queued stores are flushed, then guests, NATS and the
-// runtime are closed. When ctx is done first the rest is cut. Safe to call
+// and streams finish, queued stores are flushed, the admin listener stops,
+// then guest pools (of this and earlier configurations), the Wasm runtime,
+// the NATS client and the embedded NATS server are closed, in that order. When ctx is done first the rest is cut. Safe to call
 // twice; the second call returns the first's result.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
@@ -273,6 +290,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 			g.admin.close(ctx)
 		}
 		g.cancel()
+		g.retiring.Wait() // previous snapshots' pools, before the runtime goes
 		if s := g.snap.Load(); s != nil {
 			errs = append(errs, s.close(context.WithoutCancel(ctx)))
 		}

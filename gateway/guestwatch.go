@@ -100,7 +100,7 @@ func (w *guestWatch) reloader() {
 		case <-time.After(guestWatchDebounce):
 		}
 		ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
-		err := g.Reload(ctx, g.snap.Load().cfg)
+		err := g.reloadCurrent(ctx)
 		cancel()
 		if err != nil {
 			g.log.Error("deployed guest module refused: the previous one keeps serving", "err", err)

@@ -81,7 +81,7 @@ func mechanismOf(cs tls.ConnectionState) abi.Mechanism {
 // one the sealed state is the ticket.
 func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 	if c.t.pool == nil {
-		plain, err := c.bind(cs, ss)
+		plain, err := c.bind(cs, ss, c.createdAt())
 		if err != nil {
 			return nil, err
 		}
@@ -105,13 +105,20 @@ func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 	return id, nil
 }
 
-// bind re-appends the binding and serialises the session.
-func (c *connSessions) bind(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-	b := c.want(cs)
-	b.Created = c.created
-	if b.Created.IsZero() {
-		b.Created = time.Now()
+// createdAt is when the session this connection issues was first created:
+// the resumed session's creation, or now for a full handshake.
+func (c *connSessions) createdAt() time.Time {
+	if c.created.IsZero() {
+		return time.Now()
 	}
+	return c.created
+}
+
+// bind re-appends the binding (created being the session's first creation)
+// and serialises the session.
+func (c *connSessions) bind(cs tls.ConnectionState, ss *tls.SessionState, created time.Time) ([]byte, error) {
+	b := c.want(cs)
+	b.Created = created
 	ss.Extra = withBinding(ss.Extra, b)
 	return ss.Bytes()
 }
@@ -119,17 +126,14 @@ func (c *connSessions) bind(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 // storeLater seals the session under id and queues it for the guest's store
 // export, to be committed only if the handshake succeeds.
 func (c *connSessions) storeLater(id []byte, cs tls.ConnectionState, ss *tls.SessionState, mech abi.Mechanism) error {
-	plain, err := c.bind(cs, ss)
-	if err != nil {
-		return err
-	}
-	created := c.created
-	if created.IsZero() {
-		created = time.Now()
-	}
+	created := c.createdAt()
 	ttl := c.t.cfg.SessionTTL - time.Since(created)
 	if ttl < time.Second {
 		return nil // nothing worth keeping; the id will simply miss
+	}
+	plain, err := c.bind(cs, ss, created)
+	if err != nil {
+		return err
 	}
 	p := pendingStore{tenant: c.t.name, in: wasmhost.StoreInput{
 		SessionID:  id,

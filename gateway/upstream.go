@@ -46,7 +46,7 @@ func builtinPage(tenant string) http.Handler {
 		}
 		st := r.TLS
 		resumed := "no (full handshake)"
-		if st != nil && st.DidResume {
+		if st.DidResume { // r.TLS: every connection here is TLS
 			resumed = "yes"
 		}
 		lines := [][2]string{
@@ -83,6 +83,7 @@ func builtinPage(tenant string) http.Handler {
 type tcpProxy struct {
 	dialer net.Dialer
 	mu     sync.Mutex
+	closed bool // set by shutdown: no new streams
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 }
@@ -108,7 +109,16 @@ func (p *tcpProxy) untrack(cs ...net.Conn) {
 
 // serve proxies client to addr and returns when both directions are done.
 func (p *tcpProxy) serve(ctx context.Context, client *tls.Conn, addr string, log *slog.Logger) {
+	// A handshake may finish after shutdown began: it gets no stream, and
+	// wg.Add never races shutdown's Wait.
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		client.Close()
+		return
+	}
 	p.wg.Add(1)
+	p.mu.Unlock()
 	defer p.wg.Done()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	up, err := p.dialer.DialContext(dctx, "tcp", addr)
@@ -141,6 +151,9 @@ func (p *tcpProxy) serve(ctx context.Context, client *tls.Conn, addr string, log
 
 // shutdown waits for proxied streams to end until ctx is done, then cuts them.
 func (p *tcpProxy) shutdown(ctx context.Context) {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
@@ -34,14 +33,11 @@ type Source struct {
 	Flags *pflag.FlagSet
 }
 
-// Load reads defaults, then the file, then the environment, then flags, in
+// Load reads the file, then the environment, then flags, in
 // one pass, fills defaults and validates. Errors name the source or the
 // field path; a Config is returned only if it is valid.
 func Load(src Source) (*Config, error) {
-	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(scalarDefaults(), "."), nil); err != nil {
-		return nil, fmt.Errorf("config: defaults: %w", err)
-	}
+	k := koanf.New(".") // defaults are filled after decoding, by FillDefaults
 	if src.File != "" {
 		if _, err := os.Stat(src.File); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
@@ -112,15 +108,6 @@ func Load(src Source) (*Config, error) {
 func envKey(k, v string) (string, any) {
 	k = strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
 	return strings.ReplaceAll(k, "__", "."), v
-}
-
-func scalarDefaults() map[string]any {
-	return map[string]any{
-		"data_dir":          DefaultDataDir(),
-		"admin.address":     "127.0.0.1:9090",
-		"handshake_timeout": "10s",
-		"shutdown_timeout":  "15s",
-	}
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/tlsgate or ~/.local/share/tlsgate.
