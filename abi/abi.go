@@ -83,10 +83,12 @@ const (
 	// StatusInvalidMemory: a pointer/length pair falls outside guest memory.
 	// The instance is discarded after the call and the call counts as failed.
 	StatusInvalidMemory Status = 3
-	// StatusPending: the operation has not completed yet (Poll, or Await
-	// whose timeout elapsed first). The handle stays valid.
+	// StatusPending: the operation has not completed yet (Poll, Result, or
+	// Await/AwaitAny whose timeout elapsed first). The handle stays valid.
 	StatusPending Status = 4
-	// StatusTimeout: the export call's deadline passed while waiting.
+	// StatusTimeout: the export call's deadline passed (or its context was
+	// cancelled) while waiting; also the completion status of a KV
+	// operation cut short that way.
 	StatusTimeout Status = 5
 	// StatusAccessDenied: the operation is not allowed to this guest (the v1
 	// host never returns it). Returned by a store export, it means the guest

@@ -26,13 +26,13 @@ const (
 	FuncLog = "log"
 
 	// FuncKVGet: (key ptr, key len) -> i32 handle or -status.
-	// Starts reading key from the tenant's namespace. Key (and, for put and
+	// Registers reading key from the tenant's namespace. Key (and, for put and
 	// create, value) are copied at once; the operation runs no later than
 	// the guest's next wait point (await, await_any, poll, result), and
 	// await(h, -1) runs h on the waiting thread: see docs/abi.md.
 	FuncKVGet = "kv_get"
 	// FuncKVPut: (key ptr, key len, value ptr, value len, ttl_ms i64) -> i32 handle or -status.
-	// Starts writing key = value; ttl_ms > 0 expires the key after that many
+	// Registers writing key = value, run as for FuncKVGet; ttl_ms > 0 expires the key after that many
 	// milliseconds (NATS counts whole seconds, rounding up), ttl_ms == 0 keeps
 	// it for the namespace's default lifetime, ttl_ms < 0 is StatusBadArgument.
 	FuncKVPut = "kv_put"
@@ -40,7 +40,7 @@ const (
 	// Like FuncKVPut but completes with StatusExists if the key is present.
 	FuncKVCreate = "kv_create"
 	// FuncKVDelete: (key ptr, key len) -> i32 handle or -status.
-	// Starts deleting key; deleting a missing key completes with StatusOK.
+	// Registers deleting key, run as for FuncKVGet; deleting a missing key completes with StatusOK.
 	FuncKVDelete = "kv_delete"
 
 	// FuncAwait: (handle i32, timeout_ms i32) -> i32 status.

@@ -162,9 +162,9 @@ func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit
 		case abi.InputSession:
 			return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.sealed)
 		case abi.InputTTL:
-			num = uint64(cs.ttl.Milliseconds())
+			num = uint64(max(cs.ttl.Milliseconds(), 0))
 		case abi.InputSessionCreated:
-			num = uint64(cs.created.Unix())
+			num = uint64(max(cs.created.Unix(), 0)) // a zero time reads as 0
 		}
 	default:
 		return abi.StatusBadArgument.Neg()

@@ -28,7 +28,9 @@
 //     large unsigned offsets) is StatusInvalidMemory.
 //   - Guest KV keys are binary; the host encodes them as base64url without
 //     padding before they reach KV, so the namespace is exactly the KV given
-//     to the pool. A KV operation runs in its own goroutine under a context
+//     to the pool. A KV operation runs at the guest's next wait point: a
+//     blocking await runs it on the calling goroutine, other wait points
+//     launch pending operations on goroutines of their own, under a context
 //     that ends when the handle is released or the export call returns.
 //     KV errors map to statuses through ErrKeyNotFound, ErrKeyExists and
 //     ErrUnavailable; context errors to StatusTimeout; others to

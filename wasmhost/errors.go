@@ -37,8 +37,8 @@ const (
 	// FaultTimeout: the call's deadline passed (or its context was cancelled)
 	// before the export returned. The instance is discarded.
 	FaultTimeout FaultKind = "timeout"
-	// FaultMemory: the guest trapped with its memory at (or within 4 MiB of)
-	// its cap. The instance is discarded.
+	// FaultMemory: the guest trapped with its memory at (or within
+	// min(4 MiB, cap/16) of) its cap. The instance is discarded.
 	FaultMemory FaultKind = "memory"
 	// FaultMisuse: the guest passed an invalid memory range or handle to a
 	// host function (StatusInvalidMemory, StatusBadHandle). The call fails

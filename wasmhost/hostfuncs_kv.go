@@ -26,7 +26,6 @@ import (
 // that is never awaited may or may not happen.
 type kvOp struct {
 	handle int32
-	get    bool
 	kind   kvKind
 	do     func(ctx context.Context, kv KV) ([]byte, error) // nil once started
 	done   chan struct{}
@@ -104,7 +103,7 @@ func (cs *callState) start(kind kvKind, do func(ctx context.Context, kv KV) ([]b
 	if inst.nextHandle <= 0 {
 		inst.nextHandle = 1
 	}
-	op := &kvOp{handle: inst.nextHandle, get: kind == kvGet, kind: kind, done: make(chan struct{})}
+	op := &kvOp{handle: inst.nextHandle, kind: kind, done: make(chan struct{})}
 	cs.ops = append(cs.ops, op)
 	if p.kv == nil {
 		op.status = abi.StatusUnavailable
@@ -141,7 +140,9 @@ func (cs *callState) launch(op *kvOp) {
 	ctx, cancel := context.WithCancel(cs.Context)
 	op.cancel = cancel
 	p, wake := cs.pool, cs.inst.wake
+	p.ops.Add(1)
 	go func() {
+		defer p.ops.Done()
 		defer cancel()
 		runOp(ctx, p, wake, op, do)
 	}()
@@ -358,10 +359,12 @@ func hostAwaitAny(cs *callState, mem api.Memory, stack []uint64) {
 // hostPoll implements abi.FuncPoll.
 func hostPoll(cs *callState, _ api.Memory, stack []uint64) {
 	_, op := cs.lookup(abi.FuncPoll, argI32(stack, 0))
+	if op == nil { // misuse: the call fails, so nothing more starts
+		setStatus(stack, abi.StatusBadHandle)
+		return
+	}
 	cs.launchAll(nil)
 	switch {
-	case op == nil:
-		setStatus(stack, abi.StatusBadHandle)
 	case op.completed():
 		setStatus(stack, op.status)
 	default:
@@ -373,17 +376,21 @@ func hostPoll(cs *callState, _ api.Memory, stack []uint64) {
 func hostResult(cs *callState, mem api.Memory, stack []uint64) {
 	h, buf, limit := argI32(stack, 0), argPtr(stack, 1), argI32(stack, 2)
 	_, op := cs.lookup(abi.FuncResult, h)
-	cs.launchAll(nil)
 	switch {
 	case op == nil:
 		setI32(stack, abi.StatusBadHandle.Neg())
+		return
 	case limit < 0:
 		setI32(stack, abi.StatusBadArgument.Neg())
+		return
+	}
+	cs.launchAll(nil)
+	switch {
 	case !op.completed():
 		setI32(stack, abi.StatusPending.Neg())
 	case op.status != abi.StatusOK:
 		setI32(stack, op.status.Neg())
-	case op.get:
+	case op.kind == kvGet:
 		setI32(stack, cs.writeOut(mem, abi.FuncResult, buf, limit, op.value))
 	default:
 		setI32(stack, 0)

@@ -15,8 +15,11 @@ type Observer interface {
 	// InstanceDiscarded reports a closed instance and why: "trap",
 	// "timeout", "memory", "misuse", "idle", "closed" or "init".
 	InstanceDiscarded(tenant string, reason string)
-	// KVOp reports one finished key-value operation ("get", "put",
-	// "create", "delete") with its duration and error (nil on success).
+	// KVOp reports one key-value operation ("get", "put", "create",
+	// "delete") with its duration and error (nil on success). An operation
+	// released or left pending before it started is reported with d == 0
+	// and context.Canceled; with no KV configured, each operation is
+	// reported at once with ErrUnavailable.
 	KVOp(tenant, op string, d time.Duration, err error)
 }
 

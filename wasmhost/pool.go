@@ -21,6 +21,7 @@ import (
 // trapped, timed out, hit its memory cap or misused the ABI is closed, never
 // returned; its slot is refilled lazily. A Pool is safe for concurrent use.
 type Pool struct {
+	ops         sync.WaitGroup // KV operations launched on goroutines of their own
 	m           *Module
 	tenant      string
 	guestConfig []byte
@@ -388,6 +389,7 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.logLimit.reportDropped(p.logger)
 	select {
 	case <-p.drained:
+		p.waitOps(ctx) // their contexts ended with their calls
 		return nil
 	case <-ctx.Done():
 	}
@@ -401,8 +403,25 @@ func (p *Pool) Close(ctx context.Context) error {
 }
 
 // guestLog writes a guest's message to the pool's logger, rate-limited.
+// waitOps waits, until ctx is done, for launched KV operations to return, so
+// none touches the KV or the observer after Close.
+func (p *Pool) waitOps(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { p.ops.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 func (p *Pool) guestLog(cs *callState, level slog.Level, msg []byte) {
-	if !p.logger.Enabled(cs, level) {
+	// The call's own context, not cs: a handler may keep the context, and
+	// cs is reset and reused after the call.
+	ctx := cs.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if !p.logger.Enabled(ctx, level) {
 		return
 	}
 	ok, dropped := p.logLimit.allow(time.Now())
@@ -410,10 +429,10 @@ func (p *Pool) guestLog(cs *callState, level slog.Level, msg []byte) {
 		return
 	}
 	if dropped > 0 {
-		p.logger.Log(cs, level, string(msg), "export", exportName(cs.kind), "dropped_before", dropped)
+		p.logger.Log(ctx, level, string(msg), "export", exportName(cs.kind), "dropped_before", dropped)
 		return
 	}
-	p.logger.Log(cs, level, string(msg), "export", exportName(cs.kind))
+	p.logger.Log(ctx, level, string(msg), "export", exportName(cs.kind))
 }
 
 func exportName(k abi.CallKind) string {
