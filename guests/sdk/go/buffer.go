@@ -58,6 +58,12 @@ func ptr(b []byte) unsafe.Pointer {
 // it does once a guest reuses its buffers, nothing is allocated: a heap
 // allocation costs a Go guest on the order of a microsecond.
 func appendGrowing(dst []byte, call func(buf unsafe.Pointer, limit int32) int32) ([]byte, abi.Status) {
+	if len(dst) == cap(dst) {
+		// No room at all (Get's nil buffer): one call through the scratch
+		// buffer usually does, instead of one to learn the length.
+		v, s := readGrowing(call)
+		return append(dst, v...), s
+	}
 	for range maxGrow {
 		spare := dst[len(dst):cap(dst)]
 		var p unsafe.Pointer

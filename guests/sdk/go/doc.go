@@ -7,13 +7,17 @@
 //
 //   - call inputs: [SessionID], [Session], [TTL], [Tenant], [ServerName],
 //     [ALPN], [TLSVersion], [Mechanism], [ClientAddr], [GuestConfig], [Call],
-//     [SessionCreated], and the raw [Input];
+//     [SessionCreated], and the raw [Input]; allocation-free forms for hot
+//     paths: [AppendInput], [AppendSessionID], [AppendSession];
 //   - the fetch result: [SetSession];
 //   - logging: [Log], [Logf] and the level helpers [Debug], [Info], [Warn], [Error];
-//   - the tenant's key-value namespace: [KV] with blocking helpers
-//     ([Store.Get], [Store.Put], [Store.Create], [Store.Delete]) built on
-//     asynchronous operations ([Store.GetAsync] and friends) that return a
-//     [Future]; [AwaitAny] waits for the first of several;
+//   - the tenant's key-value namespace: [KV] with blocking calls
+//     ([Store.Get], [Store.GetAppend], [Store.Put], [Store.Create],
+//     [Store.Delete]) that allocate nothing on success, and asynchronous
+//     ones ([Store.GetAsync] and friends) returning a [Future] for running
+//     several operations at once; [AwaitAny] waits for the first of several.
+//     A heap allocation costs a Go guest about a microsecond: hot paths
+//     reuse their buffers with the Append forms;
 //   - errors: every failure is a [*StatusError] carrying the ABI status,
 //     comparable with errors.Is to [ErrNotFound], [ErrExists],
 //     [ErrUnavailable] and the other sentinels; [StatusOf] turns an error
