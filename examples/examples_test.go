@@ -6,16 +6,23 @@
 package examples_test
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tlsgate/tlsgate/gateway/natskv"
 )
 
 // TestExamplesCheck runs tlsgate check on every example configuration.
@@ -23,17 +30,28 @@ func TestExamplesCheck(t *testing.T) {
 	tests := []struct {
 		name   string
 		config string
+		fleetB bool // B's config names files A generates: point them at a gateway A's
 		want   []string
 	}{
 		{name: "single", config: "single/tlsgate.yaml", want: []string{"guest builtin:sessioncache loaded"}},
 		{name: "multi-tenant", config: "multi-tenant/tlsgate.yaml",
 			want: []string{"guest policycache.wasm loaded", "(legacy): no guest: stateless tickets"}},
-		{name: "fleet gateway A", config: "fleet/1-gateway-a.yaml", want: []string{`sealing with "fleet-example-1"`}},
-		{name: "fleet gateway B", config: "fleet/2-gateway-b.yaml", want: []string{`sealing with "fleet-example-1"`}},
+		{name: "fleet gateway A", config: "fleet/1-gateway-a.yaml", want: []string{
+			"sealing: no keys yet; one will be generated",
+			"nats: embedded, client port 127.0.0.1:4222, NKey authentication",
+			"nats: nats.embedded.deployer_nkey_file will be generated",
+		}},
+		{name: "fleet gateway B", config: "fleet/2-gateway-b.yaml", fleetB: true, want: []string{
+			"sealing: 1 key(s) from", "nats: nats://127.0.0.1:4222, nkey",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := runCommand(t, 3*time.Minute, "", tlsgateBin, "check", "--config", tt.config,
+			var env []string
+			if tt.fleetB {
+				env = fleetBEnv(t, generatedByA(t))
+			}
+			out, err := runCommandEnv(t, 3*time.Minute, env, tlsgateBin, "check", "--config", tt.config,
 				"--data-dir", t.TempDir())
 			if err != nil || !strings.Contains(out, "configuration OK") {
 				t.Fatalf("tlsgate check --config %s: %v\n%s", tt.config, err, out)
@@ -188,9 +206,20 @@ func TestMultiTenant(t *testing.T) {
 
 // TestFleet follows examples/fleet/README.md: gateway A embeds NATS, B joins
 // it, and a session made on one gateway resumes on the other.
+//
+// B's config names the seed and key files A generated under
+// /tmp/tlsgate-a; here A's data dir is a test directory, so B is pointed at
+// it through the environment (TLSGATE_NATS__NKEY_FILE,
+// TLSGATE_SEALING__KEYS_FILE), as an operator could.
 func TestFleet(t *testing.T) {
 	a := startGateway(t, "gateway A", "fleet/1-gateway-a.yaml", "127.0.0.1:9090")
-	b := startGateway(t, "gateway B", "fleet/2-gateway-b.yaml", "127.0.0.1:9091")
+	t.Run("the NATS port refuses an anonymous client", func(t *testing.T) {
+		if nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(5*time.Second)); err == nil {
+			nc.Close()
+			t.Fatal("an anonymous client connected to gateway A's NATS port")
+		}
+	})
+	b := startGateway(t, "gateway B", "fleet/2-gateway-b.yaml", "127.0.0.1:9091", fleetBEnv(t, a.dataDir)...)
 	const addrA, addrB = "127.0.0.1:8443", "127.0.0.1:8444"
 
 	for _, v := range opensslVersions {
@@ -251,4 +280,31 @@ func waitListening(t *testing.T, addr string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// fleetBEnv points gateway B's config at the seed and key files of the
+// gateway A whose data dir is dirA.
+func fleetBEnv(t *testing.T, dirA string) []string {
+	t.Helper()
+	return []string{
+		"TLSGATE_NATS__NKEY_FILE=" + filepath.Join(dirA, "nats-gateway.nk"),
+		"TLSGATE_SEALING__KEYS_FILE=" + filepath.Join(dirA, "sealing-keys.yaml"),
+	}
+}
+
+// generatedByA makes, in a new directory, the files gateway A generates on
+// its first start that B's config names: a gateway seed and a sealing key.
+func generatedByA(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := natskv.LoadOrCreateNkey(filepath.Join(dir, "nats-gateway.nk")); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	keys := fmt.Sprintf("keys:\n  - {id: generated, key: %s}\n", base64.StdEncoding.EncodeToString(key))
+	if err := os.WriteFile(filepath.Join(dir, "sealing-keys.yaml"), []byte(keys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -26,10 +27,13 @@ type process struct {
 // startProcess starts bin with args and registers its stop with t: SIGTERM,
 // then SIGKILL if it has not exited within 10s. Its output is logged when
 // the test fails.
-func startProcess(t *testing.T, name, bin string, args []string) *process {
+func startProcess(t *testing.T, name, bin string, args []string, env ...string) *process {
 	t.Helper()
 	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -86,10 +90,10 @@ type gateway struct {
 
 // startGateway runs tlsgate serve with config and a fresh data dir, and
 // waits until its admin port answers /readyz with NATS connected.
-func startGateway(t *testing.T, name, config, admin string) *gateway {
+func startGateway(t *testing.T, name, config, admin string, env ...string) *gateway {
 	t.Helper()
 	dataDir := t.TempDir()
-	p := startProcess(t, name, tlsgateBin, []string{"serve", "--config", config, "--data-dir", dataDir})
+	p := startProcess(t, name, tlsgateBin, []string{"serve", "--config", config, "--data-dir", dataDir}, env...)
 	g := &gateway{process: p, admin: admin, dataDir: dataDir}
 	g.waitReady(t)
 	return g
@@ -141,9 +145,23 @@ func (g *gateway) metrics(t *testing.T) string {
 // runCommand runs bin with args, at most timeout, and returns its combined output.
 func runCommand(t *testing.T, timeout time.Duration, stdin string, bin string, args ...string) (string, error) {
 	t.Helper()
+	return runCommandIn(t, timeout, stdin, nil, bin, args...)
+}
+
+// runCommandEnv is runCommand with no input and env added to the environment.
+func runCommandEnv(t *testing.T, timeout time.Duration, env []string, bin string, args ...string) (string, error) {
+	t.Helper()
+	return runCommandIn(t, timeout, "", env, bin, args...)
+}
+
+func runCommandIn(t *testing.T, timeout time.Duration, stdin string, env []string, bin string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()

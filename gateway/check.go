@@ -32,6 +32,8 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 	} else {
 		report = append(report, fmt.Sprintf("sealing: %d key(s) from %s", len(keys), cfg.Sealing.KeysFile))
 	}
+	natsReport, natsErrs := checkNATS(cfg)
+	report, errs = append(report, natsReport...), append(errs, natsErrs...)
 	rt, err := wasmhost.NewRuntime(ctx,
 		wasmhost.WithMemoryLimitPages(uint32(cfg.Wasm.MemoryLimitMB)*16),
 		wasmhost.WithLogger(slog.New(slog.DiscardHandler)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,14 +57,35 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// startNATS starts a NATS server for gateways that join it by URL (see
+// joinNATS): data in dir, and a gateway and a deployer user whose seeds
+// are kept in dir too, so a restart on the same dir admits the same users.
 func startNATS(t *testing.T, addr, dir string) *natskv.Server {
 	t.Helper()
-	s, err := natskv.StartEmbedded(context.Background(), natskv.WithClientListen(addr), natskv.WithDataDir(dir),
-		natskv.WithServerLogger(testLogger(t)))
+	var opts []natskv.ServerOption
+	for _, u := range []struct {
+		file string
+		role natskv.Role
+	}{{"gateway.nk", natskv.RoleGateway}, {"deployer.nk", natskv.RoleDeployer}} {
+		pub, err := natskv.LoadOrCreateNkey(filepath.Join(dir, u.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, natskv.WithNkeyUser(pub, u.role))
+	}
+	s, err := natskv.StartEmbedded(context.Background(), append(opts, natskv.WithClientListen(addr), natskv.WithDataDir(dir),
+		natskv.WithServerLogger(testLogger(t)))...)
 	if err != nil {
 		t.Fatalf("start nats on %s: %v", addr, err)
 	}
 	return s
+}
+
+// joinNATS makes cfg use the server startNATS(t, addr, dir) started, as a
+// gateway.
+func joinNATS(cfg *config.Config, addr, dir string) {
+	cfg.NATS.URL = "nats://" + addr
+	cfg.NATS.NkeyFile = filepath.Join(dir, "gateway.nk")
 }
 
 // eventuallyResumes makes fresh sessions until one resumes, for up to 10 s.
@@ -87,7 +109,7 @@ func TestNATSDownMeansFullHandshakesThenRecovers(t *testing.T) {
 	srv := startNATS(t, addr, dir)
 	defer func() { srv.Close(context.Background()) }()
 	cfg := testConfig(t, cacheTenant("a", "a.test"))
-	cfg.NATS.URL = "nats://" + addr
+	joinNATS(cfg, addr, dir)
 	cfg.NATS.Storage = "file"
 	g := startGateway(t, cfg)
 	eventuallyResumes(t, g, "a.test")
@@ -134,8 +156,11 @@ func TestNATSDownMeansFullHandshakesThenRecovers(t *testing.T) {
 // full handshakes; sessions resume once NATS appears.
 func TestStartsWithNATSDown(t *testing.T) {
 	addr, dir := freePort(t), t.TempDir()
+	if _, err := natskv.LoadOrCreateNkey(filepath.Join(dir, "gateway.nk")); err != nil {
+		t.Fatal(err)
+	}
 	cfg := testConfig(t, cacheTenant("a", "a.test"))
-	cfg.NATS.URL = "nats://" + addr
+	joinNATS(cfg, addr, dir)
 	g := startGateway(t, cfg)
 	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
 	dial(t, g.addr(), o)

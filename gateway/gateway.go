@@ -135,7 +135,15 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 			natskv.WithServerLogger(g.log),
 		}
 		if n.Embedded.Listen != "" {
+			sec, err := embeddedSecurity(n.Embedded)
+			if err != nil {
+				return err
+			}
 			sopts = append(sopts, natskv.WithClientListen(n.Embedded.Listen))
+			sopts = append(sopts, sec...)
+			// The server now admits authenticated users only, this
+			// process's own client included.
+			copts = append(copts, natskv.WithNkeySeedFile(n.Embedded.GatewayNkeyFile))
 		}
 		srv, err := natskv.StartEmbedded(ctx, sopts...)
 		if err != nil {
@@ -144,12 +152,17 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 		g.nats = srv
 		copts = append(copts, natskv.WithInProcess(srv))
 		if srv.ClientURL() != "" {
-			g.log.Info("embedded nats listening", "url", srv.ClientURL())
+			g.log.Info("embedded nats listening, NKey authentication required", "url", srv.ClientURL(),
+				"gateway_nkey_file", n.Embedded.GatewayNkeyFile, "deployer_nkey_file", n.Embedded.DeployerNkeyFile,
+				"tls", n.Embedded.TLS.CertFile != "")
 		}
 	} else {
 		copts = append(copts, natskv.WithURL(n.URL))
 		if n.CredsFile != "" {
 			copts = append(copts, natskv.WithCredsFile(n.CredsFile))
+		}
+		if n.NkeyFile != "" {
+			copts = append(copts, natskv.WithNkeySeedFile(n.NkeyFile))
 		}
 		if n.TLS.CAFile != "" || n.TLS.CertFile != "" {
 			tc, err := natsTLS(n.TLS)

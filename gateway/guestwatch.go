@@ -51,10 +51,15 @@ func (w *guestWatch) ensure(cfg *config.Config) {
 // reached.
 func (w *guestWatch) watch() {
 	g := w.g
+	missed := false // a change may have been missed while there was no watch
 	for {
 		ended, err := g.kv.WatchGuestModules(g.ctx, w.changed)
 		if err == nil {
 			g.log.Info("watching deployed guest modules", "bucket", natskv.GuestBucket)
+			if missed {
+				w.poke()
+			}
+			missed = true
 			select {
 			case <-g.ctx.Done():
 				return
@@ -63,6 +68,7 @@ func (w *guestWatch) watch() {
 			}
 		} else {
 			g.log.Warn("cannot watch deployed guest modules yet; retrying", "err", err)
+			missed = true
 		}
 		select {
 		case <-g.ctx.Done():
@@ -77,12 +83,17 @@ func (w *guestWatch) changed(info natskv.GuestInfo) {
 	for _, t := range w.g.snap.Load().list {
 		if t.cfg.Guest != nil && t.cfg.Guest.Module == module {
 			w.g.log.Info("deployed guest module changed", "module", module, "size", info.Size, "deleted", info.Deleted)
-			select {
-			case w.pending <- struct{}{}:
-			default:
-			}
+			w.poke()
 			return
 		}
+	}
+}
+
+// poke asks the reloader for one reload of the configuration in force.
+func (w *guestWatch) poke() {
+	select {
+	case w.pending <- struct{}{}:
+	default:
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +29,12 @@ func waitCounter(t *testing.T, g *Gateway, metric, label, value string, want flo
 // A module pushed to the NATS object store reaches every gateway of the
 // fleet; a bad one is refused and the previous one keeps serving.
 func TestDeployedGuestReachesTheFleet(t *testing.T) {
-	addr := freePort(t)
-	srv := startNATS(t, addr, t.TempDir())
+	addr, dir := freePort(t), t.TempDir()
+	srv := startNATS(t, addr, dir)
 	defer srv.Close(context.Background())
 	ctx := context.Background()
-	admin, err := natskv.Connect(ctx, natskv.WithInProcess(srv), natskv.WithLogger(testLogger(t)))
+	admin, err := natskv.Connect(ctx, natskv.WithInProcess(srv), natskv.WithLogger(testLogger(t)),
+		natskv.WithNkeySeedFile(filepath.Join(dir, "deployer.nk")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func TestDeployedGuestReachesTheFleet(t *testing.T) {
 	var gws []*Gateway
 	for range 2 {
 		cfg := testConfig(t, tenant)
-		cfg.NATS.URL = "nats://" + addr
+		joinNATS(cfg, addr, dir)
 		gws = append(gws, startGateway(t, cfg))
 	}
 	a, b := gws[0], gws[1]
@@ -91,13 +93,13 @@ func TestDeployedGuestReachesTheFleet(t *testing.T) {
 }
 
 func TestMissingDeployedGuestFailsStart(t *testing.T) {
-	addr := freePort(t)
-	srv := startNATS(t, addr, t.TempDir())
+	addr, dir := freePort(t), t.TempDir()
+	srv := startNATS(t, addr, dir)
 	defer srv.Close(context.Background())
 	tenant := cacheTenant("a", "a.test")
 	tenant.Guest = &config.Guest{Module: "nats:nope"}
 	cfg := testConfig(t, tenant)
-	cfg.NATS.URL = "nats://" + addr
+	joinNATS(cfg, addr, dir)
 	g, err := New(context.Background(), cfg, WithLogger(testLogger(t)))
 	if err == nil {
 		g.Close(context.Background())

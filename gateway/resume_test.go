@@ -104,6 +104,7 @@ func TestFleetResumesAcrossGateways(t *testing.T) {
 	}
 	cfgB := testConfig(t, cacheTenant("a", "a.test"))
 	cfgB.NATS.URL = gA.NATSURL()
+	cfgB.NATS.NkeyFile = cfgA.NATS.Embedded.GatewayNkeyFile
 	gB := startGateway(t, cfgB)
 	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		_, second := resumeOnce(t, gA, gB.addr(), clientOpts{sni: "a.test", version: v})

@@ -17,10 +17,15 @@ import (
 )
 
 // kvOf opens the tenant's bucket in the gateway's embedded NATS as an
-// outside client would.
+// outside client holding the gateway's key would (an attacker who stole it,
+// or an operator).
 func kvOf(t *testing.T, g *Gateway, tenant string) jetstream.KeyValue {
 	t.Helper()
-	nc, err := nats.Connect(g.NATSURL())
+	nk, err := nats.NkeyOptionFromSeed(g.snap.Load().cfg.NATS.Embedded.GatewayNkeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(g.NATSURL(), nk)
 	if err != nil {
 		t.Fatalf("connect to embedded nats: %v", err)
 	}

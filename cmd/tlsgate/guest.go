@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +26,8 @@ func newGuest() *cobra.Command {
 	}
 	cmd.PersistentFlags().String("nats", "nats://127.0.0.1:4222", "NATS URL of the fleet")
 	cmd.PersistentFlags().String("creds", "", "NATS credentials file")
+	cmd.PersistentFlags().String("nkey", "", "NKey seed file of a deployer (a gateway's embedded NATS: <data_dir>/nats-deployer.nk)")
+	cmd.PersistentFlags().String("ca", "", "CA certificate (PEM) that the NATS server's TLS certificate chains to")
 	cmd.AddCommand(newGuestPush(), newGuestList())
 	return cmd
 }
@@ -38,6 +42,20 @@ func connectNATS(cmd *cobra.Command) (*natskv.Client, error) {
 	if creds != "" {
 		opts = append(opts, natskv.WithCredsFile(creds))
 	}
+	if nkey, _ := cmd.Flags().GetString("nkey"); nkey != "" {
+		opts = append(opts, natskv.WithNkeySeedFile(nkey))
+	}
+	if ca, _ := cmd.Flags().GetString("ca"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca: %s holds no PEM certificate", ca)
+		}
+		opts = append(opts, natskv.WithTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	}
 	c, err := natskv.Connect(cmd.Context(), opts...)
 	if err != nil {
 		return nil, err
@@ -45,6 +63,9 @@ func connectNATS(cmd *cobra.Command) (*natskv.Client, error) {
 	for deadline := time.Now().Add(5 * time.Second); !c.Connected(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			c.Close(context.WithoutCancel(cmd.Context()))
+			if err := c.LastError(); err != nil {
+				return nil, fmt.Errorf("cannot reach NATS at %s: %w", url, err)
+			}
 			return nil, fmt.Errorf("cannot reach NATS at %s", url)
 		}
 	}

@@ -78,7 +78,7 @@ type gw struct {
 type gwOpts struct {
 	bin      string
 	tenants  string // YAML list items under tenants:
-	natsURL  string // join this NATS
+	join     *gw    // join this gateway's embedded NATS (started with natsLsn)
 	natsLsn  bool   // expose the embedded NATS on a port
 	dataDir  string
 	addr     string
@@ -110,8 +110,9 @@ func startGW(t *testing.T, o gwOpts) *gw {
 	if !o.noConfig {
 		nats := "nats: {storage: memory}\n"
 		switch {
-		case o.natsURL != "":
-			nats = fmt.Sprintf("nats: {url: %q}\n", o.natsURL)
+		case o.join != nil:
+			nats = fmt.Sprintf("nats: {url: %q, nkey_file: %q}\n", "nats://"+o.join.nats,
+				filepath.Join(o.join.dataDir, "nats-gateway.nk"))
 		case o.natsLsn:
 			g.nats = freeAddr(t)
 			nats = fmt.Sprintf("nats: {storage: memory, embedded: {listen: %q}}\n", g.nats)

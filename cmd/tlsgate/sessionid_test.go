@@ -18,7 +18,7 @@ var noTicket = []string{"-tls1_2", "-no_ticket"}
 // resumes on another gateway that shares the NATS key-value store.
 func TestSessionIDResumesAcrossGateways(t *testing.T) {
 	a := startGW(t, gwOpts{bin: binPatched, natsLsn: true})
-	b := startGW(t, gwOpts{bin: binPatched, natsURL: "nats://" + a.nats})
+	b := startGW(t, gwOpts{bin: binPatched, join: a})
 	if got := resumeWithOpenSSL(t, a.addr, b.addr, "a.test", noTicket...); got != "Reused" {
 		t.Fatalf("session made on gateway A, offered to gateway B: %s, want Reused", got)
 	}
@@ -46,7 +46,11 @@ func TestSessionIDTamperedBlobRefused(t *testing.T) {
 	sClient(t, g.addr, "a.test", sess, false, noTicket...)
 	time.Sleep(200 * time.Millisecond)
 
-	nc, err := nats.Connect("nats://" + g.nats)
+	nk, err := nats.NkeyOptionFromSeed(filepath.Join(g.dataDir, "nats-gateway.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+g.nats, nk)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,8 +55,11 @@ type NATS struct {
 	// URL of an external NATS cluster ("nats://host:4222"); empty runs an
 	// embedded server in-process.
 	URL string `koanf:"url"`
-	// CredsFile is a NATS credentials file for URL.
+	// CredsFile is a NATS credentials file (JWT and NKey seed) for URL.
 	CredsFile string `koanf:"creds_file"`
+	// NkeyFile is an NKey user seed file for URL: to join a gateway's
+	// embedded server, that gateway's Embedded.GatewayNkeyFile.
+	NkeyFile string `koanf:"nkey_file"`
 	// TLS configures TLS to URL.
 	TLS ClientTLS `koanf:"tls"`
 	// Embedded configures the in-process server used when URL is empty.
@@ -77,8 +80,41 @@ type ClientTLS struct {
 // Embedded configures the embedded nats-server.
 type Embedded struct {
 	// Listen opens a client port, e.g. "127.0.0.1:4222", so other gateways
-	// can join; empty (default) serves in-process clients only.
+	// can join; empty (default) serves in-process clients only. The port
+	// always requires NKey authentication, and an address other than
+	// loopback also requires TLS.
 	Listen string `koanf:"listen"`
+	// TLS serves the client port with TLS.
+	TLS ServerTLS `koanf:"tls"`
+	// GatewayNkeyFile is the NKey seed of the gateway role (sessions, and
+	// reading deployed guests), generated on first start when missing; the
+	// fleet's other gateways join with it as nats.nkey_file. Default
+	// <data_dir>/nats-gateway.nk.
+	GatewayNkeyFile string `koanf:"gateway_nkey_file"`
+	// DeployerNkeyFile is the NKey seed of the deployer role, the only one
+	// that may deploy guests (tlsgate guest push --nkey), generated on first
+	// start when missing. Default <data_dir>/nats-deployer.nk.
+	DeployerNkeyFile string `koanf:"deployer_nkey_file"`
+	// Users admits further NKey users, e.g. one per gateway of the fleet.
+	Users []NATSUser `koanf:"users"`
+}
+
+// ServerTLS is the certificate a server presents, and optionally the CA
+// its clients' certificates must chain to.
+type ServerTLS struct {
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ClientCAFile, when set, requires client certificates signed by it.
+	ClientCAFile string `koanf:"client_ca_file"`
+}
+
+// NATSUser is one NKey user of the embedded server's client port.
+type NATSUser struct {
+	// Nkey is the user's public key ("U...").
+	Nkey string `koanf:"nkey"`
+	// Role is "gateway" (sessions, reading guests) or "deployer" (also
+	// deploying guests).
+	Role string `koanf:"role"`
 }
 
 // Sealing holds the session sealing keys.

@@ -2,8 +2,10 @@ package config_test
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +123,26 @@ func TestLoadInvalid(t *testing.T) {
 			return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAEC", 1)
 		},
 			`sealing.keys[0].key: decodes to 3 bytes, want 32`},
+		{"published sealing key", func(s string) string {
+			return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "IrVmikA7dx03rpf6/HrKwydV4MuYmMWPmjZjwPAMJPg=", 1)
+		},
+			`sealing.keys[0].key: is public (it was published in examples/fleet`},
+		{"embedded nats on every interface without tls", func(s string) string { return s + "nats: {embedded: {listen: \"0.0.0.0:4222\"}}\n" },
+			`nats.embedded.listen: "0.0.0.0:4222" is reachable from other machines: give nats.embedded.tls`},
+		{"embedded nats on an empty host without tls", func(s string) string { return s + "nats: {embedded: {listen: \":4222\"}}\n" },
+			`nats.embedded.listen: ":4222" is reachable from other machines`},
+		{"embedded nats tls without listen", func(s string) string { return s + "nats: {embedded: {tls: {cert_file: n.crt, key_file: n.key}}}\n" },
+			`nats.embedded: tls and users need a client port`},
+		{"embedded nats user with a bad key", func(s string) string {
+			return s + "nats: {embedded: {listen: \"127.0.0.1:4222\", users: [{nkey: UABC, role: gateway}]}}\n"
+		},
+			`nats.embedded.users[0].nkey: "UABC" is not an NKey user public key`},
+		{"embedded nats user with a bad role", func(s string) string {
+			return s + "nats: {embedded: {listen: \"127.0.0.1:4222\", users: [{nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4, role: admin}]}}\n"
+		},
+			`nats.embedded.users[0].role: "admin" is not one of gateway, deployer`},
+		{"nkey file without url", func(s string) string { return s + "nats: {nkey_file: gw.nk}\n" },
+			`nats.nkey_file: needs nats.url`},
 		{"bad listener", func(s string) string { return strings.Replace(s, "127.0.0.1:8443", "127.0.0.1", 1) },
 			`listeners[0].address: "127.0.0.1" is not host:port`},
 		{"ttl over 7 days", func(s string) string {
@@ -183,5 +205,39 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %s in %v", want, err)
 		}
+	}
+}
+
+// Every sealing key shown in the repository's examples and docs is public,
+// so the gateway must refuse to seal with it.
+func TestKeysShownInExamplesAreRefused(t *testing.T) {
+	keyRE := regexp.MustCompile(`key: *"?([A-Za-z0-9+/]{43}=)`)
+	found := 0
+	for _, root := range []string{"../../examples", "../../docs", "../../README.md"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range keyRE.FindAllSubmatch(b, -1) {
+				found++
+				c := config.Config{Sealing: config.Sealing{Keys: []config.SealingKey{{ID: "k", Key: string(m[1])}}}}
+				if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "is public") {
+					t.Errorf("%s shows sealing key %s, which Validate does not refuse as public", path, m[1])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d keys shown in examples and docs", found)
+	old := config.Config{Sealing: config.Sealing{Keys: []config.SealingKey{{ID: "k", Key: "IrVmikA7dx03rpf6/HrKwydV4MuYmMWPmjZjwPAMJPg="}}}}
+	if err := old.Validate(); err == nil || !strings.Contains(err.Error(), "sealing.keys[0].key: is public") {
+		t.Errorf("the key once published in examples/fleet is not refused: %v", err)
 	}
 }

@@ -154,6 +154,12 @@ func (c *Config) FillDefaults() {
 	if c.NATS.Replicas == 0 {
 		c.NATS.Replicas = 1
 	}
+	if c.NATS.Embedded.GatewayNkeyFile == "" {
+		c.NATS.Embedded.GatewayNkeyFile = filepath.Join(c.DataDir, "nats-gateway.nk")
+	}
+	if c.NATS.Embedded.DeployerNkeyFile == "" {
+		c.NATS.Embedded.DeployerNkeyFile = filepath.Join(c.DataDir, "nats-deployer.nk")
+	}
 	if c.Sealing.KeysFile == "" {
 		c.Sealing.KeysFile = filepath.Join(c.DataDir, "sealing-keys.yaml")
 	}
@@ -213,6 +219,12 @@ func (c *Config) resolvePaths(base string) {
 	abs(&c.DataDir)
 	abs(&c.Sealing.KeysFile)
 	abs(&c.NATS.CredsFile)
+	abs(&c.NATS.NkeyFile)
+	abs(&c.NATS.Embedded.TLS.CertFile)
+	abs(&c.NATS.Embedded.TLS.KeyFile)
+	abs(&c.NATS.Embedded.TLS.ClientCAFile)
+	abs(&c.NATS.Embedded.GatewayNkeyFile)
+	abs(&c.NATS.Embedded.DeployerNkeyFile)
 	abs(&c.NATS.TLS.CAFile)
 	abs(&c.NATS.TLS.CertFile)
 	abs(&c.NATS.TLS.KeyFile)

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/netaddr"
 )
 
 var (
@@ -16,6 +18,7 @@ var (
 	keyIDRE      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 	hostLabelRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	guestNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	nkeyUserRE   = regexp.MustCompile(`^U[A-Z2-7]{55}$`)
 )
 
 // FieldError is one validation problem at a field path.
@@ -114,15 +117,17 @@ func (c *Config) validateNATS(p *problems) {
 		if n.Embedded.Listen != "" {
 			p.add("nats.embedded.listen", "set, but nats.url is set too: an external cluster is used and no server is embedded")
 		}
+		if n.CredsFile != "" && n.NkeyFile != "" {
+			p.add("nats.nkey_file", "creds_file and nkey_file exclude each other")
+		}
 	} else {
 		if n.CredsFile != "" {
 			p.add("nats.creds_file", "needs nats.url")
 		}
-		if n.Embedded.Listen != "" {
-			if err := checkHostPort(n.Embedded.Listen); err != nil {
-				p.add("nats.embedded.listen", "%v", err)
-			}
+		if n.NkeyFile != "" {
+			p.add("nats.nkey_file", "needs nats.url (the embedded server's own users are nats.embedded.*_nkey_file)")
 		}
+		c.validateEmbedded(p)
 	}
 	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
 		p.add("nats.tls", "cert_file and key_file go together")
@@ -132,6 +137,39 @@ func (c *Config) validateNATS(p *problems) {
 	}
 	if n.Replicas < 1 || n.Replicas > 5 {
 		p.add("nats.replicas", "%d is out of range 1..5", n.Replicas)
+	}
+}
+
+func (c *Config) validateEmbedded(p *problems) {
+	e := c.NATS.Embedded
+	if e.Listen == "" {
+		if e.TLS != (ServerTLS{}) || len(e.Users) > 0 {
+			p.add("nats.embedded", "tls and users need a client port (nats.embedded.listen)")
+		}
+		return
+	}
+	if err := checkHostPort(e.Listen); err != nil {
+		p.add("nats.embedded.listen", "%v", err)
+	} else if host, _, _ := net.SplitHostPort(e.Listen); e.TLS.CertFile == "" && !netaddr.IsLoopback(host) {
+		p.add("nats.embedded.listen", "%q is reachable from other machines: give nats.embedded.tls (the port carries credentials and sessions), or listen on 127.0.0.1", e.Listen)
+	}
+	if (e.TLS.CertFile == "") != (e.TLS.KeyFile == "") {
+		p.add("nats.embedded.tls", "cert_file and key_file go together")
+	}
+	if e.TLS.ClientCAFile != "" && e.TLS.CertFile == "" {
+		p.add("nats.embedded.tls.client_ca_file", "needs cert_file and key_file")
+	}
+	if e.GatewayNkeyFile == e.DeployerNkeyFile {
+		p.add("nats.embedded.deployer_nkey_file", "is also nats.embedded.gateway_nkey_file: the roles need different keys")
+	}
+	for i, u := range e.Users {
+		up := fmt.Sprintf("nats.embedded.users[%d]", i)
+		if !nkeyUserRE.MatchString(u.Nkey) {
+			p.add(up+".nkey", "%q is not an NKey user public key (56 characters starting with U)", u.Nkey)
+		}
+		if u.Role != "gateway" && u.Role != "deployer" {
+			p.add(up+".role", "%q is not one of gateway, deployer", u.Role)
+		}
 	}
 }
 
@@ -166,6 +204,8 @@ func validateKeys(p *problems, base string, keys []SealingKey) {
 			p.add(path+".key", "not standard base64: %v", err)
 		case len(raw) != 32:
 			p.add(path+".key", "decodes to %d bytes, want 32", len(raw))
+		case publishedKey(raw) != "":
+			p.add(path+".key", "is public (it was published in %s): anyone could open sessions sealed with it; generate one with: head -c 32 /dev/urandom | base64", publishedKey(raw))
 		}
 	}
 }

@@ -19,6 +19,7 @@ type Client struct {
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	log       *slog.Logger
+	denied    chan error    // permission violations the server reported, newest kept
 	closed    chan struct{} // closed by nats when the connection is closed
 	closeOnce sync.Once
 	closeErr  error
@@ -31,6 +32,7 @@ type clientOptions struct {
 	inProcess *Server
 	url       string
 	creds     string
+	nkeySeed  string
 	tls       *tls.Config
 	name      string
 	logger    *slog.Logger
@@ -52,6 +54,13 @@ func WithURL(url string) ClientOption {
 // seed). Default: no credentials.
 func WithCredsFile(path string) ClientOption {
 	return func(o *clientOptions) { o.creds = path }
+}
+
+// WithNkeySeedFile authenticates as the NKey user whose seed is in path
+// (see LoadOrCreateNkey), to an external NATS or the embedded server
+// alike. Default: none.
+func WithNkeySeedFile(path string) ClientOption {
+	return func(o *clientOptions) { o.nkeySeed = path }
 }
 
 // WithTLSConfig uses c for TLS to the NATS servers (client certificates,
@@ -82,8 +91,8 @@ const (
 // Connect connects to NATS. With WithURL it returns a Client even when no
 // server can be reached: the client keeps reconnecting in the background and
 // bucket operations fail with wasmhost.ErrUnavailable until it succeeds.
-// Errors: no server given, an unreadable credentials file, a bad URL, ctx
-// already done.
+// Errors: no server given, an unreadable credentials or seed file, a bad
+// URL, credentials the embedded server refuses, ctx already done.
 func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 	o := clientOptions{name: "tlsgate", logger: slog.Default()}
 	for _, opt := range opts {
@@ -92,7 +101,7 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("natskv: connect: %w", err)
 	}
-	c := &Client{log: o.logger, closed: make(chan struct{})}
+	c := &Client{log: o.logger, closed: make(chan struct{}), denied: make(chan error, 1)}
 	nopts := []nats.Option{
 		nats.Name(o.name),
 		nats.Timeout(timeoutFor(ctx, connectTimeout)),
@@ -107,6 +116,12 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 			c.log.Info("natskv: connected to NATS", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				select {
+				case c.denied <- err:
+				default:
+				}
+			}
 			c.log.Warn("natskv: NATS error", "err", err)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
@@ -123,6 +138,13 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 	}
 	if o.creds != "" {
 		nopts = append(nopts, nats.UserCredentials(o.creds))
+	}
+	if o.nkeySeed != "" {
+		nk, err := nats.NkeyOptionFromSeed(o.nkeySeed)
+		if err != nil {
+			return nil, fmt.Errorf("natskv: nkey seed file %s: %w", o.nkeySeed, err)
+		}
+		nopts = append(nopts, nk)
 	}
 	if o.tls != nil {
 		nopts = append(nopts, nats.Secure(o.tls))
@@ -145,6 +167,10 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 
 // Connected reports whether the client is connected to a NATS server now.
 func (c *Client) Connected() bool { return c.nc.IsConnected() }
+
+// LastError returns the last error the connection saw (an authorization
+// violation, a TLS failure), or nil: why Connected is false.
+func (c *Client) LastError() error { return c.nc.LastError() }
 
 // Close drains the connection (pending operations finish, then it closes)
 // and waits until it is closed, ctx ends or 30 seconds pass, then closes it
@@ -169,6 +195,41 @@ func (c *Client) Close(ctx context.Context) error {
 		}
 	})
 	return c.closeErr
+}
+
+// ErrPermissionDenied is wrapped by operations the server refused because
+// this client's NATS user may not do them (a gateway's user deploying a
+// guest module, for example).
+var ErrPermissionDenied = errors.New("natskv: permission denied")
+
+// untilDenied returns a context that ends when ctx does or when the server
+// reports a permission violation on this connection, whichever is first:
+// NATS reports those asynchronously, so a refused publish would otherwise
+// wait out its whole deadline. The caller calls stop when done, and reads
+// the cause with denial.
+func (c *Client) untilDenied(ctx context.Context) (_ context.Context, stop func()) {
+	select { // forget a violation left over from an earlier operation
+	case <-c.denied:
+	default:
+	}
+	dctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case err := <-c.denied:
+			cancel(fmt.Errorf("%w: %w", ErrPermissionDenied, err))
+		case <-dctx.Done():
+		}
+	}()
+	return dctx, func() { cancel(nil) }
+}
+
+// denial returns the permission error that ended ctx (from untilDenied),
+// or nil.
+func denial(ctx context.Context) error {
+	if err := context.Cause(ctx); errors.Is(err, ErrPermissionDenied) {
+		return err
+	}
+	return nil
 }
 
 // timeoutFor returns d, or less if ctx's deadline is nearer.

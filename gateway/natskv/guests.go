@@ -44,14 +44,22 @@ func guestInfo(oi *jetstream.ObjectInfo) GuestInfo {
 	return GuestInfo{Name: oi.Name, Size: oi.Size, Digest: oi.Digest, Modified: oi.ModTime, Deleted: oi.Deleted}
 }
 
-// guests opens the guest object store, creating it (with the server's
-// defaults) only if it does not exist: an operator's settings for it, such
-// as replicas, are never rewritten.
-func (c *Client) guests(ctx context.Context) (jetstream.ObjectStore, error) {
+// errNoGuestBucket is guests' answer to a reader when nothing was ever
+// deployed: the bucket does not exist yet.
+var errNoGuestBucket = errors.New("natskv: no guest module deployed yet: bucket " + GuestBucket + " does not exist")
+
+// guests opens the guest object store. Only a deployer (create) creates it,
+// with the server's defaults and only if it does not exist, so an
+// operator's settings for it, such as replicas, are never rewritten;
+// gateways only read it, and a gateway's NATS user may not create it.
+func (c *Client) guests(ctx context.Context, create bool) (jetstream.ObjectStore, error) {
 	if !c.Connected() {
 		return nil, fmt.Errorf("natskv: guest modules: %w", wasmhost.ErrUnavailable)
 	}
 	os, err := c.js.ObjectStore(ctx, GuestBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) && !create {
+		return nil, errNoGuestBucket
+	}
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		os, err = c.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
 			Bucket:      GuestBucket,
@@ -82,7 +90,10 @@ func (c *Client) GuestModule(ctx context.Context, name string) ([]byte, error) {
 	if err := ValidateGuestName(name); err != nil {
 		return nil, err
 	}
-	os, err := c.guests(ctx)
+	os, err := c.guests(ctx, false)
+	if errors.Is(err, errNoGuestBucket) {
+		return nil, fmt.Errorf("%w: %q (nothing deployed yet)", ErrGuestNotFound, name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -103,20 +114,27 @@ func (c *Client) PutGuestModule(ctx context.Context, name string, wasm []byte) (
 	if err := ValidateGuestName(name); err != nil {
 		return GuestInfo{}, err
 	}
-	os, err := c.guests(ctx)
-	if err != nil {
-		return GuestInfo{}, err
+	ctx, stop := c.untilDenied(ctx)
+	defer stop()
+	os, err := c.guests(ctx, true)
+	if err == nil {
+		var oi *jetstream.ObjectInfo
+		if oi, err = os.PutBytes(ctx, name, wasm); err == nil {
+			return guestInfo(oi), nil
+		}
 	}
-	oi, err := os.PutBytes(ctx, name, wasm)
-	if err != nil {
-		return GuestInfo{}, guestErr(ctx, fmt.Sprintf("put guest module %q", name), err)
+	if d := denial(ctx); d != nil {
+		return GuestInfo{}, fmt.Errorf("natskv: put guest module %q: this NATS user may not deploy guests (use a deployer's credentials): %w", name, d)
 	}
-	return guestInfo(oi), nil
+	return GuestInfo{}, guestErr(ctx, fmt.Sprintf("put guest module %q", name), err)
 }
 
 // GuestModules lists the deployed modules.
 func (c *Client) GuestModules(ctx context.Context) ([]GuestInfo, error) {
-	os, err := c.guests(ctx)
+	os, err := c.guests(ctx, false)
+	if errors.Is(err, errNoGuestBucket) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -138,9 +156,11 @@ func (c *Client) GuestModules(ctx context.Context) ([]GuestInfo, error) {
 // delete) from now on, until ctx is done or the watch ends (the stream or
 // the connection went away). It returns once the watch is set up, with a
 // channel closed when the watch has ended, so the caller can set it up
-// again; fn runs on a goroutine of the watch, one change at a time.
+// again; fn runs on a goroutine of the watch, one change at a time. Until
+// the first module is deployed the bucket does not exist, and the watch
+// cannot be set up (an error); the caller retries.
 func (c *Client) WatchGuestModules(ctx context.Context, fn func(GuestInfo)) (<-chan struct{}, error) {
-	os, err := c.guests(ctx)
+	os, err := c.guests(ctx, false)
 	if err != nil {
 		return nil, err
 	}

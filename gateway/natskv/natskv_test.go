@@ -286,7 +286,8 @@ func TestEmbeddedServerKeepsDataAcrossRestart(t *testing.T) {
 func TestConnectWhileNATSIsDown(t *testing.T) {
 	port := freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c := connect(t, natskv.WithURL("nats://"+addr), natskv.WithName("tlsgate-test"))
+	admit, seed, _ := users(t)
+	c := connect(t, natskv.WithURL("nats://"+addr), natskv.WithName("tlsgate-test"), natskv.WithNkeySeedFile(seed))
 	if c.Connected() {
 		t.Fatal("Connected() = true with no server listening")
 	}
@@ -306,7 +307,7 @@ func TestConnectWhileNATSIsDown(t *testing.T) {
 		}
 	}
 
-	s := startServer(t, natskv.WithClientListen(addr))
+	s := startServer(t, append(admit, natskv.WithClientListen(addr))...)
 	if got, want := s.ClientURL(), "nats://"+addr; got != want {
 		t.Errorf("ClientURL() = %q, want %q", got, want)
 	}
@@ -402,8 +403,9 @@ func TestStartEmbeddedErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			s, err := natskv.StartEmbedded(ctx, natskv.WithDataDir(t.TempDir()), natskv.WithClientListen(tt.listen),
-				natskv.WithServerLogger(quiet))
+			admit, _, _ := users(t)
+			s, err := natskv.StartEmbedded(ctx, append(admit, natskv.WithDataDir(t.TempDir()), natskv.WithClientListen(tt.listen),
+				natskv.WithServerLogger(quiet))...)
 			if err == nil {
 				closeServer(t, s)
 				t.Fatal("StartEmbedded succeeded, want an error")

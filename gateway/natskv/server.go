@@ -2,6 +2,7 @@ package natskv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/tlsgate/tlsgate/internal/netaddr"
 )
 
 // Server is an embedded, in-process nats-server with JetStream enabled. It
@@ -32,6 +36,13 @@ type serverOptions struct {
 	dataDir string
 	listen  string
 	logger  *slog.Logger
+	users   []nkeyUser
+	tls     *tls.Config
+}
+
+type nkeyUser struct {
+	pub  string
+	role Role
 }
 
 // WithDataDir sets the directory where JetStream keeps its file storage, so
@@ -43,10 +54,27 @@ func WithDataDir(dir string) ServerOption {
 
 // WithClientListen opens a TCP client port at hostport (for example
 // "127.0.0.1:4222"; port 0 picks a free port, see ClientURL) so that other
-// processes can connect. Default: "", no
-// port at all; only in-process clients (WithInProcess) can connect.
+// processes can connect. The port is always authenticated: it needs at
+// least one WithNkeyUser, and an address that is not loopback also needs
+// WithServerTLS. Default: "", no port at all; only in-process clients
+// (WithInProcess) can connect.
 func WithClientListen(hostport string) ServerOption {
 	return func(o *serverOptions) { o.listen = hostport }
+}
+
+// WithNkeyUser admits the NKey user whose public key is pub (a "U..." key,
+// see LoadOrCreateNkey) in role. Once a server has users, every client
+// must authenticate as one of them, in-process clients included. Default:
+// no users, which is only allowed without a client port.
+func WithNkeyUser(pub string, role Role) ServerOption {
+	return func(o *serverOptions) { o.users = append(o.users, nkeyUser{pub: pub, role: role}) }
+}
+
+// WithServerTLS serves the client port with TLS using c (which holds the
+// server's certificate, and ClientCAs with ClientAuth to require client
+// certificates). Default: plain TCP, allowed only on loopback addresses.
+func WithServerTLS(c *tls.Config) ServerOption {
+	return func(o *serverOptions) { o.tls = c }
 }
 
 // WithServerLogger sends the server's warnings and errors to l, and its
@@ -77,10 +105,16 @@ func StartEmbedded(ctx context.Context, opts ...ServerOption) (*Server, error) {
 		DontListen: o.listen == "",
 		NoSigs:     true,
 	}
+	if err := o.secure(sopts); err != nil {
+		return nil, err
+	}
 	if o.listen != "" {
 		host, portStr, err := net.SplitHostPort(o.listen)
 		if err != nil {
 			return nil, fmt.Errorf("natskv: client listen address %q: %w", o.listen, err)
+		}
+		if o.tls == nil && !netaddr.IsLoopback(host) {
+			return nil, fmt.Errorf("natskv: client listen address %q: %w", o.listen, ErrPlainRemotePort)
 		}
 		port, err := strconv.Atoi(portStr)
 		if err != nil || port < 0 || port > 65535 {
@@ -137,6 +171,40 @@ func StartEmbedded(ctx context.Context, opts ...ServerOption) (*Server, error) {
 		return nil, errors.New("natskv: embedded server started without JetStream")
 	}
 	return s, nil
+}
+
+// ErrOpenPort is returned by StartEmbedded for a client port without users:
+// anyone who reaches it could read every tenant's sessions and deploy guests.
+var ErrOpenPort = errors.New("natskv: a client port needs at least one NKey user (WithNkeyUser)")
+
+// ErrPlainRemotePort is returned by StartEmbedded for a client port on an
+// address other than loopback without TLS: credentials and sealed sessions
+// would cross the network in clear.
+var ErrPlainRemotePort = errors.New("natskv: a client port beyond loopback needs TLS (WithServerTLS)")
+
+// secure sets the users, their permissions and TLS.
+func (o *serverOptions) secure(sopts *server.Options) error {
+	if o.listen != "" && len(o.users) == 0 {
+		return ErrOpenPort
+	}
+	for _, u := range o.users {
+		if !nkeys.IsValidPublicUserKey(u.pub) {
+			return fmt.Errorf("natskv: %q is not an NKey user public key (U...)", u.pub)
+		}
+		perms, err := u.role.permissions()
+		if err != nil {
+			return err
+		}
+		sopts.Nkeys = append(sopts.Nkeys, &server.NkeyUser{Nkey: u.pub, Permissions: perms})
+	}
+	if o.tls != nil {
+		if len(o.tls.Certificates) == 0 && o.tls.GetCertificate == nil {
+			return errors.New("natskv: server TLS config has no certificate")
+		}
+		sopts.TLS, sopts.TLSConfig, sopts.TLSTimeout = true, o.tls, 2
+		sopts.TLSVerify = o.tls.ClientAuth == tls.RequireAndVerifyClientCert
+	}
+	return nil
 }
 
 // ClientURL returns the URL of the server's TCP client port, or "" when it

@@ -11,9 +11,10 @@ import (
 // Port 0 means any free port, as for net.Listen (nats-server alone would
 // read it as its default, 4222): two servers must both start.
 func TestClientListenPortZeroPicksFreePorts(t *testing.T) {
+	admit, _, _ := users(t)
 	var urls []string
 	for range 2 {
-		s, err := natskv.StartEmbedded(context.Background(), natskv.WithClientListen("127.0.0.1:0"))
+		s, err := natskv.StartEmbedded(context.Background(), append(admit, natskv.WithClientListen("127.0.0.1:0"))...)
 		if err != nil {
 			t.Fatalf("StartEmbedded: %v", err)
 		}

@@ -1,0 +1,126 @@
+package natskv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
+)
+
+// Role is what a user of the embedded server's client port may do.
+type Role string
+
+const (
+	// RoleGateway is a gateway of the fleet: it may use every tenant's
+	// session bucket and read the deployed guest modules, but it may not
+	// write, purge or delete them, nor create or change their bucket.
+	RoleGateway Role = "gateway"
+	// RoleDeployer may do everything a gateway may, and deploy guest
+	// modules (tlsgate guest push).
+	RoleDeployer Role = "deployer"
+)
+
+// guestStream is the JetStream stream behind GuestBucket.
+const guestStream = "OBJ_" + GuestBucket
+
+// permissions returns what role may publish and subscribe to. A gateway
+// may publish anything but writes to the guest object store and the
+// JetStream API calls that change its stream.
+func (r Role) permissions() (*server.Permissions, error) {
+	switch r {
+	case RoleDeployer:
+		return nil, nil // everything
+	case RoleGateway:
+		return &server.Permissions{Publish: &server.SubjectPermission{
+			Allow: []string{">"},
+			Deny: []string{
+				"$O." + GuestBucket + ".>",
+				"$JS.API.STREAM.CREATE." + guestStream,
+				"$JS.API.STREAM.UPDATE." + guestStream,
+				"$JS.API.STREAM.DELETE." + guestStream,
+				"$JS.API.STREAM.PURGE." + guestStream,
+				"$JS.API.STREAM.RESTORE." + guestStream,
+				"$JS.API.STREAM.MSG.DELETE." + guestStream,
+			},
+		}}, nil
+	default:
+		return nil, fmt.Errorf("natskv: role %q is not one of %s, %s", r, RoleGateway, RoleDeployer)
+	}
+}
+
+// ErrSeedFile is wrapped by LoadOrCreateNkey for a seed file that exists
+// but is no NKey user seed, or that others can read.
+var ErrSeedFile = errors.New("natskv: bad NKey seed file")
+
+// LoadOrCreateNkey returns the public key of the NKey user seed kept in
+// path, generating a new seed there (mode 0600, directories 0700) when the
+// file does not exist. Clients authenticate with the file through
+// WithNkeySeedFile. Errors: an unreadable file, one that holds no user seed
+// or is readable by group or others (wrapping ErrSeedFile), or a failed
+// write.
+func LoadOrCreateNkey(path string) (string, error) {
+	pub, err := NkeyPublic(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createNkey(path)
+	}
+	return pub, err
+}
+
+// NkeyPublic returns the public key of the NKey user seed in path, with
+// the errors of LoadOrCreateNkey; a missing file wraps fs.ErrNotExist.
+func NkeyPublic(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("natskv: nkey seed: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%w: %s is mode %04o; want 0600 (a seed is a password)", ErrSeedFile, path, fi.Mode().Perm())
+	}
+	kp, err := nkeys.FromSeed(bytes.TrimSpace(b))
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %w", ErrSeedFile, path, err)
+	}
+	defer kp.Wipe()
+	pub, err := kp.PublicKey()
+	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+		return "", fmt.Errorf("%w: %s holds no user seed (SU...)", ErrSeedFile, path)
+	}
+	return pub, nil
+}
+
+func createNkey(path string) (string, error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return "", fmt.Errorf("natskv: nkey: %w", err)
+	}
+	defer kp.Wipe()
+	seed, err := kp.Seed()
+	if err != nil {
+		return "", fmt.Errorf("natskv: nkey: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return "", fmt.Errorf("natskv: nkey: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("natskv: nkey seed: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("natskv: nkey seed: %w", err)
+	}
+	_, werr := f.Write(append(seed, '\n'))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		_ = os.Remove(path)
+		return "", fmt.Errorf("natskv: nkey seed: %w", werr)
+	}
+	return pub, nil
+}
