@@ -121,7 +121,7 @@ func (l *listener) handle(c net.Conn) {
 	if err != nil {
 		if cs != nil {
 			l.g.metrics.handshake(cs.t.name, tc.ConnectionState().Version, "failed")
-			l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.result)
+			l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.outcome(tc.ConnectionState()))
 			for _, p := range cs.pending {
 				l.g.stores.abandon(p) // never stored: the handshake failed
 			}
@@ -136,7 +136,7 @@ func (l *listener) handle(c net.Conn) {
 		outcome = "resumed"
 	}
 	l.g.metrics.handshake(cs.t.name, st.Version, outcome)
-	l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.result)
+	l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.outcome(st))
 	// Only now, with the client's Finished verified, do sessions get stored.
 	for _, p := range cs.pending {
 		l.g.stores.enqueue(p)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -34,7 +35,14 @@ const (
 	resultMismatch   resumeResult = "mismatch"    // bound to another tenant, SNI or ALPN
 	resultExpired    resumeResult = "expired"     // older than the tenant's session TTL
 	resultForeign    resumeResult = "foreign"     // ticket not issued for this tenant: made up, or another tenant's
+	resultDeclined   resumeResult = "declined"    // found and valid, but crypto/tls would not resume it (version, cipher suite)
+	resultRepeated   resumeResult = "repeated"    // an identity the same ClientHello already offered: no second fetch
 )
+
+// maxOffered bounds the identities one connection looks up; crypto/tls
+// itself asks about at most 5 TLS 1.3 PSK identities per ClientHello (and a
+// second hello after a HelloRetryRequest offers them again).
+const maxOffered = 10
 
 // pendingStore is a session to store once the handshake has succeeded.
 type pendingStore struct {
@@ -53,15 +61,43 @@ type connSessions struct {
 	obs        *metrics
 	stores     *storeQueue
 
-	// created is the original creation time of the session this connection
-	// resumed; re-issued tickets keep it, so lifetime is never extended.
-	created time.Time
-	// resumedID is the guest identifier of the session this connection
-	// resumed, if any.
-	resumedID []byte
+	// found is the last session unwrap handed to crypto/tls. crypto/tls may
+	// still decline it (its own version, cipher suite and lifetime checks)
+	// and go on to the next identity or a full handshake; only when the
+	// ConnectionState says DidResume is found the session resumed.
+	found *foundSession
+	// offered are the identities this connection has looked up already.
+	offered   [][]byte
 	mechanism abi.Mechanism
 	result    resumeResult
 	pending   []pendingStore
+}
+
+// foundSession is a session unwrap returned to crypto/tls.
+type foundSession struct {
+	// created is the session's original creation time: tickets re-issued
+	// on resumption keep it, so lifetime is never extended.
+	created time.Time
+	// id is its guest identifier (nil for a stateless ticket).
+	id []byte
+}
+
+// resumed returns the session this connection resumed, once crypto/tls
+// has accepted one (cs.DidResume), or nil.
+func (c *connSessions) resumed(cs tls.ConnectionState) *foundSession {
+	if !cs.DidResume {
+		return nil
+	}
+	return c.found
+}
+
+// outcome is the resumption result to count once the handshake is over: a
+// session we found that crypto/tls then declined is no hit.
+func (c *connSessions) outcome(cs tls.ConnectionState) resumeResult {
+	if c.result == resultHit && !cs.DidResume {
+		return resultDeclined
+	}
+	return c.result
 }
 
 func (c *connSessions) want(cs tls.ConnectionState) binding {
@@ -81,19 +117,19 @@ func mechanismOf(cs tls.ConnectionState) abi.Mechanism {
 // one the sealed state is the ticket.
 func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 	if c.t.pool == nil {
-		plain, err := c.bind(cs, ss, c.createdAt())
+		plain, err := c.bind(cs, ss, c.createdAt(cs))
 		if err != nil {
 			return nil, err
 		}
 		return c.seal.sealBlob(plain, purposeStateless, c.t.name, nil), nil
 	}
-	if c.resumedID != nil && cs.Version == tls.VersionTLS12 {
+	if r := c.resumed(cs); r != nil && r.id != nil && cs.Version == tls.VersionTLS12 {
 		// A TLS 1.2 resumption re-issues the very session it resumed: same
 		// master secret, same creation time, and a binding just checked.
 		// The stored entry stands, so hand out its identifier again and
 		// spare the guest a store and NATS a write. (TLS 1.3 re-issues
 		// with a fresh PSK, which must be stored.)
-		return c.resumedID, nil
+		return r.id, nil
 	}
 	id := c.seal.newIdentifier(c.t.name)
 	if !c.t.module.mod.HasStore() {
@@ -107,11 +143,11 @@ func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 
 // createdAt is when the session this connection issues was first created:
 // the resumed session's creation, or now for a full handshake.
-func (c *connSessions) createdAt() time.Time {
-	if c.created.IsZero() {
-		return time.Now()
+func (c *connSessions) createdAt(cs tls.ConnectionState) time.Time {
+	if r := c.resumed(cs); r != nil {
+		return r.created
 	}
-	return c.created
+	return time.Now()
 }
 
 // bind re-appends the binding (created being the session's first creation)
@@ -126,7 +162,7 @@ func (c *connSessions) bind(cs tls.ConnectionState, ss *tls.SessionState, create
 // storeLater seals the session under id and queues it for the guest's store
 // export, to be committed only if the handshake succeeds.
 func (c *connSessions) storeLater(id []byte, cs tls.ConnectionState, ss *tls.SessionState, mech abi.Mechanism) error {
-	created := c.createdAt()
+	created := c.createdAt(cs)
 	ttl := c.t.cfg.SessionTTL - time.Since(created)
 	if ttl < time.Second {
 		return nil // nothing worth keeping; the id will simply miss
@@ -158,13 +194,17 @@ func (c *connSessions) unwrap(identity []byte, cs tls.ConnectionState) (*tls.Ses
 		return nil, nil // TLS 1.2 ClientHello without a ticket
 	}
 	mech := mechanismOf(cs)
+	if c.repeated(identity) {
+		c.note(mech, resultRepeated)
+		return nil, nil
+	}
 	if c.t.pool == nil {
 		plain, err := c.seal.openBlob(identity, purposeStateless, c.t.name, nil)
 		if err != nil {
 			c.note(mech, resultTamper)
 			return nil, nil
 		}
-		return c.accept(plain, cs, mech), nil
+		return c.accept(plain, cs, mech, nil), nil
 	}
 	if !c.seal.issued(c.t.name, identity) {
 		// Made up, or issued for another tenant: no guest or store work.
@@ -215,15 +255,31 @@ func (c *connSessions) lookup(id []byte, cs tls.ConnectionState, mech abi.Mechan
 		c.note(mech, resultTamper)
 		return nil
 	}
-	ss := c.accept(plain, cs, mech)
-	if ss != nil {
-		c.resumedID = id
-	}
-	return ss
+	return c.accept(plain, cs, mech, id)
 }
 
-// accept parses an opened session and checks its binding and lifetime.
-func (c *connSessions) accept(plain []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+// repeated reports whether this connection already looked identity up (a
+// ClientHello may list one identity several times, and each would cost a
+// guest fetch and a NATS get), or has looked up as many as it may;
+// otherwise it remembers identity.
+func (c *connSessions) repeated(identity []byte) bool {
+	if len(c.offered) >= maxOffered {
+		return true
+	}
+	for _, o := range c.offered {
+		if bytes.Equal(o, identity) {
+			return true
+		}
+	}
+	c.offered = append(c.offered, identity)
+	return false
+}
+
+// accept parses an opened session and checks its binding and lifetime. A
+// session that passes is handed to crypto/tls as found (id being its guest
+// identifier, nil for a stateless ticket); crypto/tls decides whether it
+// resumes.
+func (c *connSessions) accept(plain []byte, cs tls.ConnectionState, mech abi.Mechanism, id []byte) *tls.SessionState {
 	ss, err := tls.ParseSessionState(plain)
 	if err != nil {
 		c.note(mech, resultTamper)
@@ -242,13 +298,15 @@ func (c *connSessions) accept(plain []byte, cs tls.ConnectionState, mech abi.Mec
 		c.note(mech, resultExpired)
 		return nil
 	}
-	c.created = b.Created
+	c.found = &foundSession{created: b.Created, id: id}
 	c.note(mech, resultHit)
 	return ss
 }
 
 // note records the attempt's result; a TLS 1.3 client may offer several
-// identities, and the last word (a hit, if any) stands.
+// identities, and the last word (a hit, if any) stands. A hit here means
+// found and handed to crypto/tls; outcome turns it into declined when
+// crypto/tls did not resume it.
 func (c *connSessions) note(mech abi.Mechanism, r resumeResult) {
 	if c.result == resultHit {
 		return
@@ -277,7 +335,7 @@ func classifyFetchError(err error) resumeResult {
 // random ones for middlebox compatibility), so an ID this fleet did not
 // issue for the tenant is ignored: no guest call, nothing counted.
 func (c *connSessions) lookupByID(id []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-	if !c.seal.issued(c.t.name, id) || !c.t.module.mod.HasFetch() {
+	if !c.seal.issued(c.t.name, id) || !c.t.module.mod.HasFetch() || c.repeated(id) {
 		return nil, nil
 	}
 	return c.lookup(id, cs, abi.MechanismTLS12ID), nil
