@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		if err != nil {
 			return nil, fmt.Errorf("gateway: listeners[%d].address: %w", i, err)
 		}
-		l := g.newListener(i, ln)
+		l := g.newListener(i, ln, cfg.Limits)
 		g.listeners = append(g.listeners, l)
 	}
 	if cfg.Admin.Address != "off" {
@@ -183,7 +183,8 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 // Reload applies cfg (which must have passed Validate) as a whole: the new
 // tenants, certificates, guests and keys are built beside the ones serving,
 // then swapped in at once, and the old ones drained and closed. Changes
-// that need a restart (listeners, admin, nats, wasm, data_dir, store_queue)
+// that need a restart (listeners, admin, nats, wasm, data_dir, store_queue,
+// limits)
 // refuse the reload. On any error nothing changes and the error wraps
 // ErrReloadRefused.
 func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
@@ -237,6 +238,7 @@ func restartOnly(old, cur *config.Config) error {
 		{"wasm", old.Wasm, cur.Wasm},
 		{"data_dir", old.DataDir, cur.DataDir},
 		{"store_queue", old.StoreQueue, cur.StoreQueue},
+		{"limits", old.Limits, cur.Limits},
 	}
 	var errs []error
 	for _, f := range fields {

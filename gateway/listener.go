@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
 )
 
 // trackedConn is the raw connection under a tls.Conn; GetConfigForClient
@@ -17,6 +19,17 @@ import (
 type trackedConn struct {
 	net.Conn
 	sessions *connSessions
+	release  func() // gives the connection's place back; run once, on Close
+	once     sync.Once
+}
+
+// Close closes the connection and gives its place back to the listener.
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	if c.release != nil {
+		c.once.Do(c.release)
+	}
+	return err
 }
 
 type tenantKey struct{}
@@ -24,23 +37,30 @@ type tenantKey struct{}
 // listener is one TLS listening socket. It outlives snapshots: every
 // handshake asks the gateway for the snapshot current at that moment.
 type listener struct {
-	g    *Gateway
-	idx  int
-	ln   net.Listener
-	tls  *tls.Config
-	http *http.Server
-	conn *connQueue
-	tcp  tcpProxy
-	wg   sync.WaitGroup
+	g     *Gateway
+	idx   int
+	ln    net.Listener
+	name  string // its address, as a metric label
+	tls   *tls.Config
+	http  *http.Server
+	conn  *connQueue
+	tcp   tcpProxy
+	conns *addrLimiter // open connections
+	reqs  *addrLimiter // HTTP requests in flight
+	wg    sync.WaitGroup
 }
 
-func (g *Gateway) newListener(idx int, ln net.Listener) *listener {
-	l := &listener{g: g, idx: idx, ln: ln, conn: newConnQueue(ln.Addr())}
+func (g *Gateway) newListener(idx int, ln net.Listener, limits config.Limits) *listener {
+	l := &listener{g: g, idx: idx, ln: ln, name: ln.Addr().String(), conn: newConnQueue(ln.Addr()),
+		conns: newAddrLimiter(limits.MaxConnections, limits.MaxConnectionsPerClient),
+		reqs:  newAddrLimiter(0, limits.MaxRequestsPerClient)}
 	l.tls = &tls.Config{GetConfigForClient: l.configForClient}
 	l.http = &http.Server{
 		Handler:           http.HandlerFunc(l.serveHTTP),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: limits.RequestHeaderTimeout,
+		ReadTimeout:       limits.RequestReadTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxStreamsPerConnection},
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if tc, ok := c.(*tls.Conn); ok {
@@ -81,10 +101,22 @@ func (l *listener) accept() {
 			continue
 		}
 		delay = 0
+		client := clientOfConn(c)
+		if r := l.conns.acquire(client); r != "" {
+			// Refused before any TLS work: a client at its share, or a
+			// listener at its total, costs one accept and one close.
+			l.g.metrics.connRefused(l.name, r)
+			c.Close()
+			continue
+		}
+		l.g.metrics.openConns.WithLabelValues(l.name).Inc()
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			l.handle(c)
+			l.handle(&trackedConn{Conn: c, release: func() {
+				l.conns.release(client)
+				l.g.metrics.openConns.WithLabelValues(l.name).Dec()
+			}})
 		}()
 	}
 }
@@ -111,8 +143,8 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	return cfg, nil
 }
 
-func (l *listener) handle(c net.Conn) {
-	raw := &trackedConn{Conn: c}
+func (l *listener) handle(raw *trackedConn) {
+	c := raw.Conn
 	tc := tls.Server(raw, l.tls)
 	ctx, cancel := context.WithTimeout(l.g.ctx, l.g.snap.Load().cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
@@ -155,6 +187,14 @@ func (l *listener) handle(c net.Conn) {
 // the snapshot current now. A request whose Host belongs to another tenant
 // than the connection's SNI (HTTP/2 connection reuse) is refused with 421.
 func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	client := clientOfRequest(r.RemoteAddr)
+	if why := l.reqs.acquire(client); why != "" {
+		l.g.metrics.requestRefused(l.name, why)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "429 too many requests: too many requests in flight from your address", http.StatusTooManyRequests)
+		return
+	}
+	defer l.reqs.release(client)
 	name, _ := r.Context().Value(tenantKey{}).(string)
 	snap := l.g.snap.Load()
 	t := snap.tenant(name)

@@ -17,19 +17,23 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	handshakes    *prometheus.CounterVec
-	resumptions   *prometheus.CounterVec
-	fetchSeconds  *prometheus.HistogramVec
-	storeSeconds  *prometheus.HistogramVec
-	stores        *prometheus.CounterVec
-	queueDepth    prometheus.Gauge
-	kvSeconds     *prometheus.HistogramVec
-	kvErrors      *prometheus.CounterVec
-	instCreated   *prometheus.CounterVec
-	instDiscarded *prometheus.CounterVec
-	guestFaults   *prometheus.CounterVec
-	guestCalls    *prometheus.CounterVec
-	reloads       *prometheus.CounterVec
+	handshakes     *prometheus.CounterVec
+	resumptions    *prometheus.CounterVec
+	fetchSeconds   *prometheus.HistogramVec
+	storeSeconds   *prometheus.HistogramVec
+	stores         *prometheus.CounterVec
+	queueDepth     prometheus.Gauge
+	kvSeconds      *prometheus.HistogramVec
+	kvErrors       *prometheus.CounterVec
+	instCreated    *prometheus.CounterVec
+	instDiscarded  *prometheus.CounterVec
+	guestFaults    *prometheus.CounterVec
+	guestCalls     *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
+	connsRefused   *prometheus.CounterVec
+	reqsRefused    *prometheus.CounterVec
+	openConns      *prometheus.GaugeVec
+	upstreamErrors *prometheus.CounterVec
 }
 
 var _ wasmhost.Observer = (*metrics)(nil)
@@ -82,7 +86,22 @@ func newMetrics() *metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_config_reloads_total", Help: "Configuration reloads by result (ok, refused).",
 	}, []string{"result"})
-	for _, c := range []prometheus.Collector{m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
+	m.connsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_connections_refused_total",
+		Help: "Client connections closed at accept, by listener and reason (listener_full: limits.max_connections; client_full: limits.max_connections_per_client).",
+	}, []string{"listener", "reason"})
+	m.reqsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_requests_refused_total",
+		Help: "HTTP requests answered 429, by listener and reason (client_full: limits.max_requests_per_client).",
+	}, []string{"listener", "reason"})
+	m.openConns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tlsgate_open_connections", Help: "Client connections open now, by listener.",
+	}, []string{"listener"})
+	m.upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_upstream_errors_total",
+		Help: "HTTP requests that failed towards the tenant's upstream (502): unreachable, timed out, or the client's body cut short.",
+	}, []string{"tenant"})
+	for _, c := range []prometheus.Collector{m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
 		m.stores, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -125,6 +144,14 @@ func (m *metrics) resumption(tenant string, mech abi.Mechanism, r resumeResult) 
 		return
 	}
 	m.resumptions.WithLabelValues(tenant, mechanismLabel(mech), string(r)).Inc()
+}
+
+func (m *metrics) connRefused(listener string, r refusal) {
+	m.connsRefused.WithLabelValues(listener, string(r)).Inc()
+}
+
+func (m *metrics) requestRefused(listener string, r refusal) {
+	m.reqsRefused.WithLabelValues(listener, string(r)).Inc()
 }
 
 func (m *metrics) fetchDone(tenant string, d time.Duration) {

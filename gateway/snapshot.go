@@ -126,7 +126,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		if err != nil {
 			return t, fmt.Errorf("gateway: %s.upstream: %w", path, err)
 		}
-		t.handler = newReverseProxy(tc.Name, u, g.log)
+		t.handler = newReverseProxy(tc.Name, u, cfg.Limits, g.metrics, g.log)
 		t.tlsBase.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if tc.Guest == nil {

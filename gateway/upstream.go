@@ -14,15 +14,26 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
 )
 
 // newReverseProxy proxies to an http:// or https:// upstream with
 // X-Forwarded-For/Proto/Host set; an unreachable upstream is a 502 with a
-// short body.
-func newReverseProxy(tenant string, target *url.URL, log *slog.Logger) http.Handler {
+// short body. At most limits.MaxUpstreamConnections connections are open
+// to it, and each request waits at most limits.UpstreamResponseTimeout for
+// its response headers. Errors are counted (tlsgate_upstream_errors_total)
+// and logged at most a few times per interval, since a client can cause
+// them at will (a body it never finishes).
+func newReverseProxy(tenant string, target *url.URL, limits config.Limits, m *metrics, log *slog.Logger) http.Handler {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
+	tr.MaxConnsPerHost = limits.MaxUpstreamConnections
+	tr.ResponseHeaderTimeout = limits.UpstreamResponseTimeout
 	tr.ForceAttemptHTTP2 = target.Scheme == "https"
+	logSome := &rate.Sometimes{First: 5, Interval: 10 * time.Second}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -30,7 +41,11 @@ func newReverseProxy(tenant string, target *url.URL, log *slog.Logger) http.Hand
 		},
 		Transport: tr,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			log.Warn("upstream error", "tenant", tenant, "upstream", target.Redacted(), "err", err)
+			m.upstreamErrors.WithLabelValues(tenant).Inc()
+			logSome.Do(func() {
+				log.Warn("upstream error (logged 5 times, then once per 10s; all are counted in tlsgate_upstream_errors_total)",
+					"tenant", tenant, "upstream", target.Redacted(), "err", err)
+			})
 			http.Error(w, "502 bad gateway: upstream unavailable", http.StatusBadGateway)
 		},
 	}

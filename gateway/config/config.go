@@ -18,6 +18,8 @@ type Config struct {
 	Listeners []Listener `koanf:"listeners"`
 	// Admin is the admin HTTP listener (health, readiness, metrics, pprof).
 	Admin Admin `koanf:"admin"`
+	// Limits bound what one client, and all clients together, can hold.
+	Limits Limits `koanf:"limits"`
 	// NATS selects the embedded server (no URL) or an external cluster.
 	NATS NATS `koanf:"nats"`
 	// Sealing holds the AEAD keys that seal session state.
@@ -40,6 +42,37 @@ type Listener struct {
 	Address string `koanf:"address"`
 	// Tenants restricts the listener to these tenant names; empty means all.
 	Tenants []string `koanf:"tenants"`
+}
+
+// Limits bound connections, requests and the time they may take, so that
+// no client can take the gateway's file descriptors or upstream connections.
+// They apply to every listener.
+type Limits struct {
+	// MaxConnections bounds open client connections per listener; a
+	// connection past it is closed at once. Default 10000.
+	MaxConnections int `koanf:"max_connections"`
+	// MaxConnectionsPerClient bounds open connections per listener from
+	// one client IP address. Default 256.
+	MaxConnectionsPerClient int `koanf:"max_connections_per_client"`
+	// MaxRequestsPerClient bounds HTTP requests in flight per listener
+	// from one client IP address; past it a request gets 429. Default 128.
+	MaxRequestsPerClient int `koanf:"max_requests_per_client"`
+	// MaxStreamsPerConnection bounds concurrent HTTP/2 streams on one
+	// connection. Default 100.
+	MaxStreamsPerConnection int `koanf:"max_streams_per_connection"`
+	// RequestHeaderTimeout bounds reading a request's headers. Default 10s.
+	RequestHeaderTimeout time.Duration `koanf:"request_header_timeout"`
+	// RequestReadTimeout bounds reading a whole request, body included
+	// (per stream for HTTP/2): a body that trickles in is cut. Default 60s.
+	RequestReadTimeout time.Duration `koanf:"request_read_timeout"`
+	// IdleTimeout closes connections idle between requests. Default 120s.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// UpstreamResponseTimeout bounds waiting for an HTTP upstream's
+	// response headers once the request is sent. Default 60s.
+	UpstreamResponseTimeout time.Duration `koanf:"upstream_response_timeout"`
+	// MaxUpstreamConnections bounds the connections to one tenant's HTTP
+	// upstream; requests past it wait for one. Default 1024.
+	MaxUpstreamConnections int `koanf:"max_upstream_connections"`
 }
 
 // Admin is the admin listener.

@@ -148,6 +148,25 @@ func (c *Config) FillDefaults() {
 	if c.Admin.Address == "" {
 		c.Admin.Address = "127.0.0.1:9090"
 	}
+	l := &c.Limits
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{{&l.MaxConnections, 10000}, {&l.MaxConnectionsPerClient, 256}, {&l.MaxRequestsPerClient, 128},
+		{&l.MaxStreamsPerConnection, 100}, {&l.MaxUpstreamConnections, 1024}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&l.RequestHeaderTimeout, 10 * time.Second}, {&l.RequestReadTimeout, time.Minute},
+		{&l.IdleTimeout, 2 * time.Minute}, {&l.UpstreamResponseTimeout, time.Minute}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
 	if c.NATS.Storage == "" {
 		c.NATS.Storage = "file"
 	}

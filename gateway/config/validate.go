@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tlsgate/tlsgate/internal/netaddr"
 )
@@ -75,6 +76,7 @@ func (c *Config) Validate() error {
 			p.add("admin.address", "%v (or \"off\")", err)
 		}
 	}
+	c.validateLimits(&p)
 	c.validateNATS(&p)
 	c.validateSealing(&p)
 	if c.StoreQueue.Size < 1 || c.StoreQueue.Size > 1<<20 {
@@ -94,6 +96,43 @@ func (c *Config) Validate() error {
 	}
 	c.validateTenants(&p)
 	return errors.Join(p...)
+}
+
+func (c *Config) validateLimits(p *problems) {
+	l := c.Limits
+	for _, f := range []struct {
+		path   string
+		v, max int
+	}{
+		{"limits.max_connections", l.MaxConnections, 1 << 24},
+		{"limits.max_connections_per_client", l.MaxConnectionsPerClient, 1 << 24},
+		{"limits.max_requests_per_client", l.MaxRequestsPerClient, 1 << 24},
+		{"limits.max_streams_per_connection", l.MaxStreamsPerConnection, 1 << 16},
+		{"limits.max_upstream_connections", l.MaxUpstreamConnections, 1 << 20},
+	} {
+		if f.v < 1 || f.v > f.max {
+			p.add(f.path, "%d is out of range 1..%d", f.v, f.max)
+		}
+	}
+	if l.MaxConnectionsPerClient > l.MaxConnections {
+		p.add("limits.max_connections_per_client", "%d is more than limits.max_connections (%d)", l.MaxConnectionsPerClient, l.MaxConnections)
+	}
+	for _, f := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"limits.request_header_timeout", l.RequestHeaderTimeout},
+		{"limits.request_read_timeout", l.RequestReadTimeout},
+		{"limits.idle_timeout", l.IdleTimeout},
+		{"limits.upstream_response_timeout", l.UpstreamResponseTimeout},
+	} {
+		if f.v <= 0 {
+			p.add(f.path, "%v must be positive", f.v)
+		}
+	}
+	if l.RequestHeaderTimeout > l.RequestReadTimeout {
+		p.add("limits.request_header_timeout", "%v is longer than limits.request_read_timeout (%v), which includes it", l.RequestHeaderTimeout, l.RequestReadTimeout)
+	}
 }
 
 func (c *Config) validateNATS(p *problems) {
