@@ -198,6 +198,8 @@ func (m *metrics) KVOp(tenant, op string, d time.Duration, err error) {
 	case err == nil, errors.Is(err, wasmhost.ErrKeyNotFound), errors.Is(err, wasmhost.ErrKeyExists):
 	case errors.Is(err, wasmhost.ErrUnavailable):
 		m.kvErrors.WithLabelValues(tenant, op, "unavailable").Inc()
+	case errors.Is(err, wasmhost.ErrLimitExceeded):
+		m.kvErrors.WithLabelValues(tenant, op, "limit").Inc()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		m.kvErrors.WithLabelValues(tenant, op, "timeout").Inc()
 	default:

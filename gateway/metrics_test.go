@@ -33,6 +33,31 @@ func counterValue(t *testing.T, g *Gateway, metric, name, value string) float64 
 	return sum
 }
 
+// counterValueFor sums a counter's series that carry every label given.
+func counterValueFor(t *testing.T, g *Gateway, metric string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != metric {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for k, v := range labels {
+				if !hasLabel(m, k, v) {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
 func hasLabel(m *dto.Metric, name, value string) bool {
 	for _, l := range m.GetLabel() {
 		if l.GetName() == name && l.GetValue() == value {

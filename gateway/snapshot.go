@@ -154,7 +154,8 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	var kv wasmhost.KV
 	if g.kv != nil {
 		b, err := g.kv.Bucket(ctx, tc.Name,
-			natskv.WithTTL(tc.SessionTTL), natskv.WithStorage(cfg.NATS.Storage), natskv.WithReplicas(cfg.NATS.Replicas))
+			natskv.WithTTL(tc.SessionTTL), natskv.WithStorage(cfg.NATS.Storage), natskv.WithReplicas(cfg.NATS.Replicas),
+			natskv.WithQuota(tc.Guest.KVMaxBytes, tc.Guest.KVMaxEntries))
 		if err != nil {
 			return t, fmt.Errorf("gateway: %s: key-value bucket: %w", path, err)
 		}
@@ -167,6 +168,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		wasmhost.WithKV(kv),
 		wasmhost.WithMaxInstances(tc.Guest.MaxInstances),
 		wasmhost.WithCallTimeout(callCap),
+		wasmhost.WithWriteBudget(tc.Guest.KVWriteBytesPerCall, tc.Guest.KVWriteBytesPerSecond),
 		wasmhost.WithPoolLogger(g.log), // wasmhost adds tenant and module
 		wasmhost.WithObserver(g.metrics))
 	if err != nil {

@@ -41,7 +41,8 @@ type callState struct {
 	sessionSet bool
 	misuse     error // first invalid memory range or handle, if any
 
-	ops []*kvOp // live handles of this call
+	ops     []*kvOp // live handles of this call
+	written int     // KV bytes this call has written (WithWriteBudget)
 }
 
 // Value returns the callState itself for callStateKey.

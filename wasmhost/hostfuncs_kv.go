@@ -59,6 +59,8 @@ func kvStatus(err error) abi.Status {
 		return abi.StatusExists
 	case errors.Is(err, ErrUnavailable):
 		return abi.StatusUnavailable
+	case errors.Is(err, ErrLimitExceeded):
+		return abi.StatusLimitExceeded
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return abi.StatusTimeout
 	}
@@ -95,23 +97,63 @@ func (cs *callState) readKey(mem api.Memory, fn string, ptr uint32, n int32) (st
 // next wait point (see kvOp), under a context that ends with the call (or
 // when the handle is released).
 func (cs *callState) start(kind kvKind, do func(ctx context.Context, kv KV) ([]byte, error)) int32 {
-	if len(cs.ops) >= abi.MaxHandles {
+	op := cs.newOp(kind)
+	if op == nil {
 		return abi.StatusLimitExceeded.Neg()
 	}
-	inst, p := cs.inst, cs.pool
+	if cs.pool.kv == nil {
+		cs.completeNow(op, abi.StatusUnavailable, ErrUnavailable)
+		return op.handle
+	}
+	op.do = do
+	return op.handle
+}
+
+// newOp registers a new handle, or returns nil when the call holds
+// abi.MaxHandles already.
+func (cs *callState) newOp(kind kvKind) *kvOp {
+	if len(cs.ops) >= abi.MaxHandles {
+		return nil
+	}
+	inst := cs.inst
 	inst.nextHandle++
 	if inst.nextHandle <= 0 {
 		inst.nextHandle = 1
 	}
 	op := &kvOp{handle: inst.nextHandle, kind: kind, done: make(chan struct{})}
 	cs.ops = append(cs.ops, op)
-	if p.kv == nil {
-		op.status = abi.StatusUnavailable
-		close(op.done)
-		p.obs.KVOp(p.tenant, string(kind), 0, ErrUnavailable)
-		return op.handle
+	return op
+}
+
+// completeNow completes op without running anything, and reports err.
+func (cs *callState) completeNow(op *kvOp, st abi.Status, err error) {
+	op.status = st
+	close(op.done)
+	cs.pool.obs.KVOp(cs.pool.tenant, string(op.kind), 0, err)
+}
+
+// spend takes n bytes from the call's and the pool's write budgets, or
+// reports that either would be exceeded (taking nothing).
+func (cs *callState) spend(n int) bool {
+	p := cs.pool
+	if p.writeCall > 0 && cs.written+n > p.writeCall {
+		return false
 	}
-	op.do = do
+	if p.writeRate != nil && !p.writeRate.AllowN(time.Now(), n) {
+		return false
+	}
+	cs.written += n
+	return true
+}
+
+// refuse is start for a write the budget does not allow: a handle the guest
+// awaits like any other, already completed with StatusLimitExceeded.
+func (cs *callState) refuse(kind kvKind) int32 {
+	op := cs.newOp(kind)
+	if op == nil {
+		return abi.StatusLimitExceeded.Neg()
+	}
+	cs.completeNow(op, abi.StatusLimitExceeded, ErrLimitExceeded)
 	return op.handle
 }
 
@@ -239,6 +281,10 @@ func kvWrite(cs *callState, mem api.Memory, stack []uint64, fn string, kind kvKi
 	v, ok := cs.read(mem, fn, vptr, vlen)
 	if !ok {
 		setI32(stack, abi.StatusInvalidMemory.Neg())
+		return
+	}
+	if !cs.spend(int(argI32(stack, 1)) + int(vlen)) {
+		setI32(stack, cs.refuse(kind))
 		return
 	}
 	value := bytes.Clone(v)

@@ -34,6 +34,7 @@ func TestHostFunctions(t *testing.T) {
 		build func(s *script)
 		kv    string // "" (none), "nats" or "slow"
 		store bool   // run the store hook instead of fetch
+		opts  []wasmhost.PoolOption
 
 		want        []int32            // step results (fetch without opReturn)
 		wantSession []byte             // session set by the script itself (ends with opReturn 0)
@@ -141,6 +142,24 @@ func TestHostFunctions(t *testing.T) {
 		{name: "kv_get wild key is misuse", kv: "nats", build: func(s *script) {
 			s.op(opKVGet, badPtr, 4)
 		}, wantKind: wasmhost.FaultMisuse},
+		{name: "kv_put past the per-call write budget completes LIMIT_EXCEEDED, writing nothing", kv: "nats",
+			opts: []wasmhost.PoolOption{wasmhost.WithWriteBudget(100, 0)}, build: func(s *script) {
+				k := s.put([]byte("k"))
+				h1 := s.op(opKVPut, k, 1, k, 60, 0)
+				s.op(opAwait, ref(h1), -1)
+				h2 := s.op(opKVPut, k, 1, k, 60, 0)
+				s.op(opAwait, ref(h2), -1)
+				h3 := s.op(opKVCreate, k, 1, k, 38, 0) // 1+38 fits the 100 bytes left to 39
+				s.op(opAwait, ref(h3), -1)
+			}, want: []int32{1, ok, 2, limitExc, 3, exists}},
+		{name: "kv_put past the per-second write budget completes LIMIT_EXCEEDED", kv: "nats",
+			opts: []wasmhost.PoolOption{wasmhost.WithWriteBudget(0, 1)}, build: func(s *script) {
+				k := s.put([]byte("k"))
+				h1 := s.op(opKVPut, k, 1, k, 40000, 0)
+				s.op(opAwait, ref(h1), -1)
+				h2 := s.op(opKVPut, k, 1, k, 40000, 0)
+				s.op(opAwait, ref(h2), -1)
+			}, want: []int32{1, ok, 2, limitExc}},
 		{name: "kv_put wild value is misuse", kv: "nats", build: func(s *script) {
 			k := s.put([]byte("k"))
 			s.op(opKVPut, k, 1, badPtr, 4, 0)
@@ -329,6 +348,7 @@ func TestHostFunctions(t *testing.T) {
 			tt.build(&s)
 			opts := []wasmhost.PoolOption{wasmhost.WithTenant("acme"), wasmhost.WithGuestConfig(s.config()),
 				wasmhost.WithMaxInstances(1), wasmhost.WithCallTimeout(200 * time.Millisecond), wasmhost.WithPoolLogger(quietLogger)}
+			opts = append(opts, tt.opts...)
 			switch tt.kv {
 			case "nats":
 				opts = append(opts, wasmhost.WithKV(nats))

@@ -36,4 +36,7 @@ var (
 	ErrKeyExists = errors.New("wasmhost: key exists")
 	// ErrUnavailable: the store cannot be reached now (abi.StatusUnavailable).
 	ErrUnavailable = errors.New("wasmhost: key-value store unavailable")
+	// ErrLimitExceeded: the write would exceed the tenant's storage quota or
+	// write budget (abi.StatusLimitExceeded); nothing was written.
+	ErrLimitExceeded = errors.New("wasmhost: key-value limit exceeded")
 )

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/tlsgate/tlsgate/abi"
 )
 
@@ -34,6 +36,8 @@ type Pool struct {
 	logger      *slog.Logger // with tenant and module attributes
 	obs         Observer
 	logLimit    logLimiter
+	writeCall   int           // see WithWriteBudget
+	writeRate   *rate.Limiter // nil: no limit
 
 	mu        sync.Mutex
 	idle      []*instance            // LIFO: top is the most recently used
@@ -113,10 +117,14 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 		logger:      o.logger.With("tenant", o.tenant, "module", m.name),
 		obs:         o.obs,
 		logLimit:    newLogLimiter(guestLogRate, guestLogBurst),
+		writeCall:   o.writeCall,
 		all:         make(map[*instance]struct{}),
 		drained:     make(chan struct{}),
 		discarded:   make(map[string]uint64),
 		reaperDone:  make(chan struct{}),
+	}
+	if o.writeRate > 0 {
+		p.writeRate = rate.NewLimiter(rate.Limit(o.writeRate), max(o.writeRate, abi.MaxKeyLen+abi.MaxValueLen))
 	}
 	p.reaperCtx, p.stopReaper = context.WithCancel(context.Background())
 	warm := max(1, p.minIdle)

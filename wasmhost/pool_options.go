@@ -22,6 +22,8 @@ type poolOptions struct {
 	initTimeout time.Duration
 	logger      *slog.Logger
 	obs         Observer
+	writeCall   int // bytes of KV keys and values one call may write; 0: no limit
+	writeRate   int // bytes per second all calls may write; 0: no limit
 }
 
 func (o *poolOptions) validate() error {
@@ -40,6 +42,8 @@ func (o *poolOptions) validate() error {
 		return fmt.Errorf("wasmhost: NewPool: call timeout %v, want > 0", o.callTimeout)
 	case o.initTimeout <= 0:
 		return fmt.Errorf("wasmhost: NewPool: init timeout %v, want > 0", o.initTimeout)
+	case o.writeCall < 0 || o.writeRate < 0:
+		return fmt.Errorf("wasmhost: NewPool: write budget %d per call, %d per second, want >= 0", o.writeCall, o.writeRate)
 	}
 	return nil
 }
@@ -87,6 +91,17 @@ func WithPoolLogger(l *slog.Logger) PoolOption {
 			o.logger = l
 		}
 	}
+}
+
+// WithWriteBudget bounds what the pool's guests write to the KV store:
+// perCall bytes (keys and values, before the host's key encoding) in one
+// export call, and perSecond bytes per second over all its calls, with
+// bursts of one second's worth (or of one largest write, if more). A put or
+// create past either completes at once with abi.StatusLimitExceeded, and is
+// reported to the Observer with ErrLimitExceeded; nothing is written. 0
+// means no limit. Default: no limits.
+func WithWriteBudget(perCall, perSecond int) PoolOption {
+	return func(o *poolOptions) { o.writeCall, o.writeRate = perCall, perSecond }
 }
 
 // WithObserver receives the pool's events, e.g. for metrics. Default: none.

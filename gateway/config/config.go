@@ -237,6 +237,18 @@ type Guest struct {
 	FetchDeadline time.Duration `koanf:"fetch_deadline"`
 	// StoreDeadline bounds one store call. Default 500ms.
 	StoreDeadline time.Duration `koanf:"store_deadline"`
+	// KVMaxBytes bounds the bytes the tenant's KV bucket holds; writes past
+	// it fail (LIMIT_EXCEEDED) and no other tenant is affected. Default
+	// 268435456 (256 MiB).
+	KVMaxBytes int64 `koanf:"kv_max_bytes"`
+	// KVMaxEntries bounds the entries of the tenant's bucket. Default 1000000.
+	KVMaxEntries int64 `koanf:"kv_max_entries"`
+	// KVWriteBytesPerCall bounds the KV bytes (keys and values) one guest
+	// call writes. Default 1048576 (1 MiB).
+	KVWriteBytesPerCall int `koanf:"kv_write_bytes_per_call"`
+	// KVWriteBytesPerSecond bounds the KV bytes the tenant's guest writes
+	// per second, in bursts of one second's worth. Default 8388608 (8 MiB).
+	KVWriteBytesPerSecond int `koanf:"kv_write_bytes_per_second"`
 }
 
 // BuiltinSessionCache names the reference guest embedded in the binary.

@@ -221,6 +221,18 @@ func (c *Config) FillDefaults() {
 			if g.StoreDeadline == 0 {
 				g.StoreDeadline = 500 * time.Millisecond
 			}
+			if g.KVMaxBytes == 0 {
+				g.KVMaxBytes = 256 << 20
+			}
+			if g.KVMaxEntries == 0 {
+				g.KVMaxEntries = 1_000_000
+			}
+			if g.KVWriteBytesPerCall == 0 {
+				g.KVWriteBytesPerCall = 1 << 20
+			}
+			if g.KVWriteBytesPerSecond == 0 {
+				g.KVWriteBytesPerSecond = 8 << 20
+			}
 		}
 	}
 }

@@ -326,6 +326,18 @@ func (c *Config) validateTenants(p *problems) {
 			if g.StoreDeadline <= 0 || g.StoreDeadline > 60e9 {
 				p.add(gp+".store_deadline", "%v is out of range (0, 60s]", g.StoreDeadline)
 			}
+			if g.KVMaxBytes < 1<<16 || g.KVMaxBytes > 1<<40 {
+				p.add(gp+".kv_max_bytes", "%d is out of range 65536..1099511627776", g.KVMaxBytes)
+			}
+			if g.KVMaxEntries < 1 || g.KVMaxEntries > 1<<32 {
+				p.add(gp+".kv_max_entries", "%d is out of range 1..4294967296", g.KVMaxEntries)
+			}
+			if g.KVWriteBytesPerCall < 1 || g.KVWriteBytesPerCall > 1<<30 {
+				p.add(gp+".kv_write_bytes_per_call", "%d is out of range 1..1073741824", g.KVWriteBytesPerCall)
+			}
+			if g.KVWriteBytesPerSecond < 1 || g.KVWriteBytesPerSecond > 1<<34 {
+				p.add(gp+".kv_write_bytes_per_second", "%d is out of range 1..17179869184", g.KVWriteBytesPerSecond)
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tlsgate/tlsgate/abi"
 	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
@@ -19,9 +21,10 @@ import (
 // operation retries binding (at most once a second) and fails with
 // wasmhost.ErrUnavailable. It is safe for concurrent use.
 type Bucket struct {
-	c    *Client
-	name string
-	cfg  jetstream.KeyValueConfig
+	c          *Client
+	name       string
+	cfg        jetstream.KeyValueConfig
+	maxEntries int64 // 0: no limit; set on the stream, which KeyValueConfig cannot
 
 	kv atomic.Pointer[boundKV] // nil until bound, reset when the stream vanishes
 
@@ -40,9 +43,11 @@ type boundKV struct{ kv jetstream.KeyValue }
 type BucketOption func(*bucketOptions)
 
 type bucketOptions struct {
-	ttl      time.Duration
-	storage  string
-	replicas int
+	ttl        time.Duration
+	storage    string
+	replicas   int
+	maxBytes   int64
+	maxEntries int64
 }
 
 // WithTTL sets the bucket's maximum age: no key outlives it, whatever TTL
@@ -63,6 +68,16 @@ func WithReplicas(n int) BucketOption {
 	return func(o *bucketOptions) { o.replicas = n }
 }
 
+// WithQuota bounds the bucket: at most maxBytes bytes stored (keys,
+// values and JetStream's per-message overhead) and at most maxEntries
+// entries (deleted keys' markers included until they expire). A write past
+// either fails with an error wrapping wasmhost.ErrLimitExceeded, and
+// nothing of another tenant's bucket is touched. 0 means no limit.
+// Default: no limits.
+func WithQuota(maxBytes, maxEntries int64) BucketOption {
+	return func(o *bucketOptions) { o.maxBytes, o.maxEntries = maxBytes, maxEntries }
+}
+
 // Bucket tuning.
 const (
 	// bindRetryInterval rate-limits bind attempts of one bucket.
@@ -73,6 +88,9 @@ const (
 	// enables per-key TTLs on the bucket (JetStream's AllowMsgTTL).
 	limitMarkerTTL = time.Minute
 	defaultTTL     = 24 * time.Hour
+	// maxHeaderBytes is room for the headers JetStream counts into a
+	// message's size (Nats-TTL, KV-Operation) above the guest's value.
+	maxHeaderBytes = 1024
 )
 
 // Bucket returns tenant's bucket, creating or updating it in JetStream. It
@@ -103,6 +121,13 @@ func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption
 	if o.ttl < 0 {
 		return nil, fmt.Errorf("natskv: bucket TTL %s: want >= 0", o.ttl)
 	}
+	if o.maxBytes < 0 || o.maxEntries < 0 {
+		return nil, fmt.Errorf("natskv: bucket quota %d bytes, %d entries: want >= 0", o.maxBytes, o.maxEntries)
+	}
+	maxBytes := int64(-1)
+	if o.maxBytes > 0 {
+		maxBytes = o.maxBytes
+	}
 	b := &Bucket{
 		c:    c,
 		name: BucketName(tenant),
@@ -114,7 +139,10 @@ func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption
 			Storage:        storage,
 			Replicas:       o.replicas,
 			LimitMarkerTTL: limitMarkerTTL,
+			MaxBytes:       maxBytes,
+			MaxValueSize:   abi.MaxValueLen + maxHeaderBytes,
 		},
+		maxEntries: o.maxEntries,
 	}
 	if c.Connected() {
 		_, _ = b.bound(ctx) // a failure is logged; operations retry
@@ -247,6 +275,9 @@ func (b *Bucket) bound(ctx context.Context) (jetstream.KeyValue, error) {
 func (b *Bucket) bind(ctx context.Context) (jetstream.KeyValue, error) {
 	kv, err := b.c.js.CreateOrUpdateKeyValue(ctx, b.cfg)
 	if err == nil {
+		if err := b.limitEntries(ctx); err != nil {
+			return nil, err
+		}
 		return kv, nil
 	}
 	var apiErr *jetstream.APIError
@@ -261,6 +292,26 @@ func (b *Bucket) bind(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
+// limitEntries sets the entry quota on the bucket's stream (KeyValueConfig
+// has no field for it, and CreateOrUpdateKeyValue resets it).
+func (b *Bucket) limitEntries(ctx context.Context) error {
+	want := int64(-1)
+	if b.maxEntries > 0 {
+		want = b.maxEntries
+	}
+	s, err := b.c.js.Stream(ctx, "KV_"+b.name)
+	if err != nil {
+		return err
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.MaxMsgs == want {
+		return nil
+	}
+	cfg.MaxMsgs = want
+	_, err = b.c.js.UpdateStream(ctx, cfg)
+	return err
+}
+
 // fail maps an operation's error to the wasmhost sentinels.
 func (b *Bucket) fail(ctx context.Context, op string, err error) error {
 	switch {
@@ -270,6 +321,8 @@ func (b *Bucket) fail(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("natskv: %s: %w", op, wasmhost.ErrKeyExists)
 	case ctx.Err() != nil:
 		return fmt.Errorf("natskv: %s: %w", op, ctx.Err())
+	case overQuota(err):
+		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, b.name, wasmhost.ErrLimitExceeded, err)
 	case streamGone(err):
 		b.kv.Store(nil) // rebind on a later operation
 		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, b.name, wasmhost.ErrUnavailable, err)
@@ -277,6 +330,20 @@ func (b *Bucket) fail(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("natskv: %s: %w: %w", op, wasmhost.ErrUnavailable, err)
 	}
 	return fmt.Errorf("natskv: %s: bucket %s: %w", op, b.name, err)
+}
+
+// overQuota reports JetStream's refusal of a write past the bucket's
+// limits (DiscardNew: the new message is refused, nothing is dropped).
+func overQuota(err error) bool {
+	if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		return true
+	}
+	// The server's store errors (JSStreamStoreFailedF) carry no code of
+	// their own; their descriptions are nats-server's ErrMaxBytes and
+	// ErrMaxMsgs.
+	s := err.Error()
+	return strings.Contains(s, "maximum bytes exceeded") || strings.Contains(s, "maximum messages exceeded") ||
+		strings.Contains(s, "message size exceeds maximum")
 }
 
 // streamGone reports errors meaning the bucket's stream no longer exists

@@ -449,3 +449,54 @@ func create(b *natskv.Bucket, key, value string, ttl time.Duration) func(context
 func del(b *natskv.Bucket, key string) func(context.Context) ([]byte, error) {
 	return func(ctx context.Context) ([]byte, error) { return nil, b.Delete(ctx, key) }
 }
+
+// A tenant's quota stops its own writes and no one else's: a full bucket
+// refuses writes with ErrLimitExceeded, while another tenant's bucket on the
+// same server keeps taking them.
+func TestBucketQuota(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, natskv.WithInProcess(s))
+	tests := []struct {
+		name       string
+		maxBytes   int64
+		maxEntries int64
+		value      int // bytes per write
+	}{
+		{name: "bytes", maxBytes: 16 << 10, value: 1000},
+		{name: "entries", maxEntries: 5, value: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			full := bucket(t, c, "full-"+tt.name, natskv.WithQuota(tt.maxBytes, tt.maxEntries))
+			other := bucket(t, c, "other-"+tt.name)
+			value := make([]byte, tt.value)
+			var err error
+			n := 0
+			for ; n < 1000; n++ {
+				if err = full.Put(opCtx(t), fmt.Sprintf("k%d", n), value, 0); err != nil {
+					break
+				}
+			}
+			if !errors.Is(err, wasmhost.ErrLimitExceeded) {
+				t.Fatalf("write %d to the full bucket: %v, want ErrLimitExceeded", n, err)
+			}
+			if tt.maxEntries > 0 && int64(n) != tt.maxEntries {
+				t.Errorf("the bucket took %d entries, want %d", n, tt.maxEntries)
+			}
+			if tt.maxBytes > 0 && int64(n*tt.value) > tt.maxBytes {
+				t.Errorf("the bucket took %d bytes of values, quota %d", n*tt.value, tt.maxBytes)
+			}
+			if err := full.Create(opCtx(t), "another", value, time.Minute); !errors.Is(err, wasmhost.ErrLimitExceeded) {
+				t.Errorf("create with TTL in the full bucket: %v, want ErrLimitExceeded", err)
+			}
+			for i := range 50 {
+				if err := other.Put(opCtx(t), fmt.Sprintf("k%d", i), value, 0); err != nil {
+					t.Fatalf("another tenant's write %d while this one is full: %v", i, err)
+				}
+			}
+			if v, err := full.Get(opCtx(t), "k0"); err != nil || len(v) != tt.value {
+				t.Errorf("reads of the full bucket still work: got %d bytes, %v", len(v), err)
+			}
+		})
+	}
+}

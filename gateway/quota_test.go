@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+)
+
+// watGuest builds gateway/testdata/NAME.wat with wat2wasm into a test
+// directory and returns the module's path.
+func watGuest(t *testing.T, name string) string {
+	t.Helper()
+	wat2wasm, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		t.Fatal("wat2wasm is needed for this test: apt-get install wabt")
+	}
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	if b, err := exec.Command(wat2wasm, "-o", out, filepath.Join("testdata", name+".wat")).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// One tenant's guest trying to fill the store (fill_store writes 256 MiB
+// per store call) gets its per-call write budget and its bucket's quota,
+// LIMIT_EXCEEDED past them, and a metric; a neighbour's sessions keep
+// being stored and resumed.
+func TestGuestCannotFillTheStoreOfOtherTenants(t *testing.T) {
+	hog := cacheTenant("hog", "hog.test")
+	hog.Guest = &config.Guest{Module: watGuest(t, "fill_store"), KVMaxBytes: 4 << 20}
+	cfg := testConfig(t, hog, cacheTenant("web", "web.test"))
+	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
+	g := startGateway(t, cfg)
+
+	for range 10 {
+		dial(t, g.addr(), clientOpts{sni: "hog.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)})
+		g.waitStores(t)
+	}
+	st, err := kvOf(t, g, "hog").Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes() > 4<<20 {
+		t.Errorf("the hog's bucket holds %d bytes, over its quota of %d", st.Bytes(), 4<<20)
+	}
+	if st.Bytes() < 1<<20 {
+		t.Errorf("the hog's bucket holds %d bytes: its guest did not write at all", st.Bytes())
+	}
+	if n := counterValueFor(t, g, "tlsgate_kv_operation_errors_total", map[string]string{"tenant": "hog", "kind": "limit"}); n == 0 {
+		t.Error("no tlsgate_kv_operation_errors_total{kind=\"limit\"} for the hog")
+	}
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		if _, second := resumeOnce(t, g, g.addr(), clientOpts{sni: "web.test", version: v}); !second.state.DidResume {
+			t.Errorf("%s: the neighbour's session did not resume while the hog is at its quota", tls.VersionName(v))
+		}
+	}
+}
