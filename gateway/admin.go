@@ -35,8 +35,11 @@ func (g *Gateway) startAdmin(c config.Admin, version string) (*adminServer, erro
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		nats := "connected"
-		if !g.kv.Connected() {
+		switch {
+		case !g.kv.Connected():
 			nats = "disconnected (serving full handshakes)"
+		case !g.kv.Available():
+			nats = "connected but not answering (key-value breaker open, probing; serving full handshakes)"
 		}
 		fmt.Fprintf(w, "ready\nversion: %s\ntenants: %d\nnats: %s\n", version, len(g.snap.Load().list), nats)
 	})

@@ -9,6 +9,8 @@ type stateCollector struct {
 	instances *prometheus.Desc
 	waiting   *prometheus.Desc
 	nats      *prometheus.Desc
+	kvUp      *prometheus.Desc
+	trips     *prometheus.Desc
 }
 
 func newStateCollector(g *Gateway) *stateCollector {
@@ -21,6 +23,10 @@ func newStateCollector(g *Gateway) *stateCollector {
 			"Calls waiting for a guest instance because the pool is at its maximum.", []string{"tenant"}, nil),
 		nats: prometheus.NewDesc("tlsgate_nats_connected",
 			"1 while the NATS client is connected, 0 while it is not (handshakes are then full).", nil, nil),
+		kvUp: prometheus.NewDesc("tlsgate_kv_available",
+			"1 while key-value operations are sent to NATS: connected and the breaker closed; 0 while fetches are skipped.", nil, nil),
+		trips: prometheus.NewDesc("tlsgate_kv_breaker_trips_total",
+			"Times NATS stopped answering key-value operations while connected (the breaker opened).", nil, nil),
 	}
 }
 
@@ -29,6 +35,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.instances
 	ch <- c.waiting
 	ch <- c.nats
+	ch <- c.kvUp
+	ch <- c.trips
 }
 
 // Collect implements prometheus.Collector.
@@ -51,6 +59,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.nats, prometheus.GaugeValue, v)
+		up := 0.0
+		if c.g.kv.Available() {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.kvUp, prometheus.GaugeValue, up)
+		ch <- prometheus.MustNewConstMetric(c.trips, prometheus.CounterValue, float64(c.g.kv.BreakerTrips()))
 	}
 }
 

@@ -89,7 +89,7 @@ func TestRepeatedIdentityIsFetchedOnce(t *testing.T) {
 	id := ticketOf(t, cache, "a.test")
 
 	snap := g.snap.Load()
-	c := &connSessions{ctx: context.Background(), t: snap.tenant("a"), seal: snap.seal, obs: g.metrics, stores: g.stores}
+	c := &connSessions{ctx: context.Background(), t: snap.tenant("a"), seal: snap.seal, obs: g.metrics, stores: g.stores, kvUp: g.kv.Available}
 	before := counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch")
 	cs := tls.ConnectionState{Version: tls.VersionTLS13, ServerName: "a.test"}
 	found := 0

@@ -134,7 +134,7 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 		return nil, errors.New("gateway: connection not accepted by a tlsgate listener")
 	}
 	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(),
-		obs: l.g.metrics, stores: l.g.stores}
+		obs: l.g.metrics, stores: l.g.stores, kvUp: l.g.kv.Available}
 	raw.sessions = cs
 	cfg := t.tlsBase.Clone()
 	cfg.WrapSession = cs.wrap

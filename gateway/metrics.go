@@ -60,7 +60,7 @@ func newMetrics() *metrics {
 	}, []string{"tenant"})
 	m.stores = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_session_stores_total",
-		Help: "Session stores by tenant and result (ok; refused: the guest returned ACCESS_DENIED by policy; error; dropped: the queue was full or closed).",
+		Help: "Session stores by tenant and result (ok; refused: the guest returned ACCESS_DENIED by policy; error; dropped: the queue was full (the oldest is dropped) or closed; stale: it waited longer than store_queue.max_age).",
 	}, []string{"tenant", "result"})
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tlsgate_store_queue_depth", Help: "Sessions waiting in the store queue.",
@@ -172,7 +172,9 @@ func (m *metrics) storeDone(tenant string, d time.Duration, err error) {
 	}
 }
 
-func (m *metrics) storeDropped(tenant string) { m.stores.WithLabelValues(tenant, "dropped").Inc() }
+// storeDropped counts a store never run: "dropped" (queue full, or
+// shutting down) or "stale" (it waited longer than store_queue.max_age).
+func (m *metrics) storeDropped(tenant, result string) { m.stores.WithLabelValues(tenant, result).Inc() }
 
 // CallDone implements wasmhost.Observer.
 func (m *metrics) CallDone(tenant, export string, _ time.Duration, err error) {

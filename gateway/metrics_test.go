@@ -160,3 +160,21 @@ func TestPprofBehindSwitch(t *testing.T) {
 		t.Fatalf("pprof with admin.pprof: status %d", resp.StatusCode)
 	}
 }
+
+// histogramCount sums the sample counts of a histogram's series.
+func histogramCount(t *testing.T, g *Gateway, metric string) uint64 {
+	t.Helper()
+	mfs, err := g.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, mf := range mfs {
+		if mf.GetName() == metric {
+			for _, m := range mf.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
+}

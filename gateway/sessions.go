@@ -37,6 +37,7 @@ const (
 	resultForeign    resumeResult = "foreign"     // ticket not issued for this tenant: made up, or another tenant's
 	resultDeclined   resumeResult = "declined"    // found and valid, but crypto/tls would not resume it (version, cipher suite)
 	resultRepeated   resumeResult = "repeated"    // an identity the same ClientHello already offered: no second fetch
+	resultKVDown     resumeResult = "kv_down"     // NATS is not answering: no fetch was tried
 )
 
 // maxOffered bounds the identities one connection looks up; crypto/tls
@@ -48,6 +49,7 @@ const maxOffered = 10
 type pendingStore struct {
 	tenant string
 	in     wasmhost.StoreInput
+	queued time.Time // when the handshake succeeded and the store was queued
 }
 
 // connSessions carries one connection's session hooks. It is used only by
@@ -60,6 +62,7 @@ type connSessions struct {
 	clientAddr string
 	obs        *metrics
 	stores     *storeQueue
+	kvUp       func() bool // whether the KV store answers (natskv.Client.Available)
 
 	// found is the last session unwrap handed to crypto/tls. crypto/tls may
 	// still decline it (its own version, cipher suite and lifetime checks)
@@ -214,6 +217,12 @@ func (c *connSessions) unwrap(identity []byte, cs tls.ConnectionState) (*tls.Ses
 	if !c.t.module.mod.HasFetch() {
 		return nil, nil // a store-only guest: nothing to ask
 	}
+	if !c.kvUp() {
+		// A hung or unreachable NATS: the fetch would wait out its whole
+		// deadline for nothing.
+		c.note(mech, resultKVDown)
+		return nil, nil
+	}
 	return c.lookup(identity, cs, mech), nil
 }
 
@@ -336,6 +345,10 @@ func classifyFetchError(err error) resumeResult {
 // issue for the tenant is ignored: no guest call, nothing counted.
 func (c *connSessions) lookupByID(id []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
 	if !c.seal.issued(c.t.name, id) || !c.t.module.mod.HasFetch() || c.repeated(id) {
+		return nil, nil
+	}
+	if !c.kvUp() {
+		c.note(abi.MechanismTLS12ID, resultKVDown)
 		return nil, nil
 	}
 	return c.lookup(id, cs, abi.MechanismTLS12ID), nil

@@ -9,11 +9,15 @@ import (
 )
 
 // storeQueue runs guests' store exports off the handshake's critical path.
-// It is bounded: when full, a store is dropped and counted, never waited
-// for. A job is resolved against the tenant current when it runs, so a
-// reload never sends a store to a closed pool.
+// It is bounded: when full, the oldest queued store is dropped for the new
+// one, and counted, never waited for; a store that waited longer than
+// maxAge is dropped as stale when its turn comes. So after an outage the
+// workers spend themselves on the sessions clients are about to resume, not
+// on a backlog. A job is resolved against the tenant current when it runs,
+// so a reload never sends a store to a closed pool.
 type storeQueue struct {
 	jobs    chan pendingStore
+	maxAge  time.Duration
 	lookup  func(tenant string) *tenant
 	m       *metrics
 	log     *slog.Logger
@@ -57,9 +61,9 @@ func (q *storeQueue) finished(p pendingStore) {
 	}
 }
 
-func newStoreQueue(size, workers int, lookup func(string) *tenant, m *metrics, log *slog.Logger) *storeQueue {
+func newStoreQueue(size, workers int, maxAge time.Duration, lookup func(string) *tenant, m *metrics, log *slog.Logger) *storeQueue {
 	ctx, cancel := context.WithCancel(context.Background())
-	q := &storeQueue{jobs: make(chan pendingStore, size), lookup: lookup, m: m, log: log, ctx: ctx, cancel: cancel}
+	q := &storeQueue{jobs: make(chan pendingStore, size), maxAge: maxAge, lookup: lookup, m: m, log: log, ctx: ctx, cancel: cancel}
 	for range workers {
 		q.wg.Add(1)
 		go q.work()
@@ -74,25 +78,46 @@ func (q *storeQueue) enqueue(p pendingStore) bool {
 	defer q.mu.RUnlock()
 	if q.closed {
 		q.finished(p)
-		q.m.storeDropped(p.tenant)
+		q.m.storeDropped(p.tenant, "dropped")
 		return false
 	}
-	select {
-	case q.jobs <- p:
-		q.inqueue.Add(1)
-		q.m.queueDepth.Set(float64(len(q.jobs)))
-		return true
-	default:
-		q.finished(p)
-		q.m.storeDropped(p.tenant)
-		return false
+	p.queued = time.Now()
+	for range 2 {
+		select {
+		case q.jobs <- p:
+			q.inqueue.Add(1)
+			q.m.queueDepth.Set(float64(len(q.jobs)))
+			return true
+		default:
+		}
+		// Full: make room by dropping the oldest, which is the least
+		// likely to be resumed soon.
+		select {
+		case old := <-q.jobs:
+			q.drop(old, "dropped")
+		default:
+		}
 	}
+	q.finished(p)
+	q.m.storeDropped(p.tenant, "dropped")
+	return false
+}
+
+// drop forgets a queued store.
+func (q *storeQueue) drop(p pendingStore, result string) {
+	q.finished(p)
+	q.inqueue.Add(-1)
+	q.m.storeDropped(p.tenant, result)
 }
 
 func (q *storeQueue) work() {
 	defer q.wg.Done()
 	for p := range q.jobs {
 		q.m.queueDepth.Set(float64(len(q.jobs)))
+		if time.Since(p.queued) > q.maxAge {
+			q.drop(p, "stale")
+			continue
+		}
 		q.run(p)
 		q.finished(p)
 		q.inqueue.Add(-1)
@@ -102,7 +127,7 @@ func (q *storeQueue) work() {
 func (q *storeQueue) run(p pendingStore) {
 	t := q.lookup(p.tenant)
 	if t == nil || t.pool == nil || q.ctx.Err() != nil {
-		q.m.storeDropped(p.tenant)
+		q.m.storeDropped(p.tenant, "dropped")
 		return
 	}
 	ctx, cancel := context.WithTimeout(q.ctx, t.cfg.Guest.StoreDeadline)

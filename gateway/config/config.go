@@ -170,11 +170,16 @@ type SealingKey struct {
 
 // StoreQueue bounds the asynchronous store path.
 type StoreQueue struct {
-	// Size is the queue capacity; a full queue drops (and counts) stores.
+	// Size is the queue capacity; a full queue drops (and counts) its
+	// oldest store for the new one.
 	// Default 4096.
 	Size int `koanf:"size"`
 	// Workers call guests' store exports. Default 2.
 	Workers int `koanf:"workers"`
+	// MaxAge drops a store that waited longer than this in the queue (after
+	// an outage, the backlog would delay the stores of new sessions).
+	// Default 5s.
+	MaxAge time.Duration `koanf:"max_age"`
 }
 
 // Wasm configures the guest runtime.

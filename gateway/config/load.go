@@ -188,6 +188,9 @@ func (c *Config) FillDefaults() {
 	if c.StoreQueue.Workers == 0 {
 		c.StoreQueue.Workers = 2
 	}
+	if c.StoreQueue.MaxAge == 0 {
+		c.StoreQueue.MaxAge = 5 * time.Second
+	}
 	if c.Wasm.CacheDir == "" {
 		c.Wasm.CacheDir = filepath.Join(c.DataDir, "wasm-cache")
 	}

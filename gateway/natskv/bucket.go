@@ -144,8 +144,12 @@ func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption
 		},
 		maxEntries: o.maxEntries,
 	}
-	if c.Connected() {
-		_, _ = b.bound(ctx) // a failure is logged; operations retry
+	if _, ok := b.startBind(); ok && c.Connected() {
+		_, _ = b.bindNow(ctx) // a failure is logged; operations retry
+	} else if ok {
+		b.mu.Lock()
+		b.binding, b.lastTry = false, time.Time{}
+		b.mu.Unlock()
 	}
 	return b, nil
 }
@@ -156,7 +160,8 @@ func (b *Bucket) Name() string { return b.name }
 // Get returns the value of key. Errors wrap wasmhost.ErrKeyNotFound for a
 // missing, deleted or expired key, wasmhost.ErrUnavailable when NATS or the
 // bucket cannot be reached, or ctx's error.
-func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+func (b *Bucket) Get(ctx context.Context, key string) (_ []byte, err error) {
+	defer b.record(ctx, time.Now(), &err)
 	kv, err := b.prepare(ctx, key)
 	if err != nil {
 		return nil, err
@@ -168,10 +173,18 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 	return e.Value(), nil
 }
 
+// record tells the client's breaker how an operation that started at
+// started ended.
+func (b *Bucket) record(ctx context.Context, started time.Time, err *error) {
+	dl, _ := ctx.Deadline()
+	b.c.brk.record(*err, started, dl)
+}
+
 // Put sets key to value. ttl > 0 expires the key after ttl, rounded up to
 // whole seconds (JetStream's resolution); ttl == 0 keeps it for the bucket's
 // TTL. Errors wrap wasmhost.ErrUnavailable, or are ctx's error.
-func (b *Bucket) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+func (b *Bucket) Put(ctx context.Context, key string, value []byte, ttl time.Duration) (err error) {
+	defer b.record(ctx, time.Now(), &err)
 	kv, err := b.prepare(ctx, key)
 	if err != nil {
 		return err
@@ -191,7 +204,8 @@ func (b *Bucket) Put(ctx context.Context, key string, value []byte, ttl time.Dur
 
 // Create sets key to value only if key is absent (never written, deleted or
 // expired); otherwise the error wraps wasmhost.ErrKeyExists. ttl is as for Put.
-func (b *Bucket) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+func (b *Bucket) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (err error) {
+	defer b.record(ctx, time.Now(), &err)
 	kv, err := b.prepare(ctx, key)
 	if err != nil {
 		return err
@@ -208,7 +222,8 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte, ttl time.
 
 // Delete removes key; a missing key is not an error. Errors wrap
 // wasmhost.ErrUnavailable, or are ctx's error.
-func (b *Bucket) Delete(ctx context.Context, key string) error {
+func (b *Bucket) Delete(ctx context.Context, key string) (err error) {
+	defer b.record(ctx, time.Now(), &err)
 	kv, err := b.prepare(ctx, key)
 	if err != nil {
 		return err
@@ -230,32 +245,50 @@ func (b *Bucket) prepare(ctx context.Context, key string) (jetstream.KeyValue, e
 	return b.bound(ctx)
 }
 
-// bound returns the bound bucket, binding it if it is not bound, no other
-// goroutine is binding it and the last attempt is more than
-// bindRetryInterval old. Otherwise the error wraps wasmhost.ErrUnavailable.
+// bound returns the bound bucket. When it is not bound, it starts binding
+// it in the background (unless a bind is running or the last attempt is
+// less than bindRetryInterval old) and fails with wasmhost.ErrUnavailable
+// at once: a bind takes round trips that must not be charged to the
+// handshake whose fetch happened to find the bucket unbound (after a NATS
+// restart, say), whose deadline is far shorter than bindTimeout.
 func (b *Bucket) bound(ctx context.Context) (jetstream.KeyValue, error) {
 	if !b.c.Connected() {
 		return nil, fmt.Errorf("natskv: bucket %s: %w: not connected to NATS", b.name, wasmhost.ErrUnavailable)
 	}
+	if !b.c.brk.allow() {
+		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", b.name, wasmhost.ErrUnavailable, errBreakerOpen)
+	}
 	if h := b.kv.Load(); h != nil {
 		return h.kv, nil
 	}
-	b.mu.Lock()
-	if b.binding || (!b.lastTry.IsZero() && time.Since(b.lastTry) < bindRetryInterval) {
-		last := b.lastErr
-		b.mu.Unlock()
+	if last, ok := b.startBind(); !ok {
 		if last == nil {
-			last = errors.New("bucket is being created")
+			last = errors.New("bucket is being bound")
 		}
 		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", b.name, wasmhost.ErrUnavailable, last)
 	}
-	b.binding, b.lastTry = true, time.Now()
-	b.mu.Unlock()
+	go b.bindNow(context.WithoutCancel(ctx))
+	return nil, fmt.Errorf("natskv: bucket %s: %w: bucket is being bound", b.name, wasmhost.ErrUnavailable)
+}
 
+// startBind claims the right to run a bind attempt now; otherwise it
+// returns the last attempt's error.
+func (b *Bucket) startBind() (lastErr error, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.binding || (!b.lastTry.IsZero() && time.Since(b.lastTry) < bindRetryInterval) {
+		return b.lastErr, false
+	}
+	b.binding, b.lastTry = true, time.Now()
+	return nil, true
+}
+
+// bindNow runs one bind attempt claimed with startBind, bounded by
+// bindTimeout, and records its result.
+func (b *Bucket) bindNow(ctx context.Context) (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
 	kv, err := b.bind(ctx)
 	cancel()
-
 	b.mu.Lock()
 	b.binding, b.lastErr = false, err
 	if err == nil {

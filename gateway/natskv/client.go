@@ -21,6 +21,7 @@ type Client struct {
 	log       *slog.Logger
 	denied    chan error    // permission violations the server reported, newest kept
 	closed    chan struct{} // closed by nats when the connection is closed
+	brk       *breaker
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -85,7 +86,12 @@ func WithLogger(l *slog.Logger) ClientOption {
 const (
 	connectTimeout = 2 * time.Second
 	reconnectWait  = time.Second
-	maxCloseWait   = 30 * time.Second // bounds Close when ctx has no deadline
+	// pingInterval and maxPingsOut detect a server that stopped answering
+	// with the TCP connection still open: after about 2 unanswered pings
+	// (4-6 s) the connection is dropped and reconnecting starts.
+	pingInterval = 2 * time.Second
+	maxPingsOut  = 2
+	maxCloseWait = 30 * time.Second // bounds Close when ctx has no deadline
 )
 
 // Connect connects to NATS. With WithURL it returns a Client even when no
@@ -107,6 +113,8 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 		nats.Timeout(timeoutFor(ctx, connectTimeout)),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				c.log.Warn("natskv: disconnected from NATS", "err", err)
@@ -159,6 +167,10 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 		return nil, fmt.Errorf("natskv: jetstream: %w", err)
 	}
 	c.nc, c.js = nc, js
+	c.brk = &breaker{log: c.log, done: c.closed, probe: func(ctx context.Context) error {
+		_, err := js.AccountInfo(ctx)
+		return err
+	}}
 	if !nc.IsConnected() {
 		c.log.Warn("natskv: NATS not reachable yet, retrying in the background", "url", o.url)
 	}
@@ -167,6 +179,16 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 
 // Connected reports whether the client is connected to a NATS server now.
 func (c *Client) Connected() bool { return c.nc.IsConnected() }
+
+// Available reports whether key-value operations can be expected to work
+// now: connected, and the breaker closed (NATS answered the recent ones).
+// While it is false, bucket operations fail at once with
+// wasmhost.ErrUnavailable; a caller may skip them altogether.
+func (c *Client) Available() bool { return c.nc.IsConnected() && c.brk.allow() }
+
+// BreakerTrips returns how many times the breaker has opened: NATS stopped
+// answering key-value operations while the connection stood.
+func (c *Client) BreakerTrips() uint64 { return c.brk.trips.Load() }
 
 // LastError returns the last error the connection saw (an authorization
 // violation, a TLS failure), or nil: why Connected is false.
