@@ -31,6 +31,16 @@ const memoryNearCapBytes = 4 << 20
 
 // newInstance instantiates the pool's module (running _initialize) and calls
 // tlsgate_on_init when exported, under p.initTimeout.
+// memoryFull reports whether the instance's memory has grown to the
+// runtime's limit.
+func (inst *instance) memoryFull() bool {
+	if inst.mod == nil || inst.cs.pool == nil {
+		return false
+	}
+	mem := inst.mod.Memory()
+	return mem != nil && uint64(mem.Size()) >= uint64(inst.cs.pool.m.rt.memLimit)*65536
+}
+
 func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{wake: make(chan struct{}, 1)}
 	cs := &inst.cs

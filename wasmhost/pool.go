@@ -180,7 +180,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		p.live++
 		p.inUse++
 		p.mu.Unlock()
-		return p.createInUse(ctx)
+		return p.createFor(ctx)
 	}
 	w := &waiter{ch: make(chan grant, 1)}
 	p.waiters = append(p.waiters, w)
@@ -222,7 +222,37 @@ func (p *Pool) take(ctx context.Context, g grant) (*instance, error) {
 	case g.inst != nil:
 		return g.inst, nil
 	}
-	return p.createInUse(ctx)
+	return p.createFor(ctx)
+}
+
+// createFor fills a slot already counted in live and inUse for a caller
+// that waits at most until ctx ends. The instance is built under its own
+// init timeout, never the caller's deadline (a handshake's fetch deadline
+// is far shorter than a cold instantiation on a loaded machine): when the
+// caller gives up first, it gets an error (its handshake goes full) and
+// the instance, once built, joins the pool for the next caller instead of
+// being thrown away half-built.
+func (p *Pool) createFor(ctx context.Context) (*instance, error) {
+	type built struct {
+		inst *instance
+		err  error
+	}
+	ch := make(chan built, 1)
+	go func() {
+		inst, err := p.createInUse(context.WithoutCancel(ctx))
+		ch <- built{inst, err}
+	}()
+	select {
+	case b := <-ch:
+		return b.inst, b.err
+	case <-ctx.Done():
+	}
+	go func() {
+		if b := <-ch; b.err == nil {
+			p.release(b.inst, "")
+		}
+	}()
+	return nil, fmt.Errorf("wasmhost: instance not ready yet (it goes on starting for the next call): %w", ctx.Err())
 }
 
 // createInUse fills a slot already counted in live and inUse.
@@ -246,6 +276,11 @@ func (p *Pool) createInUse(ctx context.Context) (*instance, error) {
 // release returns a checked-out instance; a non-empty reason discards it.
 func (p *Pool) release(inst *instance, reason string) {
 	now := time.Now()
+	if reason == "" && inst.memoryFull() {
+		// At its cap, the next call could not grow: retire it, and give
+		// back the memory, instead of keeping the largest instances.
+		reason = string(FaultMemory)
+	}
 	p.mu.Lock()
 	p.inUse--
 	if reason == "" && p.closed {
