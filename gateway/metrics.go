@@ -34,6 +34,7 @@ type metrics struct {
 	reqsRefused    *prometheus.CounterVec
 	openConns      *prometheus.GaugeVec
 	upstreamErrors *prometheus.CounterVec
+	suspensions    *prometheus.CounterVec
 }
 
 var _ wasmhost.Observer = (*metrics)(nil)
@@ -101,7 +102,11 @@ func newMetrics() *metrics {
 		Name: "tlsgate_upstream_errors_total",
 		Help: "HTTP requests that failed towards the tenant's upstream (502): unreachable, timed out, or the client's body cut short.",
 	}, []string{"tenant"})
-	for _, c := range []prometheus.Collector{m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
+	m.suspensions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_guest_suspensions_total",
+		Help: "Times a tenant's guest was suspended after repeated faults (its handshakes are then full, with no guest call).",
+	}, []string{"tenant"})
+	for _, c := range []prometheus.Collector{m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
 		m.stores, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -191,6 +196,11 @@ func (m *metrics) InstanceCreated(tenant string) { m.instCreated.WithLabelValues
 // InstanceDiscarded implements wasmhost.Observer.
 func (m *metrics) InstanceDiscarded(tenant, reason string) {
 	m.instDiscarded.WithLabelValues(tenant, reason).Inc()
+}
+
+// GuestSuspended implements wasmhost.Observer.
+func (m *metrics) GuestSuspended(tenant string, _ time.Duration) {
+	m.suspensions.WithLabelValues(tenant).Inc()
 }
 
 // KVOp implements wasmhost.Observer.

@@ -38,6 +38,7 @@ const (
 	resultDeclined   resumeResult = "declined"    // found and valid, but crypto/tls would not resume it (version, cipher suite)
 	resultRepeated   resumeResult = "repeated"    // an identity the same ClientHello already offered: no second fetch
 	resultKVDown     resumeResult = "kv_down"     // NATS is not answering: no fetch was tried
+	resultSuspended  resumeResult = "suspended"   // the guest is suspended after repeated faults: no call was made
 )
 
 // maxOffered bounds the identities one connection looks up; crypto/tls
@@ -328,6 +329,8 @@ func classifyFetchError(err error) resumeResult {
 	switch {
 	case errors.Is(err, wasmhost.ErrMiss):
 		return resultMiss
+	case errors.Is(err, wasmhost.ErrSuspended):
+		return resultSuspended
 	case errors.Is(err, context.DeadlineExceeded):
 		return resultTimeout
 	case errors.As(err, &ge) && ge.Kind == wasmhost.FaultTimeout:

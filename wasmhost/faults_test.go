@@ -88,7 +88,8 @@ func TestGuestFaults(t *testing.T) {
 func TestRunawayOverrun(t *testing.T) {
 	const timeout = 20 * time.Millisecond
 	rt := newRuntime(t)
-	p := scriptPool(t, rt, func(s *script) { s.op(opLoop) }, wasmhost.WithMaxInstances(1), wasmhost.WithCallTimeout(timeout))
+	p := scriptPool(t, rt, func(s *script) { s.op(opLoop) }, wasmhost.WithMaxInstances(1), wasmhost.WithCallTimeout(timeout),
+		wasmhost.WithFaultSuspension(0, 0, 0))
 	var overruns []time.Duration
 	for range 10 {
 		start := time.Now()
@@ -181,4 +182,40 @@ func TestHandlesScopedToCall(t *testing.T) {
 	}
 	_, err = p2.Fetch(context.Background(), fetchInput(0)) // handle 1 belonged to the first call
 	guestErr(t, err, wasmhost.FaultMisuse)
+}
+
+// A guest that faults on every call is suspended after the threshold: calls
+// then fail at once with ErrSuspended, costing no instance and no CPU; after
+// the back-off one probe call runs, and faulting again doubles the back-off.
+func TestRepeatedFaultsSuspendTheGuest(t *testing.T) {
+	rt := newRuntime(t)
+	p := scriptPool(t, rt, func(s *script) { s.op(opLoop) }, wasmhost.WithMaxInstances(1),
+		wasmhost.WithCallTimeout(20*time.Millisecond), wasmhost.WithFaultSuspension(3, 200*time.Millisecond, time.Second))
+	for i := range 3 {
+		_, err := p.Fetch(context.Background(), fetchInput(0))
+		guestErr(t, err, wasmhost.FaultTimeout)
+		if i < 2 && errors.Is(err, wasmhost.ErrSuspended) {
+			t.Fatalf("call %d suspended before the threshold", i)
+		}
+	}
+	created := p.Stats().Created
+	suspendedAt := time.Now()
+	for i := range 20 {
+		_, err := p.Fetch(context.Background(), fetchInput(0))
+		if time.Since(suspendedAt) > 150*time.Millisecond {
+			break // a slow machine: the 200 ms back-off is nearly over
+		}
+		if !errors.Is(err, wasmhost.ErrSuspended) {
+			t.Fatalf("call %d after 3 faults: %v, want ErrSuspended", i, err)
+		}
+	}
+	if got := p.Stats().Created; got != created {
+		t.Errorf("instances created while suspended: %d", got-created)
+	}
+	time.Sleep(250 * time.Millisecond)
+	_, err := p.Fetch(context.Background(), fetchInput(0))
+	guestErr(t, err, wasmhost.FaultTimeout) // the probe ran, and faulted
+	if _, err := p.Fetch(context.Background(), fetchInput(0)); !errors.Is(err, wasmhost.ErrSuspended) {
+		t.Fatalf("after a faulting probe: %v, want suspended again", err)
+	}
 }

@@ -21,6 +21,9 @@ type Observer interface {
 	// and context.Canceled; with no KV configured, each operation is
 	// reported at once with ErrUnavailable.
 	KVOp(tenant, op string, d time.Duration, err error)
+	// GuestSuspended reports that the tenant's guest faulted on several
+	// calls in a row and is suspended for d (see WithFaultSuspension).
+	GuestSuspended(tenant string, d time.Duration)
 }
 
 type nopObserver struct{}
@@ -29,3 +32,4 @@ func (nopObserver) CallDone(string, string, time.Duration, error) {}
 func (nopObserver) InstanceCreated(string)                        {}
 func (nopObserver) InstanceDiscarded(string, string)              {}
 func (nopObserver) KVOp(string, string, time.Duration, error)     {}
+func (nopObserver) GuestSuspended(string, time.Duration)          {}

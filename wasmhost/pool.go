@@ -36,8 +36,12 @@ type Pool struct {
 	logger      *slog.Logger // with tenant and module attributes
 	obs         Observer
 	logLimit    logLimiter
-	writeCall   int           // see WithWriteBudget
-	writeRate   *rate.Limiter // nil: no limit
+	// suspendFetch and suspendStore are the exports' fault breakers (see
+	// WithFaultSuspension): a guest whose fetch loops may store well.
+	suspendFetch suspender
+	suspendStore suspender
+	writeCall    int           // see WithWriteBudget
+	writeRate    *rate.Limiter // nil: no limit
 
 	mu        sync.Mutex
 	idle      []*instance            // LIFO: top is the most recently used
@@ -97,6 +101,7 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 		initTimeout: 5 * time.Second,
 		logger:      m.rt.logger,
 		obs:         nopObserver{},
+		suspend:     suspender{threshold: 5, first: time.Second, max: time.Minute},
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -105,23 +110,25 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 		return nil, err
 	}
 	p := &Pool{
-		m:           m,
-		tenant:      o.tenant,
-		guestConfig: o.guestConfig,
-		kv:          o.kv,
-		max:         o.max,
-		minIdle:     min(o.minIdle, o.max),
-		idleTimeout: o.idleTimeout,
-		callTimeout: o.callTimeout,
-		initTimeout: o.initTimeout,
-		logger:      o.logger.With("tenant", o.tenant, "module", m.name),
-		obs:         o.obs,
-		logLimit:    newLogLimiter(guestLogRate, guestLogBurst),
-		writeCall:   o.writeCall,
-		all:         make(map[*instance]struct{}),
-		drained:     make(chan struct{}),
-		discarded:   make(map[string]uint64),
-		reaperDone:  make(chan struct{}),
+		m:            m,
+		tenant:       o.tenant,
+		guestConfig:  o.guestConfig,
+		kv:           o.kv,
+		max:          o.max,
+		minIdle:      min(o.minIdle, o.max),
+		idleTimeout:  o.idleTimeout,
+		callTimeout:  o.callTimeout,
+		initTimeout:  o.initTimeout,
+		logger:       o.logger.With("tenant", o.tenant, "module", m.name),
+		obs:          o.obs,
+		logLimit:     newLogLimiter(guestLogRate, guestLogBurst),
+		writeCall:    o.writeCall,
+		suspendFetch: suspender{threshold: o.suspend.threshold, first: o.suspend.first, max: o.suspend.max},
+		suspendStore: suspender{threshold: o.suspend.threshold, first: o.suspend.first, max: o.suspend.max},
+		all:          make(map[*instance]struct{}),
+		drained:      make(chan struct{}),
+		discarded:    make(map[string]uint64),
+		reaperDone:   make(chan struct{}),
 	}
 	if o.writeRate > 0 {
 		p.writeRate = rate.NewLimiter(rate.Limit(o.writeRate), max(o.writeRate, abi.MaxKeyLen+abi.MaxValueLen))

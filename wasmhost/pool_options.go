@@ -22,6 +22,7 @@ type poolOptions struct {
 	initTimeout time.Duration
 	logger      *slog.Logger
 	obs         Observer
+	suspend     suspender
 	writeCall   int // bytes of KV keys and values one call may write; 0: no limit
 	writeRate   int // bytes per second all calls may write; 0: no limit
 }
@@ -42,6 +43,9 @@ func (o *poolOptions) validate() error {
 		return fmt.Errorf("wasmhost: NewPool: call timeout %v, want > 0", o.callTimeout)
 	case o.initTimeout <= 0:
 		return fmt.Errorf("wasmhost: NewPool: init timeout %v, want > 0", o.initTimeout)
+	case o.suspend.threshold < 0 || (o.suspend.threshold > 0 && (o.suspend.first <= 0 || o.suspend.max < o.suspend.first)):
+		return fmt.Errorf("wasmhost: NewPool: fault suspension after %d faults for %v up to %v: want threshold >= 0 and 0 < first <= max",
+			o.suspend.threshold, o.suspend.first, o.suspend.max)
 	case o.writeCall < 0 || o.writeRate < 0:
 		return fmt.Errorf("wasmhost: NewPool: write budget %d per call, %d per second, want >= 0", o.writeCall, o.writeRate)
 	}
@@ -102,6 +106,18 @@ func WithPoolLogger(l *slog.Logger) PoolOption {
 // means no limit. Default: no limits.
 func WithWriteBudget(perCall, perSecond int) PoolOption {
 	return func(o *poolOptions) { o.writeCall, o.writeRate = perCall, perSecond }
+}
+
+// WithFaultSuspension suspends an export of the pool's guest (fetch and
+// store each on its own) after threshold calls of it in a row that faulted (FaultTrap, FaultTimeout, FaultMemory, FaultMisuse or
+// FaultInit): calls then fail at once with ErrSuspended, costing no
+// instance and no CPU, for first, doubling on each repeated suspension up
+// to max; after that, one call at a time runs as a probe, and the first
+// that does not fault ends the suspension. A looping guest otherwise burns
+// its whole call timeout on every handshake. threshold 0 disables it.
+// Default: 5 faults, 1s, 1m.
+func WithFaultSuspension(threshold int, first, max time.Duration) PoolOption {
+	return func(o *poolOptions) { o.suspend = suspender{threshold: threshold, first: first, max: max} }
 }
 
 // WithObserver receives the pool's events, e.g. for metrics. Default: none.

@@ -31,6 +31,8 @@ func (o *countingObserver) InstanceCreated(string) {
 	for m := o.maxLive.Load(); n > m && !o.maxLive.CompareAndSwap(m, n); m = o.maxLive.Load() {
 	}
 }
+func (o *countingObserver) GuestSuspended(string, time.Duration) {}
+
 func (o *countingObserver) InstanceDiscarded(_ string, reason string) {
 	if reason != string(wasmhost.FaultInit) { // init failures were never counted as created
 		o.live.Add(-1)

@@ -45,9 +45,25 @@ var errOKWithoutSession = errors.New("returned OK without calling set_session")
 // FaultMisuse (the instance is then discarded).
 func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
 	start := time.Now()
+	ok, probe := p.suspendFetch.admit(start)
+	if !ok {
+		err := fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionFetch, ErrSuspended)
+		p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, 0, err)
+		return nil, err
+	}
 	session, err := p.fetch(ctx, &in)
+	p.afterCall(&p.suspendFetch, abi.ExportOnSessionFetch, err, probe)
 	p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, time.Since(start), err)
 	return session, err
+}
+
+// afterCall tells an export's fault breaker how a call it admitted ended.
+func (p *Pool) afterCall(s *suspender, export string, err error, probe bool) {
+	if d := s.done(isFault(err), probe, time.Now()); d > 0 {
+		p.logger.Warn("guest export suspended after repeated faults: no calls to it, until a probe call succeeds",
+			"export", export, "for", d, "last_err", err)
+		p.obs.GuestSuspended(p.tenant, d)
+	}
 }
 
 func (p *Pool) fetch(ctx context.Context, in *FetchInput) ([]byte, error) {
@@ -89,7 +105,14 @@ func (p *Pool) fetch(ctx context.Context, in *FetchInput) ([]byte, error) {
 // StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
 func (p *Pool) Store(ctx context.Context, in StoreInput) error {
 	start := time.Now()
+	ok, probe := p.suspendStore.admit(start)
+	if !ok {
+		err := fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionStore, ErrSuspended)
+		p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, 0, err)
+		return err
+	}
 	err := p.storeSession(ctx, &in)
+	p.afterCall(&p.suspendStore, abi.ExportOnSessionStore, err, probe)
 	p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, time.Since(start), err)
 	return err
 }

@@ -242,6 +242,11 @@ type Guest struct {
 	FetchDeadline time.Duration `koanf:"fetch_deadline"`
 	// StoreDeadline bounds one store call. Default 500ms.
 	StoreDeadline time.Duration `koanf:"store_deadline"`
+	// SuspendAfterFaults suspends the guest after this many calls in a row
+	// that trapped, timed out, ran out of memory or misused the ABI: its
+	// handshakes are then full with no guest call, for 1s, doubling while
+	// probe calls keep faulting, up to 1m. -1 never suspends. Default 5.
+	SuspendAfterFaults int `koanf:"suspend_after_faults"`
 	// KVMaxBytes bounds the bytes the tenant's KV bucket holds; writes past
 	// it fail (LIMIT_EXCEEDED) and no other tenant is affected. Default
 	// 268435456 (256 MiB).

@@ -224,6 +224,9 @@ func (c *Config) FillDefaults() {
 			if g.StoreDeadline == 0 {
 				g.StoreDeadline = 500 * time.Millisecond
 			}
+			if g.SuspendAfterFaults == 0 {
+				g.SuspendAfterFaults = 5
+			}
 			if g.KVMaxBytes == 0 {
 				g.KVMaxBytes = 256 << 20
 			}

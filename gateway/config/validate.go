@@ -329,6 +329,9 @@ func (c *Config) validateTenants(p *problems) {
 			if g.StoreDeadline <= 0 || g.StoreDeadline > 60e9 {
 				p.add(gp+".store_deadline", "%v is out of range (0, 60s]", g.StoreDeadline)
 			}
+			if g.SuspendAfterFaults < -1 || g.SuspendAfterFaults == 0 || g.SuspendAfterFaults > 1000 {
+				p.add(gp+".suspend_after_faults", "%d is out of range 1..1000 (or -1: never)", g.SuspendAfterFaults)
+			}
 			if g.KVMaxBytes < 1<<16 || g.KVMaxBytes > 1<<40 {
 				p.add(gp+".kv_max_bytes", "%d is out of range 65536..1099511627776", g.KVMaxBytes)
 			}

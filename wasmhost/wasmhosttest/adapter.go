@@ -90,6 +90,7 @@ type opCounter struct {
 func (*opCounter) CallDone(string, string, time.Duration, error) {}
 func (*opCounter) InstanceCreated(string)                        {}
 func (*opCounter) InstanceDiscarded(string, string)              {}
+func (*opCounter) GuestSuspended(string, time.Duration)          {}
 func (o *opCounter) KVOp(_, _ string, _ time.Duration, err error) {
 	o.completed.Add(1)
 	if errors.Is(err, context.Canceled) {

@@ -1,0 +1,92 @@
+package wasmhost
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrSuspended is returned by Fetch (or Store), at once and without a guest
+// call, while that export of the pool's guest is suspended: it faulted
+// (trapped, timed out, ran out of memory, misused the ABI or failed to
+// start) on several calls in a row. See WithFaultSuspension.
+var ErrSuspended = errors.New("wasmhost: guest suspended after repeated faults")
+
+// suspender is a pool's breaker on guest faults: threshold faulty calls in a
+// row suspend the guest for a back-off (first, doubling on every repeated
+// suspension up to max); after it, one call at a time runs as a probe, and
+// the first that does not fault ends the suspension.
+type suspender struct {
+	threshold  int // 0: never suspend
+	first, max time.Duration
+
+	mu          sync.Mutex
+	consecutive int
+	until       time.Time // suspended before this; zero: not suspended
+	backoff     time.Duration
+	probing     bool
+}
+
+// admit reports whether a call may run now, and whether it is the probe.
+func (s *suspender) admit(now time.Time) (ok, probe bool) {
+	if s.threshold == 0 {
+		return true, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.until.IsZero():
+		return true, false
+	case now.Before(s.until) || s.probing:
+		return false, false
+	}
+	s.probing = true
+	return true, true
+}
+
+// done records a call admit let through; it returns the length of a
+// suspension the call started (0 for none).
+func (s *suspender) done(fault, probe bool, now time.Time) time.Duration {
+	if s.threshold == 0 {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if probe {
+		s.probing = false
+		if !fault {
+			s.until, s.backoff, s.consecutive = time.Time{}, 0, 0
+			return 0
+		}
+		s.backoff = min(2*s.backoff, s.max)
+		s.until = now.Add(s.backoff)
+		return s.backoff
+	}
+	if !s.until.IsZero() {
+		return 0 // a call admitted before the suspension began
+	}
+	if !fault {
+		s.consecutive = 0
+		return 0
+	}
+	if s.consecutive++; s.consecutive < s.threshold {
+		return 0
+	}
+	s.consecutive = 0
+	s.backoff = s.first
+	s.until = now.Add(s.backoff)
+	return s.backoff
+}
+
+// isFault reports whether err from a call is the guest's fault.
+func isFault(err error) bool {
+	var ge *GuestError
+	if !errors.As(err, &ge) {
+		return false
+	}
+	switch ge.Kind {
+	case FaultTrap, FaultTimeout, FaultMemory, FaultMisuse, FaultInit:
+		return true
+	}
+	return false
+}
