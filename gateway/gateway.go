@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	g.snap.Store(s)
 	g.guests.g = g
 	g.guests.ensure(cfg)
-	g.stores = newStoreQueue(cfg.StoreQueue.Size, cfg.StoreQueue.Workers, cfg.StoreQueue.MaxAge, func(name string) *tenant {
+	g.stores = newStoreQueue(cfg.StoreQueue.Size, cfg.StoreQueue.PerTenant, cfg.StoreQueue.Workers, cfg.StoreQueue.MaxAge, func(name string) *tenant {
 		return g.snap.Load().tenant(name)
 	}, g.metrics, g.log)
 	for i, lc := range cfg.Listeners {

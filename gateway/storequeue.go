@@ -8,25 +8,35 @@ import (
 	"time"
 )
 
-// storeQueue runs guests' store exports off the handshake's critical path.
-// It is bounded: when full, the oldest queued store is dropped for the new
-// one, and counted, never waited for; a store that waited longer than
-// maxAge is dropped as stale when its turn comes. So after an outage the
-// workers spend themselves on the sessions clients are about to resume, not
-// on a backlog. A job is resolved against the tenant current when it runs,
-// so a reload never sends a store to a closed pool.
+// storeQueue runs guests' store exports off the handshake's critical path,
+// fairly between tenants. Each tenant has a FIFO of its own, and workers
+// take from the tenants in turn, so one tenant's pile-up (a slow or
+// faulting guest, a burst) delays and drops only its own stores. It is
+// bounded, and never waited for: a tenant at its share (perTenant) drops
+// its own oldest store for the new one; a full queue drops the oldest store
+// of the tenant holding the most. A store that waited longer than maxAge is
+// dropped as stale when its turn comes, so after an outage the workers
+// spend themselves on the sessions clients are about to resume, not on a
+// backlog. A job is resolved against the tenant current when it runs, so a
+// reload never sends a store to a closed pool.
 type storeQueue struct {
-	jobs    chan pendingStore
-	maxAge  time.Duration
-	lookup  func(tenant string) *tenant
-	m       *metrics
-	log     *slog.Logger
-	ctx     context.Context
-	cancel  context.CancelFunc
-	mu      sync.RWMutex // guards closed against enqueue
-	closed  bool
-	wg      sync.WaitGroup
-	inqueue atomic.Int64 // enqueued and not yet finished
+	size, perTenant int
+	maxAge          time.Duration
+	lookup          func(tenant string) *tenant
+	m               *metrics
+	log             *slog.Logger
+	ctx             context.Context
+	cancel          context.CancelFunc
+	wg              sync.WaitGroup
+	inqueue         atomic.Int64 // enqueued and not yet finished
+
+	mu       sync.Mutex
+	ready    *sync.Cond // signalled when a job is queued or the queue closes
+	byTenant map[string][]pendingStore
+	turn     []string // tenants with queued stores, in the order workers serve them
+	total    int
+	closed   bool
+
 	// inflight maps tenant+identifier of each queued store to a channel
 	// closed when that store has finished (or was dropped), so a fetch that
 	// misses on a session this gateway is still storing can wait for it.
@@ -61,9 +71,13 @@ func (q *storeQueue) finished(p pendingStore) {
 	}
 }
 
-func newStoreQueue(size, workers int, maxAge time.Duration, lookup func(string) *tenant, m *metrics, log *slog.Logger) *storeQueue {
+// newStoreQueue starts workers that run at most size queued stores, at
+// most perTenant of them one tenant's.
+func newStoreQueue(size, perTenant, workers int, maxAge time.Duration, lookup func(string) *tenant, m *metrics, log *slog.Logger) *storeQueue {
 	ctx, cancel := context.WithCancel(context.Background())
-	q := &storeQueue{jobs: make(chan pendingStore, size), maxAge: maxAge, lookup: lookup, m: m, log: log, ctx: ctx, cancel: cancel}
+	q := &storeQueue{size: size, perTenant: min(perTenant, size), maxAge: maxAge, lookup: lookup, m: m, log: log,
+		ctx: ctx, cancel: cancel, byTenant: make(map[string][]pendingStore)}
+	q.ready = sync.NewCond(&q.mu)
 	for range workers {
 		q.wg.Add(1)
 		go q.work()
@@ -74,33 +88,90 @@ func newStoreQueue(size, workers int, maxAge time.Duration, lookup func(string) 
 // enqueue adds p (registered earlier) without blocking; it reports false
 // when p was dropped.
 func (q *storeQueue) enqueue(p pendingStore) bool {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
+	p.queued = time.Now()
+	q.mu.Lock()
 	if q.closed {
+		q.mu.Unlock()
 		q.finished(p)
 		q.m.storeDropped(p.tenant, "dropped")
 		return false
 	}
-	p.queued = time.Now()
-	for range 2 {
-		select {
-		case q.jobs <- p:
-			q.inqueue.Add(1)
-			q.m.queueDepth.Set(float64(len(q.jobs)))
-			return true
-		default:
+	var victim *pendingStore
+	switch {
+	case len(q.byTenant[p.tenant]) >= q.perTenant:
+		victim = q.popLocked(p.tenant) // its own oldest
+	case q.total >= q.size:
+		victim = q.popLocked(q.largestLocked())
+	}
+	jobs, had := q.byTenant[p.tenant]
+	if !had {
+		q.turn = append(q.turn, p.tenant)
+	}
+	q.byTenant[p.tenant] = append(jobs, p)
+	q.total++
+	q.inqueue.Add(1)
+	q.m.queueDepth.Set(float64(q.total))
+	q.mu.Unlock()
+	q.ready.Signal()
+	if victim != nil {
+		q.drop(*victim, "dropped")
+	}
+	return true
+}
+
+// popLocked takes tenant's oldest queued store (nil if it has none), and
+// forgets the tenant when that was its last.
+func (q *storeQueue) popLocked(tenant string) *pendingStore {
+	jobs := q.byTenant[tenant]
+	if len(jobs) == 0 {
+		return nil
+	}
+	p := jobs[0]
+	jobs[0] = pendingStore{}
+	if len(jobs) == 1 {
+		delete(q.byTenant, tenant)
+		for i, t := range q.turn {
+			if t == tenant {
+				q.turn = append(q.turn[:i], q.turn[i+1:]...)
+				break
+			}
 		}
-		// Full: make room by dropping the oldest, which is the least
-		// likely to be resumed soon.
-		select {
-		case old := <-q.jobs:
-			q.drop(old, "dropped")
-		default:
+	} else {
+		q.byTenant[tenant] = jobs[1:]
+	}
+	q.total--
+	return &p
+}
+
+// largestLocked returns the tenant with the most queued stores.
+func (q *storeQueue) largestLocked() string {
+	best, n := "", -1
+	for t, jobs := range q.byTenant {
+		if len(jobs) > n {
+			best, n = t, len(jobs)
 		}
 	}
-	q.finished(p)
-	q.m.storeDropped(p.tenant, "dropped")
-	return false
+	return best
+}
+
+// next waits for a store to run: the oldest of the tenant whose turn it
+// is. It returns false once the queue is closed and empty.
+func (q *storeQueue) next() (pendingStore, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.total == 0 && !q.closed {
+		q.ready.Wait()
+	}
+	if q.total == 0 {
+		return pendingStore{}, false
+	}
+	tenant := q.turn[0]
+	p := q.popLocked(tenant)
+	if _, more := q.byTenant[tenant]; more { // to the back of the line
+		q.turn = append(q.turn[1:], tenant)
+	}
+	q.m.queueDepth.Set(float64(q.total))
+	return *p, true
 }
 
 // drop forgets a queued store.
@@ -112,8 +183,11 @@ func (q *storeQueue) drop(p pendingStore, result string) {
 
 func (q *storeQueue) work() {
 	defer q.wg.Done()
-	for p := range q.jobs {
-		q.m.queueDepth.Set(float64(len(q.jobs)))
+	for {
+		p, ok := q.next()
+		if !ok {
+			return
+		}
 		if time.Since(p.queued) > q.maxAge {
 			q.drop(p, "stale")
 			continue
@@ -147,11 +221,9 @@ func (q *storeQueue) idle() bool { return q.inqueue.Load() == 0 }
 // then the rest is dropped. Safe to call twice.
 func (q *storeQueue) close(ctx context.Context) error {
 	q.mu.Lock()
-	if !q.closed {
-		q.closed = true
-		close(q.jobs)
-	}
+	q.closed = true
 	q.mu.Unlock()
+	q.ready.Broadcast()
 	done := make(chan struct{})
 	go func() { q.wg.Wait(); close(done) }()
 	select {

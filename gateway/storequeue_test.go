@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +17,7 @@ func TestStoreQueueDropsOldestAndStale(t *testing.T) {
 	m := newMetrics()
 	hold, held := make(chan struct{}), make(chan struct{})
 	first := true
-	q := newStoreQueue(2, 1, 50*time.Millisecond, func(string) *tenant {
+	q := newStoreQueue(2, 2, 1, 50*time.Millisecond, func(string) *tenant {
 		if first { // the first job holds the only worker
 			first = false
 			close(held)
@@ -60,4 +62,66 @@ func TestStoreQueueDropsOldestAndStale(t *testing.T) {
 func testCounter(t *testing.T, m *metrics, metric, name, value string) float64 {
 	t.Helper()
 	return counterValue(t, &Gateway{metrics: m}, metric, name, value)
+}
+
+// One tenant's pile-up drops only its own stores, and workers serve the
+// tenants in turn: a neighbour's stores are neither dropped nor kept behind
+// the pile.
+func TestStoreQueueIsFairBetweenTenants(t *testing.T) {
+	m := newMetrics()
+	hold, held := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	first := true
+	q := newStoreQueue(16, 4, 1, time.Minute, func(name string) *tenant {
+		mu.Lock()
+		order = append(order, name)
+		block := first
+		first = false
+		mu.Unlock()
+		if block {
+			close(held)
+			<-hold
+		}
+		return nil
+	}, m, slog.New(slog.DiscardHandler))
+	n := byte(0)
+	job := func(tenant string) pendingStore {
+		n++
+		p := pendingStore{tenant: tenant, in: wasmhost.StoreInput{SessionID: []byte{n}}}
+		q.register(p)
+		return p
+	}
+	q.enqueue(job("hog"))
+	<-held
+	for range 50 {
+		q.enqueue(job("hog"))
+	}
+	web := []pendingStore{job("web"), job("web")}
+	for _, p := range web {
+		q.enqueue(p)
+	}
+	for range 10 {
+		q.enqueue(job("hog"))
+	}
+	for _, p := range web {
+		if q.storing("web", p.in.SessionID) == nil {
+			t.Fatalf("the neighbour's store %v was dropped by the hog's pile-up", p.in.SessionID)
+		}
+	}
+	close(hold)
+	deadline := time.Now().Add(10 * time.Second)
+	for !q.idle() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"hog", "hog", "web", "hog", "web", "hog", "hog"}
+	if !slices.Equal(order, want) {
+		t.Errorf("stores ran in the order %v, want %v (the first, then tenants in turn, the hog holding its share of 4)", order, want)
+	}
+	if got := testCounter(t, m, "tlsgate_session_stores_total", "result", "dropped"); got != 60-4+7 {
+		// 56 dropped for room, plus the 7 that ran and found no tenant
+		t.Errorf("dropped = %v, want %d", got, 60-4+7)
+	}
 }

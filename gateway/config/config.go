@@ -174,6 +174,10 @@ type StoreQueue struct {
 	// oldest store for the new one.
 	// Default 4096.
 	Size int `koanf:"size"`
+	// PerTenant is the most stores one tenant may have queued; past it the
+	// tenant's own oldest is dropped, never another's. Workers serve the
+	// tenants in turn. Default 1024 (and at most Size).
+	PerTenant int `koanf:"per_tenant"`
 	// Workers call guests' store exports. Default 2.
 	Workers int `koanf:"workers"`
 	// MaxAge drops a store that waited longer than this in the queue (after

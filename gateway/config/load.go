@@ -188,6 +188,9 @@ func (c *Config) FillDefaults() {
 	if c.StoreQueue.Workers == 0 {
 		c.StoreQueue.Workers = 2
 	}
+	if c.StoreQueue.PerTenant == 0 {
+		c.StoreQueue.PerTenant = 1024
+	}
 	if c.StoreQueue.MaxAge == 0 {
 		c.StoreQueue.MaxAge = 5 * time.Second
 	}

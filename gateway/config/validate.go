@@ -85,6 +85,9 @@ func (c *Config) Validate() error {
 	if c.StoreQueue.Workers < 1 || c.StoreQueue.Workers > 64 {
 		p.add("store_queue.workers", "%d is out of range 1..64", c.StoreQueue.Workers)
 	}
+	if c.StoreQueue.PerTenant < 1 {
+		p.add("store_queue.per_tenant", "%d must be at least 1", c.StoreQueue.PerTenant)
+	}
 	if c.StoreQueue.MaxAge <= 0 {
 		p.add("store_queue.max_age", "%v must be positive", c.StoreQueue.MaxAge)
 	}
