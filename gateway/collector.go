@@ -11,6 +11,7 @@ type stateCollector struct {
 	nats      *prometheus.Desc
 	kvUp      *prometheus.Desc
 	trips     *prometheus.Desc
+	guestMem  *prometheus.Desc
 }
 
 func newStateCollector(g *Gateway) *stateCollector {
@@ -25,6 +26,8 @@ func newStateCollector(g *Gateway) *stateCollector {
 			"1 while the NATS client is connected, 0 while it is not (handshakes are then full).", nil, nil),
 		kvUp: prometheus.NewDesc("tlsgate_kv_available",
 			"1 while key-value operations are sent to NATS: connected and the breaker closed; 0 while fetches are skipped.", nil, nil),
+		guestMem: prometheus.NewDesc("tlsgate_guest_memory_bytes",
+			"Linear memory of all live guest instances together (bounded by wasm.memory_budget_mb).", nil, nil),
 		trips: prometheus.NewDesc("tlsgate_kv_breaker_trips_total",
 			"Times NATS stopped answering key-value operations while connected (the breaker opened).", nil, nil),
 	}
@@ -37,6 +40,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.nats
 	ch <- c.kvUp
 	ch <- c.trips
+	ch <- c.guestMem
 }
 
 // Collect implements prometheus.Collector.
@@ -52,6 +56,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.InUse), t.name, "in_use")
 			ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(st.Waiting), t.name)
 		}
+	}
+	if c.g.rt != nil {
+		ch <- prometheus.MustNewConstMetric(c.guestMem, prometheus.GaugeValue, float64(c.g.rt.GuestMemory()))
 	}
 	if c.g.kv != nil {
 		v := 0.0

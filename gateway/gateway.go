@@ -91,6 +91,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	g.rt, err = wasmhost.NewRuntime(ctx,
 		wasmhost.WithCompilationCacheDir(cfg.Wasm.CacheDir),
 		wasmhost.WithMemoryLimitPages(uint32(cfg.Wasm.MemoryLimitMB)*16),
+		wasmhost.WithMemoryBudget(uint64(cfg.Wasm.MemoryBudgetMB)<<20),
 		wasmhost.WithLogger(g.log))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: wasm runtime: %w", err)

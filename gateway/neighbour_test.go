@@ -4,16 +4,43 @@ import (
 	"crypto/tls"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// A guest that loops on every fetch, hammered by four clients, is suspended
-// after a few timeouts, so the healthy tenant beside it keeps resuming.
-func TestLoopingNeighbourIsSuspended(t *testing.T) {
+// A guest that faults on every fetch (loops, or grows its memory to the
+// cap), hammered by four clients, is suspended after a few faults, so the
+// healthy tenant beside it keeps resuming, and guest memory stays within
+// the runtime's budget.
+func TestFaultyNeighbourIsSuspended(t *testing.T) {
+	for _, guest := range []string{"loop_fetch", "grow_memory"} {
+		t.Run(guest, func(t *testing.T) { testFaultyNeighbour(t, guest) })
+	}
+}
+
+func testFaultyNeighbour(t *testing.T, guest string) {
 	bad := cacheTenant("bad", "bad.test")
-	bad.Guest.Module = faultGuest("loop_fetch")
-	g := startGateway(t, testConfig(t, bad, cacheTenant("good", "good.test")))
+	bad.Guest.Module = faultGuest(guest)
+	cfg := testConfig(t, bad, cacheTenant("good", "good.test"))
+	cfg.Wasm.MemoryBudgetMB = 256
+	g := startGateway(t, cfg)
+	budget := uint64(cfg.Wasm.MemoryBudgetMB) << 20
+	var peak atomic.Uint64
+	stopSampling, sampled := make(chan struct{}), make(chan struct{})
+	go func() { // guest memory, every millisecond, while the test runs
+		defer close(sampled)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if m := g.rt.GuestMemory(); m > peak.Load() {
+				peak.Store(m)
+			}
+		}
+	}()
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -58,11 +85,16 @@ func TestLoopingNeighbourIsSuspended(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	close(stopSampling)
+	<-sampled
 	slices.Sort(lat)
-	t.Logf("healthy tenant beside a looping guest: %d/%d resumed, resumption p50 %v p99 %v; bad tenant suspended %v times",
-		resumed, n, lat[n/2], lat[n*99/100], counterValue(t, g, "tlsgate_guest_suspensions_total", "tenant", "bad"))
+	t.Logf("healthy tenant beside %s: %d/%d resumed, resumption p50 %v p99 %v; bad tenant suspended %v times; guest memory peak %d MiB of %d",
+		guest, resumed, n, lat[n/2], lat[n*99/100], counterValue(t, g, "tlsgate_guest_suspensions_total", "tenant", "bad"), peak.Load()>>20, budget>>20)
+	if peak.Load() > budget {
+		t.Errorf("guest memory reached %d bytes, over the budget of %d", peak.Load(), budget)
+	}
 	if resumed < n*99/100 {
-		t.Errorf("the healthy tenant resumed %d of %d sessions beside a looping guest, want at least 99%%", resumed, n)
+		t.Errorf("the healthy tenant resumed %d of %d sessions beside %s, want at least 99%%", resumed, n, guest)
 	}
 	if counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "suspended") < 1 {
 		t.Error("no resumption attempt was counted as suspended")

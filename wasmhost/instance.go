@@ -22,6 +22,7 @@ type instance struct {
 	wake                 chan struct{} // a KV operation completed (await_any)
 	nextHandle           int32
 	lastUsed             time.Time // when it was last returned to the idle stack
+	accounted            int64     // bytes of memory counted in the runtime's budget
 }
 
 // memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its
@@ -60,6 +61,7 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 		if mod != nil {
 			_ = mod.Close(context.Background())
 		}
+		p.m.rt.mem.give(inst, 0) // nothing, unless it was accounted
 		p.obs.InstanceDiscarded(p.tenant, string(FaultInit))
 		return nil, &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: FaultInit, Status: status, Err: err}
 	}
@@ -73,6 +75,10 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 	}
 	inst.mod = mod
 	inst.mem = mod.Memory()
+	if !p.m.rt.mem.take(inst, int64(inst.mem.Size())) {
+		_ = mod.Close(context.Background())
+		return nil, fmt.Errorf("wasmhost: tenant %q module %q: %w", p.tenant, p.m.name, ErrMemoryBudget)
+	}
 	inst.fetch = mod.ExportedFunction(abi.ExportOnSessionFetch)
 	inst.store = mod.ExportedFunction(abi.ExportOnSessionStore)
 	if p.m.hasInit {
@@ -134,5 +140,7 @@ func (inst *instance) nearMemoryCap(maxPages uint32) bool {
 }
 
 func (inst *instance) close() {
+	size := int64(inst.mem.Size()) // what it grew to, accounted or not
 	_ = inst.mod.Close(context.Background())
+	inst.cs.pool.m.rt.mem.give(inst, size)
 }

@@ -283,10 +283,14 @@ func (p *Pool) createInUse(ctx context.Context) (*instance, error) {
 // release returns a checked-out instance; a non-empty reason discards it.
 func (p *Pool) release(inst *instance, reason string) {
 	now := time.Now()
-	if reason == "" && inst.memoryFull() {
+	switch {
+	case reason != "":
+	case inst.memoryFull():
 		// At its cap, the next call could not grow: retire it, and give
 		// back the memory, instead of keeping the largest instances.
 		reason = string(FaultMemory)
+	case !p.m.rt.mem.grew(inst, int64(inst.mem.Size())):
+		reason = "budget" // all instances together are past the runtime's budget
 	}
 	p.mu.Lock()
 	p.inUse--

@@ -118,6 +118,28 @@ func TestInstanceAtItsMemoryCapIsRetired(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	// One page now, which the guest grows to the cap of two.
+	b := growGuest(t)
+	m, err := rt.Compile(ctx, "grow.wasm", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPool(ctx, m, WithMaxInstances(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	if _, err := p.Fetch(ctx, FetchInput{SessionID: make([]byte, 32)}); !errors.Is(err, ErrMiss) {
+		t.Fatalf("fetch: %v, want a miss", err)
+	}
+	if st := p.Stats(); st.Discarded[string(FaultMemory)] != 1 || st.Idle != 0 {
+		t.Fatalf("after a call that grew memory to the cap: %+v, want the instance retired", st)
+	}
+}
+
+// growGuest is a module of one page whose fetch grows memory by a page and
+// misses.
+func growGuest(t *testing.T) []byte {
+	t.Helper()
 	tool, err := exec.LookPath("wat2wasm")
 	if err != nil {
 		t.Fatalf("wat2wasm not found (install wabt): %v", err)
@@ -138,19 +160,60 @@ func TestInstanceAtItsMemoryCapIsRetired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rt.Compile(ctx, "grow.wasm", b)
+	return b
+}
+
+// The runtime's memory budget holds across instances: an instance that
+// grows the total past it is retired when its call ends, and none starts
+// past it.
+func TestRuntimeMemoryBudget(t *testing.T) {
+	ctx := context.Background()
+	const page = 64 << 10
+	rt, err := NewRuntime(ctx, WithMemoryLimitPages(8), WithMemoryBudget(2*page))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPool(ctx, m, WithMaxInstances(1))
+	defer rt.Close(ctx)
+	m, err := rt.Compile(ctx, "grow.wasm", growGuest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPool(ctx, m, WithMaxInstances(2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close(ctx)
-	if _, err := p.Fetch(ctx, FetchInput{SessionID: make([]byte, 32)}); !errors.Is(err, ErrMiss) {
-		t.Fatalf("fetch: %v, want a miss", err)
+	steps := []struct {
+		name     string
+		wantUsed uint64
+		retired  uint64
+	}{
+		{name: "grows to 2 pages, the budget", wantUsed: 2 * page},
+		{name: "grows to 3 pages, past it: retired", wantUsed: 0, retired: 1},
+		{name: "a new instance of 1 page grows to 2", wantUsed: 2 * page, retired: 1},
 	}
-	if st := p.Stats(); st.Discarded[string(FaultMemory)] != 1 || st.Idle != 0 {
-		t.Fatalf("after a call that grew memory to the cap: %+v, want the instance retired", st)
+	for _, st := range steps {
+		if _, err := p.Fetch(ctx, FetchInput{SessionID: make([]byte, 32)}); !errors.Is(err, ErrMiss) {
+			t.Fatalf("%s: fetch %v", st.name, err)
+		}
+		if got := rt.GuestMemory(); got != st.wantUsed {
+			t.Fatalf("%s: guest memory %d, want %d", st.name, got, st.wantUsed)
+		}
+		if got := p.Stats().Discarded["budget"]; got != st.retired {
+			t.Fatalf("%s: retired for the budget %d, want %d", st.name, got, st.retired)
+		}
+	}
+	// The idle instance holds the whole budget: a second one may not start.
+	held, err := p.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.acquire(ctx); !errors.Is(err, ErrMemoryBudget) {
+		t.Fatalf("a second instance past the budget: %v, want ErrMemoryBudget", err)
+	}
+	p.release(held, "")
+	p.Close(ctx)
+	if got := rt.GuestMemory(); got != 0 {
+		t.Fatalf("after Close the runtime still accounts %d bytes", got)
 	}
 }

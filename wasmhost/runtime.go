@@ -23,6 +23,7 @@ type Runtime struct {
 	cache    wazero.CompilationCache
 	logger   *slog.Logger
 	memLimit uint32 // pages
+	mem      memoryBudget
 
 	wasiFuncs map[string]funcSig // WASI exports a guest may import
 
@@ -35,9 +36,10 @@ type Runtime struct {
 type RuntimeOption func(*runtimeOptions)
 
 type runtimeOptions struct {
-	cacheDir string
-	memLimit uint32
-	logger   *slog.Logger
+	cacheDir  string
+	memLimit  uint32
+	memBudget uint64
+	logger    *slog.Logger
 }
 
 // WithCompilationCacheDir keeps compiled machine code in dir so that a
@@ -53,6 +55,20 @@ func WithCompilationCacheDir(dir string) RuntimeOption {
 // memory.grow fail. Default: 1024 (64 MiB).
 func WithMemoryLimitPages(pages uint32) RuntimeOption {
 	return func(o *runtimeOptions) { o.memLimit = pages }
+}
+
+// WithMemoryBudget bounds the linear memory of all the runtime's live
+// guest instances together, in bytes, across every pool: an instance that
+// would start past it is not started (the call fails with
+// ErrMemoryBudget, a full handshake), and one that has grown the total past
+// it is retired when its call ends. The budget counts instances between
+// calls: during a call an instance may grow up to WithMemoryLimitPages, so
+// the peak is the budget plus the calls running times that cap. Memory of
+// retired instances is handed back to the operating system promptly
+// (after 128 MiB retired, at most once a second). 0 means no budget.
+// Default: 0.
+func WithMemoryBudget(bytes uint64) RuntimeOption {
+	return func(o *runtimeOptions) { o.memBudget = bytes }
 }
 
 // WithLogger sets the logger of the runtime and the default logger of its
@@ -92,6 +108,7 @@ func NewRuntime(ctx context.Context, opts ...RuntimeOption) (*Runtime, error) {
 		cache:    cache,
 		logger:   o.logger,
 		memLimit: o.memLimit,
+		mem:      memoryBudget{limit: int64(min(o.memBudget, 1<<62))},
 		closed:   make(chan struct{}),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {

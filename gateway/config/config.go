@@ -192,6 +192,10 @@ type Wasm struct {
 	CacheDir string `koanf:"cache_dir"`
 	// MemoryLimitMB caps each guest instance's memory. Default 64.
 	MemoryLimitMB int `koanf:"memory_limit_mb"`
+	// MemoryBudgetMB caps the memory of all guest instances together, of
+	// every tenant: no instance starts past it, and one that grew the total
+	// past it is retired after its call. Default 1024.
+	MemoryBudgetMB int `koanf:"memory_budget_mb"`
 }
 
 // Tenant is one virtual host.

@@ -200,6 +200,9 @@ func (c *Config) FillDefaults() {
 	if c.Wasm.MemoryLimitMB == 0 {
 		c.Wasm.MemoryLimitMB = 64
 	}
+	if c.Wasm.MemoryBudgetMB == 0 {
+		c.Wasm.MemoryBudgetMB = 1024
+	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 10 * time.Second
 	}
