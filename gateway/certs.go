@@ -174,6 +174,41 @@ func newRouter(tenants []*tenant) *router {
 
 // route returns the tenant for serverName: an exact name first, then a
 // wildcard matching exactly one label, then the default tenant.
+// maxSNILen is the longest DNS name (RFC 1035); the SNI extension itself
+// allows 64 KiB.
+const maxSNILen = 253
+
+// errBadSNI refuses a ClientHello whose server name is no DNS host name.
+var errBadSNI = errors.New("gateway: the server name (SNI) is not a DNS host name")
+
+// checkSNI refuses server names that are no DNS host names (RFC 6066 s3:
+// ASCII, without a trailing dot): over 253 bytes, empty labels, or bytes
+// other than letters, digits, '-' and '_' (seen in real host names) between
+// the dots. Guests and logs then only ever see plain host names.
+func checkSNI(name string) error {
+	if name == "" {
+		return nil // no SNI: the default tenant
+	}
+	if len(name) > maxSNILen {
+		return fmt.Errorf("%w: %d bytes, at most %d", errBadSNI, len(name), maxSNILen)
+	}
+	label := 0
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+			label++
+		case c == '.' && label > 0 && label <= 63:
+			label = 0
+		default:
+			return fmt.Errorf("%w: byte %#x at %d", errBadSNI, c, i)
+		}
+	}
+	if label == 0 || label > 63 {
+		return fmt.Errorf("%w: empty or overlong label", errBadSNI)
+	}
+	return nil
+}
+
 func (r *router) route(serverName string) (*tenant, error) {
 	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
 	if name != "" {

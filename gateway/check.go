@@ -23,6 +23,9 @@ import (
 func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 	var report []string
 	var errs []error
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		errs = append(errs, err)
+	}
 	if len(cfg.Sealing.Keys) > 0 {
 		report = append(report, fmt.Sprintf("sealing: %d key(s), sealing with %q", len(cfg.Sealing.Keys), cfg.Sealing.Keys[0].ID))
 	} else if _, err := os.Stat(cfg.Sealing.KeysFile); errors.Is(err, fs.ErrNotExist) {

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -82,6 +83,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 			g.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("gateway: data_dir: %w", err)
 	}
@@ -189,8 +193,22 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 // refuse the reload. On any error nothing changes and the error wraps
 // ErrReloadRefused.
 func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
+	return g.ReloadWith(ctx, func() (*config.Config, error) { return cfg, nil })
+}
+
+// ReloadWith is Reload with the configuration read by load (typically
+// config.Load of the file), under the reload lock: a configuration that
+// does not load (a missing file, a YAML error, an unknown key, an invalid
+// value) refuses the reload like one that does not build, and is counted
+// in tlsgate_config_reloads_total{result="refused"} the same way.
+func (g *Gateway) ReloadWith(ctx context.Context, load func() (*config.Config, error)) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	cfg, err := load()
+	if err != nil {
+		g.metrics.reloads.WithLabelValues("refused").Inc()
+		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
+	}
 	return g.reloadLocked(ctx, cfg)
 }
 
@@ -289,14 +307,20 @@ func (g *Gateway) Close(ctx context.Context) error {
 		defer stop()
 		var errs []error
 		var wg sync.WaitGroup
+		var cut atomic.Bool
 		for _, l := range g.listeners {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				l.shutdown(ctx)
+				if l.shutdown(ctx) != nil {
+					cut.Store(true)
+				}
 			}()
 		}
 		wg.Wait()
+		if cut.Load() {
+			errs = append(errs, fmt.Errorf("gateway: requests or streams still running at the shutdown deadline were cut: %w", ctx.Err()))
+		}
 		if g.stores != nil {
 			if err := g.stores.close(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("gateway: flushing stores: %w", err))
@@ -322,6 +346,27 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.closeErr = errors.Join(errs...)
 	})
 	return g.closeErr
+}
+
+// checkDataDir refuses a data dir that is not a directory, or that other
+// users may write to (they could replace the sealing keys, NKey seeds or
+// certificate keys it holds; those files themselves are mode 0600, so
+// reading the directory gives nothing away). A data dir that does not
+// exist yet is fine: it is made with mode 0700.
+func checkDataDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("gateway: data_dir: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("gateway: data_dir: %s is not a directory", dir)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("gateway: data_dir: %s is mode %04o, writable by other users, and it holds keys: chmod 700 %s",
+			dir, fi.Mode().Perm(), dir)
+	}
+	return nil
 }
 
 func natsTLS(c config.ClientTLS) (*tls.Config, error) {

@@ -19,6 +19,7 @@ import (
 type trackedConn struct {
 	net.Conn
 	sessions *connSessions
+	unrouted string // why configForClient chose no tenant, if it did not
 	release  func() // gives the connection's place back; run once, on Close
 	once     sync.Once
 }
@@ -124,14 +125,19 @@ func (l *listener) accept() {
 // configForClient picks the tenant by SNI and gives this connection its own
 // session hooks, which carry the handshake's context.
 func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-	snap := l.g.snap.Load()
-	t, err := snap.routers[l.idx].route(hello.ServerName)
-	if err != nil {
-		return nil, err
-	}
 	raw, _ := hello.Conn.(*trackedConn)
 	if raw == nil {
 		return nil, errors.New("gateway: connection not accepted by a tlsgate listener")
+	}
+	if err := checkSNI(hello.ServerName); err != nil {
+		raw.unrouted = "bad_sni"
+		return nil, err
+	}
+	snap := l.g.snap.Load()
+	t, err := snap.routers[l.idx].route(hello.ServerName)
+	if err != nil {
+		raw.unrouted = "unknown_sni"
+		return nil, err
 	}
 	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(),
 		obs: l.g.metrics, stores: l.g.stores, kvUp: l.g.kv.Available}
@@ -151,6 +157,13 @@ func (l *listener) handle(raw *trackedConn) {
 	cancel()
 	cs := raw.sessions
 	if err != nil {
+		if cs == nil {
+			why := raw.unrouted
+			if why == "" {
+				why = "no_client_hello" // not TLS, or the client gave up first
+			}
+			l.g.metrics.unrouted.WithLabelValues(l.name, why).Inc()
+		}
 		if cs != nil {
 			l.g.metrics.handshake(cs.t.name, tc.ConnectionState().Version, "failed")
 			l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.outcome(tc.ConnectionState()))

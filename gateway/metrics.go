@@ -35,6 +35,7 @@ type metrics struct {
 	openConns      *prometheus.GaugeVec
 	upstreamErrors *prometheus.CounterVec
 	suspensions    *prometheus.CounterVec
+	unrouted       *prometheus.CounterVec
 }
 
 var _ wasmhost.Observer = (*metrics)(nil)
@@ -106,7 +107,11 @@ func newMetrics() *metrics {
 		Name: "tlsgate_guest_suspensions_total",
 		Help: "Times a tenant's guest was suspended after repeated faults (its handshakes are then full, with no guest call).",
 	}, []string{"tenant"})
-	for _, c := range []prometheus.Collector{m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
+	m.unrouted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_handshakes_unrouted_total",
+		Help: "Handshakes that failed before a tenant was chosen, by listener and reason (bad_sni: not a DNS host name; unknown_sni: no tenant serves it and there is no default; no_client_hello: not TLS, or the client gave up first).",
+	}, []string{"listener", "reason"})
+	for _, c := range []prometheus.Collector{m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
 		m.stores, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)

@@ -132,3 +132,54 @@ func TestCloseHonoursDeadline(t *testing.T) {
 		t.Fatalf("Close took %v with a 500ms deadline", d)
 	}
 }
+
+// A reload whose configuration does not even load (a missing file, a YAML
+// error) is refused and counted like one that does not build.
+func TestReloadThatDoesNotLoadIsCounted(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test")))
+	for range 3 {
+		err := g.ReloadWith(context.Background(), func() (*config.Config, error) {
+			return nil, errors.New("config: tlsgate.yaml: yaml: line 17: did not find expected key")
+		})
+		if !errors.Is(err, ErrReloadRefused) {
+			t.Fatalf("ReloadWith a failing load: %v, want ErrReloadRefused", err)
+		}
+	}
+	if n := counterValue(t, g, "tlsgate_config_reloads_total", "result", "refused"); n != 3 {
+		t.Errorf("refused reloads = %v, want 3", n)
+	}
+	if v := dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13}); !contains(v.body, "200 OK") {
+		t.Fatalf("the gateway stopped serving after refused reloads: %q", v.body)
+	}
+}
+
+// A data dir that is a file, or that other users can reach into, is refused
+// by New and by Check alike, naming the problem.
+func TestDataDirIsChecked(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(file, nil, 0o600)
+	open := filepath.Join(t.TempDir(), "open")
+	os.Mkdir(open, 0o775)
+	os.Chmod(open, 0o775)
+	tests := []struct {
+		name, dir, want string
+	}{
+		{"a file", file, "is not a directory"},
+		{"writable by others", open, "is mode 0775, writable by other users"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, cacheTenant("a", "a.test"))
+			cfg.DataDir = tt.dir
+			if g, err := New(context.Background(), cfg, WithLogger(testLogger(t))); err == nil {
+				g.Close(context.Background())
+				t.Fatal("New accepted the data dir")
+			} else if !strings.Contains(err.Error(), "data_dir: "+tt.dir+" "+tt.want) {
+				t.Errorf("New: %v, want %q", err, tt.want)
+			}
+			if _, err := Check(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Check: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -230,8 +231,12 @@ func (q *storeQueue) close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		q.cancel() // workers drop what is left, quickly
-		<-done
-		return ctx.Err()
 	}
+	left := q.inqueue.Load() // queued or running when the deadline cut in
+	q.cancel()               // workers drop what is left, quickly
+	<-done
+	if left == 0 {
+		return nil // nothing was cut: the deadline went elsewhere
+	}
+	return fmt.Errorf("%d stores not run: %w", left, ctx.Err())
 }

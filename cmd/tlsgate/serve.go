@@ -100,12 +100,8 @@ func newServe() *cobra.Command {
 }
 
 func reload(ctx context.Context, cmd *cobra.Command, g *gateway.Gateway, log *slog.Logger) {
-	cfg, err := loadConfig(cmd)
+	err := g.ReloadWith(ctx, func() (*config.Config, error) { return loadConfig(cmd) })
 	if err != nil {
-		log.Error("reload refused: the configuration in force keeps serving", "err", err)
-		return
-	}
-	if err := g.Reload(ctx, cfg); err != nil {
 		log.Error("reload refused: the configuration in force keeps serving", "err", err)
 	}
 }

@@ -123,6 +123,14 @@ func TestLoadInvalid(t *testing.T) {
 			return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAEC", 1)
 		},
 			`sealing.keys[0].key: decodes to 3 bytes, want 32`},
+		{"two listeners on one port", func(s string) string {
+			return strings.Replace(s, "  - address: 127.0.0.1:8443", "  - address: 127.0.0.1:8443\n  - address: localhost:8443", 1)
+		},
+			`listeners[1].address: "localhost:8443" binds the same port as listeners[0].address ("127.0.0.1:8443")`},
+		{"admin on a listener's port", func(s string) string { return s + "admin: {address: \"0.0.0.0:8443\"}\n" },
+			`admin.address: "0.0.0.0:8443" binds the same port as listeners[0].address`},
+		{"embedded nats on a listener's port", func(s string) string { return s + "nats: {embedded: {listen: \"127.0.0.1:8443\"}}\n" },
+			`nats.embedded.listen: "127.0.0.1:8443" binds the same port as listeners[0].address`},
 		{"published sealing key", func(s string) string {
 			return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "IrVmikA7dx03rpf6/HrKwydV4MuYmMWPmjZjwPAMJPg=", 1)
 		},
@@ -239,5 +247,27 @@ func TestKeysShownInExamplesAreRefused(t *testing.T) {
 	old := config.Config{Sealing: config.Sealing{Keys: []config.SealingKey{{ID: "k", Key: "IrVmikA7dx03rpf6/HrKwydV4MuYmMWPmjZjwPAMJPg="}}}}
 	if err := old.Validate(); err == nil || !strings.Contains(err.Error(), "sealing.keys[0].key: is public") {
 		t.Errorf("the key once published in examples/fleet is not refused: %v", err)
+	}
+}
+
+// A leading ~ in a path is the home directory, as the docs show it, not a
+// directory named "~" beside the config file.
+func TestLoadExpandsHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	p := writeConfig(t, strings.Replace(strings.Replace(validYAML, "data_dir: ./data", "data_dir: ~/tg", 1),
+		"sealing:\n", "sealing:\n  keys_file: \"~/keys.yaml\"\n", 1))
+	c, err := config.Load(config.Source{File: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != filepath.Join(home, "tg") {
+		t.Errorf("data_dir = %q, want %q", c.DataDir, filepath.Join(home, "tg"))
+	}
+	if c.Sealing.KeysFile != filepath.Join(home, "keys.yaml") {
+		t.Errorf("sealing.keys_file = %q, want it under the home directory", c.Sealing.KeysFile)
+	}
+	if c.Wasm.CacheDir != filepath.Join(home, "tg", "wasm-cache") {
+		t.Errorf("wasm.cache_dir = %q, want it under the expanded data_dir", c.Wasm.CacheDir)
 	}
 }

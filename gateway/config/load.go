@@ -249,13 +249,18 @@ func (c *Config) FillDefaults() {
 	}
 }
 
-// resolvePaths makes file paths relative to the config file's directory.
+// resolvePaths expands a leading "~" or "~/" to the home directory, and
+// makes other relative file paths relative to the config file's directory
+// (base; "" leaves them relative to the working directory).
 func (c *Config) resolvePaths(base string) {
-	if base == "" {
-		return
-	}
+	home, _ := os.UserHomeDir()
 	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "~") {
+		switch {
+		case *p == "~" && home != "":
+			*p = home
+		case strings.HasPrefix(*p, "~/") && home != "":
+			*p = filepath.Join(home, (*p)[2:])
+		case *p != "" && base != "" && !filepath.IsAbs(*p):
 			*p = filepath.Join(base, *p)
 		}
 	}

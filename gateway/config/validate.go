@@ -56,15 +56,11 @@ func (c *Config) Validate() error {
 	for _, t := range c.Tenants {
 		tenantNames[t.Name] = true
 	}
-	seenAddr := map[string]int{}
 	for i, l := range c.Listeners {
 		path := fmt.Sprintf("listeners[%d]", i)
 		if err := checkHostPort(l.Address); err != nil {
 			p.add(path+".address", "%v", err)
-		} else if j, dup := seenAddr[l.Address]; dup {
-			p.add(path+".address", "%q is also listeners[%d].address", l.Address, j)
 		}
-		seenAddr[l.Address] = i
 		for j, name := range l.Tenants {
 			if !tenantNames[name] {
 				p.add(fmt.Sprintf("%s.tenants[%d]", path, j), "no tenant named %q", name)
@@ -76,6 +72,7 @@ func (c *Config) Validate() error {
 			p.add("admin.address", "%v (or \"off\")", err)
 		}
 	}
+	c.validateAddressClashes(&p)
 	c.validateLimits(&p)
 	c.validateNATS(&p)
 	c.validateSealing(&p)
@@ -105,6 +102,53 @@ func (c *Config) Validate() error {
 	}
 	c.validateTenants(&p)
 	return errors.Join(p...)
+}
+
+// validateAddressClashes refuses two sockets of the gateway that would
+// bind the same port on overlapping addresses: the same host (localhost
+// counting as 127.0.0.1), or either on every interface.
+func (c *Config) validateAddressClashes(p *problems) {
+	type socket struct{ path, addr string }
+	var socks []socket
+	for i, l := range c.Listeners {
+		socks = append(socks, socket{fmt.Sprintf("listeners[%d].address", i), l.Address})
+	}
+	if c.Admin.Address != "off" {
+		socks = append(socks, socket{"admin.address", c.Admin.Address})
+	}
+	if c.NATS.URL == "" && c.NATS.Embedded.Listen != "" {
+		socks = append(socks, socket{"nats.embedded.listen", c.NATS.Embedded.Listen})
+	}
+	for i, a := range socks {
+		for _, b := range socks[:i] {
+			if addressesClash(a.addr, b.addr) {
+				p.add(a.path, "%q binds the same port as %s (%q)", a.addr, b.path, b.addr)
+				break
+			}
+		}
+	}
+}
+
+func addressesClash(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" {
+		return false
+	}
+	norm := func(h string) string {
+		switch h {
+		case "localhost":
+			return "127.0.0.1"
+		case "", "0.0.0.0", "::":
+			return "*"
+		}
+		if ip := net.ParseIP(h); ip != nil {
+			return ip.String()
+		}
+		return strings.ToLower(h)
+	}
+	na, nb := norm(ha), norm(hb)
+	return na == nb || na == "*" || nb == "*"
 }
 
 func (c *Config) validateLimits(p *problems) {
