@@ -23,6 +23,7 @@ type instance struct {
 	nextHandle           int32
 	lastUsed             time.Time // when it was last returned to the idle stack
 	accounted            int64     // bytes of memory counted in the runtime's budget
+	rt                   *Runtime
 }
 
 // memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its
@@ -43,7 +44,7 @@ func (inst *instance) memoryFull() bool {
 }
 
 func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
-	inst := &instance{wake: make(chan struct{}, 1)}
+	inst := &instance{wake: make(chan struct{}, 1), rt: p.m.rt}
 	cs := &inst.cs
 	cs.pool, cs.inst = p, inst
 	cs.reset(abi.CallInit)
@@ -139,8 +140,16 @@ func (inst *instance) nearMemoryCap(maxPages uint32) bool {
 	return uint64(inst.mem.Size())+min(memoryNearCapBytes, capBytes/16) >= capBytes
 }
 
+// close closes an instance that is not running a call, and gives its
+// memory back to the runtime's budget.
 func (inst *instance) close() {
 	size := int64(inst.mem.Size()) // what it grew to, accounted or not
 	_ = inst.mod.Close(context.Background())
-	inst.cs.pool.m.rt.mem.give(inst, size)
+	inst.rt.mem.give(inst, size)
+}
+
+// cut closes an instance while a call may be running on it (the call then
+// fails, and its release discards the instance, through close).
+func (inst *instance) cut() {
+	_ = inst.mod.Close(context.Background())
 }

@@ -451,7 +451,7 @@ func (p *Pool) Close(ctx context.Context) error {
 	busy := slices.Collect(maps.Keys(p.all))
 	p.mu.Unlock()
 	for _, inst := range busy {
-		inst.close() // ends the running call; release discards it
+		inst.cut() // ends the running call; release discards it
 	}
 	return fmt.Errorf("wasmhost: close pool of tenant %q: %d calls still running: %w", p.tenant, len(busy), ctx.Err())
 }
