@@ -24,6 +24,10 @@ Modes:
 
 The run stops after --duration or --count connections, whichever comes first.
 
+Several --addr values (a,b,c) make every worker go to each in turn, worker i
+starting at the i-th: in resume mode a session made on one server is resumed
+on the others, which measures a fleet's shared session store.
+
 Resumption notes (Go's TLS client):
   - It resumes only with session tickets (TLS 1.2 tickets, TLS 1.3 PSK). It
     cannot resume by TLS 1.2 Session ID, so a server that resumes only by
@@ -87,7 +91,7 @@ func NewCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&c.addr, "addr", "", "server address, host:port (required)")
+	f.StringVar(&c.addr, "addr", "", "server address, host:port (required); several, comma-separated, are used in turn by every worker, so resume mode resumes on one server sessions made on another (a fleet)")
 	f.StringVar(&modeFlag, "mode", string(modeFull), "full (no session reuse) or resume (prime one session per worker, then resume)")
 	f.StringVar(&c.tlsName, "tls", "1.3", "TLS version: 1.2 or 1.3")
 	f.StringVar(&c.sni, "sni", "", "server name to send and verify (default: the host of --addr; no SNI is sent for an IP address)")

@@ -307,3 +307,44 @@ func TestInterruptPrintsPartialReport(t *testing.T) {
 		t.Errorf("partial report: %d handshakes, errors %v; want some handshakes and no errors", rep.Handshakes, rep.Errors)
 	}
 }
+
+// With several --addr, every worker goes to each server in turn: servers
+// that share their ticket keys (a fleet) resume each other's sessions,
+// servers that do not, never.
+func TestSeveralAddresses(t *testing.T) {
+	start := func(key [32]byte) *httptest.Server {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, "ok")
+		}))
+		srv.TLS = &tls.Config{}
+		srv.TLS.SetSessionTicketKeys([][32]byte{key})
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	shared := [32]byte{1}
+	a, b, other := start(shared), start(shared), start([32]byte{2})
+	tests := []struct {
+		name        string
+		addrs       string
+		wantResumed float64
+	}{
+		{name: "a fleet sharing ticket keys", addrs: addrOf(a) + "," + addrOf(b), wantResumed: 100},
+		{name: "servers with their own keys", addrs: addrOf(a) + "," + addrOf(other), wantResumed: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := runJSON(t, "--addr", tt.addrs, "--mode", "resume", "--tls", "1.2", "--count", "40", "--concurrency", "2")
+			if rep.Handshakes != 40 || rep.ErrorsTotal != 0 {
+				t.Fatalf("handshakes = %d, errors = %v", rep.Handshakes, rep.Errors)
+			}
+			if rep.ResumedPercent != tt.wantResumed {
+				t.Errorf("resumed_percent = %v, want %v", rep.ResumedPercent, tt.wantResumed)
+			}
+		})
+	}
+	if _, err := runBench(t, "--addr", addrOf(a)+",nope", "--count", "1"); err == nil || !strings.Contains(err.Error(), `--addr "nope"`) {
+		t.Errorf("a bad address in the list: %v, want it named", err)
+	}
+}

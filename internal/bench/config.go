@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,7 +34,8 @@ const (
 
 // config is one validated benchmark run.
 type config struct {
-	addr        string
+	addr        string   // the --addr flag: one address, or several separated by commas
+	addrs       []string // addr split; validate fills it
 	mode        mode
 	tlsName     string // "1.2" or "1.3"
 	sni         string
@@ -57,8 +59,13 @@ func (c *config) validate() error {
 	if c.addr == "" {
 		return errors.New("bench: --addr is required (host:port)")
 	}
-	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return fmt.Errorf("bench: --addr %q: want host:port: %w", c.addr, err)
+	c.addrs = c.addrs[:0]
+	for _, a := range strings.Split(c.addr, ",") {
+		a = strings.TrimSpace(a)
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("bench: --addr %q: want host:port: %w", a, err)
+		}
+		c.addrs = append(c.addrs, a)
 	}
 	if c.mode != modeFull && c.mode != modeResume {
 		return fmt.Errorf("bench: --mode %q: want full or resume", c.mode)
@@ -96,7 +103,7 @@ func (c *config) validate() error {
 // clientTLS builds the tls.Config shared by all connections of the run;
 // workers clone it to attach their own session cache in resume mode.
 func (c *config) clientTLS() (*tls.Config, error) {
-	host, _, _ := net.SplitHostPort(c.addr)
+	host, _, _ := net.SplitHostPort(c.addrs[0])
 	tc := &tls.Config{
 		MinVersion:         tlsVersions[c.tlsName],
 		MaxVersion:         tlsVersions[c.tlsName],

@@ -33,7 +33,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	rec := newRecorder()
 	workers := make([]*worker, c.concurrency)
 	for i := range workers {
-		workers[i] = newWorker(c, base)
+		workers[i] = newWorker(c, i, base)
 	}
 
 	var primed atomic.Int64

@@ -26,7 +26,8 @@ const maxResponseBody = 1 << 20
 // worker makes one connection at a time. Its fields are used by its own
 // goroutine only.
 type worker struct {
-	addr        string
+	addrs       []string // connections go to each in turn
+	next        int
 	tls         *tls.Config  // the worker's own copy
 	cache       *ticketCache // nil in full mode: no session is ever offered
 	timeout     time.Duration
@@ -37,9 +38,12 @@ type worker struct {
 }
 
 // newWorker returns a worker for c; base is cloned, not modified.
-func newWorker(c config, base *tls.Config) *worker {
+// Worker i starts at address i, so with several addresses a session primed on
+// one is resumed on the others.
+func newWorker(c config, i int, base *tls.Config) *worker {
 	w := &worker{
-		addr:         c.addr,
+		addrs:        c.addrs,
+		next:         i % len(c.addrs),
 		tls:          base.Clone(),
 		timeout:      c.timeout,
 		sendRequest:  c.sendRequest,
@@ -58,8 +62,10 @@ func (w *worker) connect(ctx context.Context) outcome {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	start := time.Now()
+	addr := w.addrs[w.next]
+	w.next = (w.next + 1) % len(w.addrs)
 	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", w.addr)
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return outcome{errKind: classify(err, errDial)}
 	}
@@ -73,7 +79,7 @@ func (w *worker) connect(ctx context.Context) outcome {
 	o.resumed = state.DidResume
 	switch {
 	case w.sendRequest:
-		if err := w.request(ctx, conn); err != nil {
+		if err := w.request(ctx, conn, addr); err != nil {
 			return outcome{errKind: classify(err, errRequest)}
 		}
 	case w.cache != nil && w.awaitTickets && state.Version == tls.VersionTLS13:
@@ -104,7 +110,7 @@ func (w *worker) awaitTicket(conn *tls.Conn) bool {
 
 // request sends "GET / HTTP/1.1" and reads the response, discarding its body.
 // Reading the response also receives TLS 1.3 tickets.
-func (w *worker) request(ctx context.Context, conn *tls.Conn) error {
+func (w *worker) request(ctx context.Context, conn *tls.Conn, addr string) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		if err := conn.SetDeadline(deadline); err != nil {
 			return err
@@ -112,7 +118,7 @@ func (w *worker) request(ctx context.Context, conn *tls.Conn) error {
 	}
 	host := w.tls.ServerName
 	if host == "" {
-		host = w.addr
+		host = addr
 	}
 	if _, err := fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsgate-bench\r\nConnection: close\r\n\r\n", host); err != nil {
 		return err
