@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,5 +183,41 @@ func TestDataDirIsChecked(t *testing.T) {
 				t.Errorf("Check: %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A shutdown whose deadline cuts a running request says so, and does not
+// blame the store queue, which had nothing left to store.
+func TestCloseSaysWhatItCut(t *testing.T) {
+	hang := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer close(hang)
+	tn := cacheTenant("a", "a.test")
+	tn.Upstream = up.URL
+	cfg := testConfig(t, tn)
+	g, err := New(context.Background(), cfg, WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go tryDial(g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13}) // its request hangs upstream
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(t, g, "tlsgate_handshakes_total", "outcome", "full") < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the request reaches the upstream
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err = g.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "still running at the shutdown deadline were cut") {
+		t.Fatalf("Close = %v, want it to say requests were cut", err)
+	}
+	if strings.Contains(err.Error(), "stores") {
+		t.Errorf("Close blames the store queue, which was empty: %v", err)
 	}
 }
