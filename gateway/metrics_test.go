@@ -15,22 +15,7 @@ import (
 // counterValue sums a counter's series whose label name has value.
 func counterValue(t *testing.T, g *Gateway, metric, name, value string) float64 {
 	t.Helper()
-	mfs, err := g.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != metric {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if hasLabel(m, name, value) {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
+	return counterValueFor(t, g, metric, map[string]string{name: value})
 }
 
 // counterValueFor sums a counter's series that carry every label given.

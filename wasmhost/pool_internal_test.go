@@ -13,18 +13,7 @@ import (
 // BenchmarkPoolCheckout is acquire + release of an idle instance, without
 // a guest call.
 func BenchmarkPoolCheckout(b *testing.B) {
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		b.Fatalf("wat2wasm not found (install wabt): %v", err)
-	}
-	out := filepath.Join(b.TempDir(), "trivial.wasm")
-	if msg, err := exec.Command(tool, filepath.Join("testdata", "host", "trivial.wat"), "-o", out).CombinedOutput(); err != nil {
-		b.Fatalf("wat2wasm: %v\n%s", err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		b.Fatal(err)
-	}
+	wasm := wat2wasm(b, filepath.Join("testdata", "host", "trivial.wat"))
 	ctx := context.Background()
 	rt, err := NewRuntime(ctx)
 	if err != nil {
@@ -55,18 +44,7 @@ func BenchmarkPoolCheckout(b *testing.B) {
 // the instance is still built, under its own init timeout, and joins the
 // pool for the next caller: nothing is thrown away half-built.
 func TestInstanceOutlivesTheCallerThatAskedForIt(t *testing.T) {
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Fatalf("wat2wasm not found (install wabt): %v", err)
-	}
-	out := filepath.Join(t.TempDir(), "trivial.wasm")
-	if msg, err := exec.Command(tool, filepath.Join("testdata", "host", "trivial.wat"), "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s", err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := wat2wasm(t, filepath.Join("testdata", "host", "trivial.wat"))
 	ctx := context.Background()
 	rt, err := NewRuntime(ctx)
 	if err != nil {
@@ -140,25 +118,30 @@ func TestInstanceAtItsMemoryCapIsRetired(t *testing.T) {
 // misses.
 func growGuest(t *testing.T) []byte {
 	t.Helper()
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Fatalf("wat2wasm not found (install wabt): %v", err)
-	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "grow.wat")
+	src := filepath.Join(t.TempDir(), "grow.wat")
 	os.WriteFile(src, []byte(`(module
   (memory (export "memory") 1)
   (func (export "tlsgate_abi_v1"))
   (func (export "tlsgate_on_session_fetch") (result i32)
     (drop (memory.grow (i32.const 1)))
     (i32.const 1)))`), 0o600)
-	out := filepath.Join(dir, "grow.wasm")
+	return wat2wasm(t, src)
+}
+
+// wat2wasm compiles a .wat file with wabt's wat2wasm and returns the module.
+func wat2wasm(tb testing.TB, src string) []byte {
+	tb.Helper()
+	tool, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		tb.Fatalf("wat2wasm not found (install wabt): %v", err)
+	}
+	out := filepath.Join(tb.TempDir(), "out.wasm")
 	if msg, err := exec.Command(tool, src, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s", err, msg)
+		tb.Fatalf("wat2wasm: %v\n%s", err, msg)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return b
 }
