@@ -39,6 +39,7 @@ const (
 	resultRepeated   resumeResult = "repeated"    // an identity the same ClientHello already offered: no second fetch
 	resultKVDown     resumeResult = "kv_down"     // NATS is not answering: no fetch was tried
 	resultSuspended  resumeResult = "suspended"   // the guest is suspended after repeated faults: no call was made
+	resultCPUBudget  resumeResult = "cpu_budget"  // the tenant's guest used up its CPU budget: no call was made
 )
 
 // maxOffered bounds the identities one connection looks up; crypto/tls
@@ -331,6 +332,8 @@ func classifyFetchError(err error) resumeResult {
 		return resultMiss
 	case errors.Is(err, wasmhost.ErrSuspended):
 		return resultSuspended
+	case errors.Is(err, wasmhost.ErrCPUBudget):
+		return resultCPUBudget
 	case errors.Is(err, context.DeadlineExceeded):
 		return resultTimeout
 	case errors.As(err, &ge) && ge.Kind == wasmhost.FaultTimeout:

@@ -43,6 +43,10 @@ type callState struct {
 
 	ops     []*kvOp // live handles of this call
 	written int     // KV bytes this call has written (WithWriteBudget)
+	// waited is how long the call spent blocked in await and await_any, and
+	// busy (set when the call ends) the rest of its time: the guest's CPU,
+	// near enough (WithCPUBudget).
+	waited, busy time.Duration
 }
 
 // Value returns the callState itself for callStateKey.

@@ -132,6 +132,9 @@ func (cs *callState) completeNow(op *kvOp, st abi.Status, err error) {
 	cs.pool.obs.KVOp(cs.pool.tenant, string(op.kind), 0, err)
 }
 
+// noteWait adds the time since start to the call's waiting time.
+func (cs *callState) noteWait(start time.Time) { cs.waited += time.Since(start) }
+
 // spend takes n bytes from the call's and the pool's write budgets, or
 // reports that either would be exceeded (taking nothing).
 func (cs *callState) spend(n int) bool {
@@ -305,6 +308,7 @@ func kvWrite(cs *callState, mem api.Memory, stack []uint64, fn string, kind kvKi
 
 // hostAwait implements abi.FuncAwait.
 func hostAwait(cs *callState, _ api.Memory, stack []uint64) {
+	defer cs.noteWait(time.Now())
 	h, timeoutMS := argI32(stack, 0), argI32(stack, 1)
 	_, op := cs.lookup(abi.FuncAwait, h)
 	if op == nil {
@@ -346,6 +350,7 @@ func hostAwait(cs *callState, _ api.Memory, stack []uint64) {
 // hostAwaitAny implements abi.FuncAwaitAny. n < 1 is StatusBadArgument,
 // n > abi.MaxHandles StatusLimitExceeded.
 func hostAwaitAny(cs *callState, mem api.Memory, stack []uint64) {
+	defer cs.noteWait(time.Now())
 	ptr, n, timeoutMS := argPtr(stack, 0), argI32(stack, 1), argI32(stack, 2)
 	switch {
 	case n < 1:

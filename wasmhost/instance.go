@@ -106,7 +106,9 @@ func (inst *instance) run(ctx context.Context, p *Pool, fn api.Function, export 
 	callCtx, cancel := context.WithTimeout(ctx, timeout)
 	cs.Context = callCtx
 	inst.stack[0] = 0
+	started := time.Now()
 	err := fn.CallWithStack(context.WithValue(callCtx, callStateKey{}, cs), inst.stack[:])
+	cs.busy = max(time.Since(started)-cs.waited, 0)
 	cs.releaseAll()
 	ctxErr := callCtx.Err()
 	cancel()

@@ -42,6 +42,8 @@ type Pool struct {
 	suspendStore suspender
 	writeCall    int           // see WithWriteBudget
 	writeRate    *rate.Limiter // nil: no limit
+	cpu          *rate.Limiter // guest CPU in microseconds (WithCPUBudget); nil: no limit
+	cpuLog       rate.Sometimes
 
 	mu        sync.Mutex
 	idle      []*instance            // LIFO: top is the most recently used
@@ -130,6 +132,11 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 		discarded:    make(map[string]uint64),
 		reaperDone:   make(chan struct{}),
 	}
+	if o.cpuPerSecond > 0 {
+		us := int(o.cpuPerSecond / time.Microsecond)
+		p.cpu = rate.NewLimiter(rate.Limit(us), us)
+	}
+	p.cpuLog = rate.Sometimes{First: 1, Interval: 10 * time.Second}
 	if o.writeRate > 0 {
 		p.writeRate = rate.NewLimiter(rate.Limit(o.writeRate), max(o.writeRate, abi.MaxKeyLen+abi.MaxValueLen))
 	}

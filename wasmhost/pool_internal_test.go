@@ -200,3 +200,57 @@ func TestRuntimeMemoryBudget(t *testing.T) {
 		t.Fatalf("after Close the runtime still accounts %d bytes", got)
 	}
 }
+
+// A guest that burns CPU on every call without faulting (here 2M loop
+// iterations, then a miss) is refused once its pool's CPU budget is spent,
+// and served again once the budget refills.
+func TestCPUBudget(t *testing.T) {
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	src := filepath.Join(t.TempDir(), "burn.wat")
+	os.WriteFile(src, []byte(`(module
+  (memory (export "memory") 1)
+  (func (export "tlsgate_abi_v1"))
+  (func (export "tlsgate_on_session_fetch") (result i32)
+    (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 2000000))))
+    (i32.const 1)))`), 0o600)
+	m, err := rt.Compile(ctx, "burn.wasm", wat2wasm(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPool(ctx, m, WithMaxInstances(1), WithCallTimeout(10*time.Second), WithCPUBudget(30*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	in := FetchInput{SessionID: make([]byte, 32)}
+	calls := 0
+	var err2 error
+	for ; calls < 1000; calls++ {
+		if _, err2 = p.Fetch(ctx, in); !errors.Is(err2, ErrMiss) {
+			break
+		}
+	}
+	if !errors.Is(err2, ErrCPUBudget) {
+		t.Fatalf("after %d calls: %v, want ErrCPUBudget", calls, err2)
+	}
+	t.Logf("refused after %d calls with a budget of 30ms per second", calls)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := p.Fetch(ctx, in)
+		if errors.Is(err, ErrMiss) {
+			break // refilled
+		}
+		if !errors.Is(err, ErrCPUBudget) || time.Now().After(deadline) {
+			t.Fatalf("waiting for the budget to refill: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

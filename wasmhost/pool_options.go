@@ -12,19 +12,20 @@ import (
 type PoolOption func(*poolOptions)
 
 type poolOptions struct {
-	tenant      string
-	guestConfig []byte
-	kv          KV
-	max         int
-	minIdle     int
-	idleTimeout time.Duration
-	callTimeout time.Duration
-	initTimeout time.Duration
-	logger      *slog.Logger
-	obs         Observer
-	suspend     suspender
-	writeCall   int // bytes of KV keys and values one call may write; 0: no limit
-	writeRate   int // bytes per second all calls may write; 0: no limit
+	tenant       string
+	guestConfig  []byte
+	kv           KV
+	max          int
+	minIdle      int
+	idleTimeout  time.Duration
+	callTimeout  time.Duration
+	initTimeout  time.Duration
+	logger       *slog.Logger
+	obs          Observer
+	suspend      suspender
+	writeCall    int // bytes of KV keys and values one call may write; 0: no limit
+	writeRate    int // bytes per second all calls may write; 0: no limit
+	cpuPerSecond time.Duration
 }
 
 func (o *poolOptions) validate() error {
@@ -46,6 +47,8 @@ func (o *poolOptions) validate() error {
 	case o.suspend.threshold < 0 || (o.suspend.threshold > 0 && (o.suspend.first <= 0 || o.suspend.max < o.suspend.first)):
 		return fmt.Errorf("wasmhost: NewPool: fault suspension after %d faults for %v up to %v: want threshold >= 0 and 0 < first <= max",
 			o.suspend.threshold, o.suspend.first, o.suspend.max)
+	case o.cpuPerSecond < 0:
+		return fmt.Errorf("wasmhost: NewPool: CPU budget %v per second, want >= 0", o.cpuPerSecond)
 	case o.writeCall < 0 || o.writeRate < 0:
 		return fmt.Errorf("wasmhost: NewPool: write budget %d per call, %d per second, want >= 0", o.writeCall, o.writeRate)
 	}
@@ -118,6 +121,17 @@ func WithWriteBudget(perCall, perSecond int) PoolOption {
 // Default: 5 faults, 1s, 1m.
 func WithFaultSuspension(threshold int, first, max time.Duration) PoolOption {
 	return func(o *poolOptions) { o.suspend = suspender{threshold: threshold, first: first, max: max} }
+}
+
+// WithCPUBudget bounds the guest CPU the pool's calls may use: perSecond
+// of it per second, in bursts of one second's worth. A call's CPU is its
+// time in the guest less the time it waited for KV operations (await,
+// await_any). While the pool is over budget, Fetch and Store fail at once
+// with ErrCPUBudget, costing nothing, until the budget refills: a guest
+// that is slow without faulting cannot take the CPU its neighbours need.
+// 0 means no budget. Default: 0.
+func WithCPUBudget(perSecond time.Duration) PoolOption {
+	return func(o *poolOptions) { o.cpuPerSecond = perSecond }
 }
 
 // WithObserver receives the pool's events, e.g. for metrics. Default: none.

@@ -45,6 +45,10 @@ var errOKWithoutSession = errors.New("returned OK without calling set_session")
 // FaultMisuse (the instance is then discarded).
 func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
 	start := time.Now()
+	if err := p.overCPU(abi.ExportOnSessionFetch); err != nil {
+		p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, 0, err)
+		return nil, err
+	}
 	ok, probe := p.suspendFetch.admit(start)
 	if !ok {
 		err := fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionFetch, ErrSuspended)
@@ -82,6 +86,7 @@ func (p *Pool) fetch(ctx context.Context, in *FetchInput) ([]byte, error) {
 	cs.sessionID, cs.serverName, cs.alpn, cs.clientAddr = in.SessionID, in.ServerName, in.ALPN, in.ClientAddr
 	cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
 	status, gerr := inst.run(ctx, p, inst.fetch, abi.ExportOnSessionFetch, p.callTimeout)
+	p.spendCPU(cs.busy)
 	session, set := cs.session, cs.sessionSet
 	cs.reset(0) // drop references to the caller's inputs
 	if gerr != nil {
@@ -105,6 +110,10 @@ func (p *Pool) fetch(ctx context.Context, in *FetchInput) ([]byte, error) {
 // StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
 func (p *Pool) Store(ctx context.Context, in StoreInput) error {
 	start := time.Now()
+	if err := p.overCPU(abi.ExportOnSessionStore); err != nil {
+		p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, 0, err)
+		return err
+	}
 	ok, probe := p.suspendStore.admit(start)
 	if !ok {
 		err := fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionStore, ErrSuspended)
@@ -134,6 +143,7 @@ func (p *Pool) storeSession(ctx context.Context, in *StoreInput) error {
 	cs.serverName, cs.alpn, cs.clientAddr = in.ServerName, in.ALPN, in.ClientAddr
 	cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
 	status, gerr := inst.run(ctx, p, inst.store, abi.ExportOnSessionStore, p.callTimeout)
+	p.spendCPU(cs.busy)
 	cs.reset(0)
 	if gerr != nil {
 		p.release(inst, string(gerr.Kind))

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -11,6 +12,34 @@ import (
 // (trapped, timed out, ran out of memory, misused the ABI or failed to
 // start) on several calls in a row. See WithFaultSuspension.
 var ErrSuspended = errors.New("wasmhost: guest suspended after repeated faults")
+
+// ErrCPUBudget is returned by Fetch and Store, at once and without a guest
+// call, while the pool's guest has used up its CPU budget (WithCPUBudget).
+var ErrCPUBudget = errors.New("wasmhost: guest CPU budget used up")
+
+// overCPU returns ErrCPUBudget (wrapped) while the pool is over its CPU
+// budget, logging it now and then.
+func (p *Pool) overCPU(export string) error {
+	if p.cpu == nil || p.cpu.Tokens() > 0 {
+		return nil
+	}
+	p.cpuLog.Do(func() {
+		p.logger.Warn("guest over its CPU budget: calls refused until it refills (logged at most every 10s)", "export", export)
+	})
+	return fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, export, ErrCPUBudget)
+}
+
+// spendCPU charges a call's guest CPU to the pool's budget; the budget may
+// go into debt, which later calls wait out.
+func (p *Pool) spendCPU(d time.Duration) {
+	if p.cpu == nil || d <= 0 {
+		return
+	}
+	now, burst := time.Now(), p.cpu.Burst()
+	for n := int(d / time.Microsecond); n > 0; n -= burst { // a reservation is at most one burst
+		p.cpu.ReserveN(now, min(n, burst))
+	}
+}
 
 // suspender is a pool's breaker on guest faults: threshold faulty calls in a
 // row suspend the guest for a back-off (first, doubling on every repeated

@@ -255,6 +255,11 @@ type Guest struct {
 	// handshakes are then full with no guest call, for 1s, doubling while
 	// probe calls keep faulting, up to 1m. -1 never suspends. Default 5.
 	SuspendAfterFaults int `koanf:"suspend_after_faults"`
+	// CPUBudget is the guest CPU the tenant's calls may use per second (time
+	// in the guest, KV waits excepted), in bursts of one second's worth;
+	// while it is used up, handshakes are full with no guest call. Default
+	// 500ms (half a core).
+	CPUBudget time.Duration `koanf:"cpu_budget"`
 	// KVMaxBytes bounds the bytes the tenant's KV bucket holds; writes past
 	// it fail (LIMIT_EXCEEDED) and no other tenant is affected. Default
 	// 268435456 (256 MiB).

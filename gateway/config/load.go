@@ -230,6 +230,9 @@ func (c *Config) FillDefaults() {
 			if g.StoreDeadline == 0 {
 				g.StoreDeadline = 500 * time.Millisecond
 			}
+			if g.CPUBudget == 0 {
+				g.CPUBudget = 500 * time.Millisecond
+			}
 			if g.SuspendAfterFaults == 0 {
 				g.SuspendAfterFaults = 5
 			}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -378,6 +379,9 @@ func (c *Config) validateTenants(p *problems) {
 			}
 			if g.StoreDeadline <= 0 || g.StoreDeadline > 60e9 {
 				p.add(gp+".store_deadline", "%v is out of range (0, 60s]", g.StoreDeadline)
+			}
+			if g.CPUBudget < time.Millisecond || g.CPUBudget > time.Duration(runtime.NumCPU())*time.Second {
+				p.add(gp+".cpu_budget", "%v is out of range 1ms..%ds (the CPUs of this machine, per second)", g.CPUBudget, runtime.NumCPU())
 			}
 			if g.SuspendAfterFaults < -1 || g.SuspendAfterFaults == 0 || g.SuspendAfterFaults > 1000 {
 				p.add(gp+".suspend_after_faults", "%d is out of range 1..1000 (or -1: never)", g.SuspendAfterFaults)
