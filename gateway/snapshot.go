@@ -172,7 +172,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		wasmhost.WithWriteBudget(tc.Guest.KVWriteBytesPerCall, tc.Guest.KVWriteBytesPerSecond),
 		wasmhost.WithCPUBudget(tc.Guest.CPUBudget),
 		wasmhost.WithFaultSuspension(max(tc.Guest.SuspendAfterFaults, 0), time.Second, time.Minute), // -1: never
-		wasmhost.WithPoolLogger(g.log), // wasmhost adds tenant and module
+		wasmhost.WithPoolLogger(g.log),                                                              // wasmhost adds tenant and module
 		wasmhost.WithObserver(g.metrics))
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
