@@ -171,8 +171,9 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		wasmhost.WithCallTimeout(callCap),
 		wasmhost.WithWriteBudget(tc.Guest.KVWriteBytesPerCall, tc.Guest.KVWriteBytesPerSecond),
 		wasmhost.WithCPUBudget(tc.Guest.CPUBudget),
-		wasmhost.WithFaultSuspension(max(tc.Guest.SuspendAfterFaults, 0), time.Second, time.Minute), // -1: never
-		wasmhost.WithPoolLogger(g.log),                                                              // wasmhost adds tenant and module
+		// suspend_after_faults -1 (never) is wasmhost's 0.
+		wasmhost.WithFaultSuspension(max(tc.Guest.SuspendAfterFaults, 0), time.Second, time.Minute),
+		wasmhost.WithPoolLogger(g.log), // wasmhost adds tenant and module
 		wasmhost.WithObserver(g.metrics))
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
