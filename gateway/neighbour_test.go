@@ -37,10 +37,11 @@ func TestFaultyNeighbourIsSuspended(t *testing.T) {
 func testFaultyNeighbour(t *testing.T, guest, module string, stopped func(*Gateway) bool) {
 	bad := cacheTenant("bad", "bad.test")
 	bad.Guest.Module = module
-	cfg := testConfig(t, bad, cacheTenant("good", "good.test"))
+	cfg := testConfig(t, bad, cacheTenant("good", "good.test"), cacheTenant("calm", "calm.test"))
 	cfg.Wasm.MemoryBudgetMB = 256
 	g := startGateway(t, cfg)
 	budget := uint64(cfg.Wasm.MemoryBudgetMB) << 20
+	const n = 100
 	var peak atomic.Uint64
 	stopSampling, sampled := make(chan struct{}), make(chan struct{})
 	go func() { // guest memory, every millisecond, while the test runs
@@ -57,23 +58,12 @@ func testFaultyNeighbour(t *testing.T, guest, module string, stopped func(*Gatew
 		}
 	}()
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cache := tls.NewLRUClientSessionCache(1)
-			for i := 0; i < 2000; i++ { // bounded; stopped once the healthy client is done
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				tryDial(g.addr(), clientOpts{sni: "bad.test", version: tls.VersionTLS13, cache: cache})
-			}
-		}()
-	}
+	// The same load against a tenant with a sound guest first: the healthy
+	// tenant's figures then are what the load alone costs it.
+	stopCalm := hammer(g, "calm.test")
+	_, alone := resumeRound(t, g, n)
+	stopCalm()
+	stopBad := hammer(g, "bad.test")
 	// The first few faulty calls run before the neighbour is stopped;
 	// measure the steady state after it.
 	deadline := time.Now().Add(30 * time.Second)
@@ -83,7 +73,25 @@ func testFaultyNeighbour(t *testing.T, guest, module string, stopped func(*Gatew
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	const n = 100
+	resumed, lat := resumeRound(t, g, n)
+	stopBad()
+	close(stopSampling)
+	<-sampled
+	t.Logf("healthy tenant beside %s: %d/%d resumed, resumption p50 %v p99 %v (beside a sound guest under the same load: p50 %v p99 %v); bad tenant suspended %v times; guest memory peak %d MiB of %d",
+		guest, resumed, n, lat[n/2], lat[n*99/100], alone[n/2], alone[n*99/100],
+		counterValue(t, g, "tlsgate_guest_suspensions_total", "tenant", "bad"), peak.Load()>>20, budget>>20)
+	if peak.Load() > budget {
+		t.Errorf("guest memory reached %d bytes, over the budget of %d", peak.Load(), budget)
+	}
+	if resumed < n*99/100 {
+		t.Errorf("the healthy tenant resumed %d of %d sessions beside %s, want at least 99%%", resumed, n, guest)
+	}
+}
+
+// resumeRound makes n sessions with the healthy tenant, one at a time, and
+// resumes each: how many resumed, and the resumptions' latencies, sorted.
+func resumeRound(t *testing.T, g *Gateway, n int) (int, []time.Duration) {
+	t.Helper()
 	resumed := 0
 	var lat []time.Duration
 	for i := range n {
@@ -98,17 +106,29 @@ func testFaultyNeighbour(t *testing.T, guest, module string, stopped func(*Gatew
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	close(stop)
-	wg.Wait()
-	close(stopSampling)
-	<-sampled
 	slices.Sort(lat)
-	t.Logf("healthy tenant beside %s: %d/%d resumed, resumption p50 %v p99 %v; bad tenant suspended %v times; guest memory peak %d MiB of %d",
-		guest, resumed, n, lat[n/2], lat[n*99/100], counterValue(t, g, "tlsgate_guest_suspensions_total", "tenant", "bad"), peak.Load()>>20, budget>>20)
-	if peak.Load() > budget {
-		t.Errorf("guest memory reached %d bytes, over the budget of %d", peak.Load(), budget)
+	return resumed, lat
+}
+
+// hammer runs four clients resuming sessions with the tenant of sni, bounded
+// in count, until the returned function is called.
+func hammer(g *Gateway, sni string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cache := tls.NewLRUClientSessionCache(1)
+			for i := 0; i < 2000; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				tryDial(g.addr(), clientOpts{sni: sni, version: tls.VersionTLS13, cache: cache})
+			}
+		}()
 	}
-	if resumed < n*99/100 {
-		t.Errorf("the healthy tenant resumed %d of %d sessions beside %s, want at least 99%%", resumed, n, guest)
-	}
+	return func() { close(done); wg.Wait() }
 }
