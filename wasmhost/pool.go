@@ -18,8 +18,9 @@ import (
 
 // Pool runs one module for one tenant: a bounded set of instances, each
 // serving one call at a time. Idle instances form a LIFO stack (the warmest
-// is reused first); the pool keeps at least WithMinIdle of them, and a
-// reaper closes those idle longer than WithIdleTimeout. An instance that
+// is reused first); the pool keeps at least WithMinIdle of them (none for a
+// lazy pool), and the runtime's one reaper closes those idle longer than
+// WithIdleTimeout. An instance that
 // trapped, timed out, hit its memory cap or misused the ABI is closed, never
 // returned; its slot is refilled lazily. A Pool is safe for concurrent use.
 type Pool struct {
@@ -56,10 +57,6 @@ type Pool struct {
 	isDrained bool
 	created   uint64
 	discarded map[string]uint64
-
-	reaperCtx  context.Context
-	stopReaper context.CancelFunc
-	reaperDone chan struct{}
 }
 
 // grant is what a waiter receives: an instance, a free slot (both nil) or
@@ -130,7 +127,6 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 		all:          make(map[*instance]struct{}),
 		drained:      make(chan struct{}),
 		discarded:    make(map[string]uint64),
-		reaperDone:   make(chan struct{}),
 	}
 	if o.cpuPerSecond > 0 {
 		us := int(o.cpuPerSecond / time.Microsecond)
@@ -140,23 +136,19 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 	if o.writeRate > 0 {
 		p.writeRate = rate.NewLimiter(rate.Limit(o.writeRate), max(o.writeRate, abi.MaxKeyLen+abi.MaxValueLen))
 	}
-	p.reaperCtx, p.stopReaper = context.WithCancel(context.Background())
-	warm := max(1, p.minIdle)
-	for i := 0; i < warm; i++ {
+	for i := 0; i < p.minIdle; i++ {
 		p.mu.Lock()
 		p.live++
 		p.inUse++
 		p.mu.Unlock()
 		inst, err := p.createInUse(ctx)
 		if err != nil {
-			p.stopReaper()
-			close(p.reaperDone)
 			_ = p.Close(context.Background())
 			return nil, err
 		}
 		p.release(inst, "")
 	}
-	go p.reap()
+	m.rt.reaper.add(p)
 	return p, nil
 }
 
@@ -353,26 +345,9 @@ func (p *Pool) checkDrainedLocked() {
 	}
 }
 
-// reap closes instances idle for longer than the idle timeout (never going
-// below the minimum idle count), refills the idle stack up to that minimum,
-// and reports dropped guest log messages.
-func (p *Pool) reap() {
-	defer close(p.reaperDone)
-	interval := min(max(p.idleTimeout/2, 10*time.Millisecond), 30*time.Second)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.reaperCtx.Done():
-			return
-		case now := <-t.C:
-			p.reapIdle(now)
-			p.replenish(p.reaperCtx)
-			p.logLimit.reportDropped(p.logger)
-		}
-	}
-}
-
+// reapIdle closes instances idle for longer than the idle timeout, never
+// going below the minimum idle count; the runtime's reaper calls it, then
+// replenish, which refills the idle stack up to that minimum.
 func (p *Pool) reapIdle(now time.Time) {
 	p.mu.Lock()
 	var victims []*instance
@@ -438,7 +413,6 @@ func (p *Pool) Close(ctx context.Context) error {
 			w.ch <- grant{err: ErrPoolClosed}
 		}
 		p.waiters = nil
-		p.stopReaper()
 		p.checkDrainedLocked()
 	}
 	p.mu.Unlock()
@@ -446,7 +420,7 @@ func (p *Pool) Close(ctx context.Context) error {
 		inst.close()
 		p.obs.InstanceDiscarded(p.tenant, "closed")
 	}
-	<-p.reaperDone
+	p.m.rt.reaper.remove(p)
 	p.logLimit.reportDropped(p.logger)
 	select {
 	case <-p.drained:

@@ -242,15 +242,57 @@ func TestCPUBudget(t *testing.T) {
 		t.Fatalf("after %d calls: %v, want ErrCPUBudget", calls, err2)
 	}
 	t.Logf("refused after %d calls with a budget of 30ms per second", calls)
+	// The budget refills at 30ms per second: a little after, it holds more
+	// (how long until it is positive again depends on this machine's speed).
+	before := p.cpu.Tokens()
+	time.Sleep(50 * time.Millisecond)
+	if after := p.cpu.Tokens(); after <= before {
+		t.Fatalf("the CPU budget does not refill: %v then %v", before, after)
+	}
+}
+
+// A lazy pool (WithMinIdle(0)) holds no instance until its first call, and
+// none again once idle past its idle timeout; the runtime's one reaper
+// serves every pool.
+func TestLazyPool(t *testing.T) {
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	m, err := rt.Compile(ctx, "grow.wasm", growGuest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pools []*Pool
+	for range 3 {
+		p, err := NewPool(ctx, m, WithMinIdle(0), WithIdleTimeout(30*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		pools = append(pools, p)
+	}
+	for _, p := range pools {
+		if st := p.Stats(); st.Live != 0 || st.Created != 0 {
+			t.Fatalf("a lazy pool never called holds instances: %+v", st)
+		}
+	}
+	if _, err := pools[0].Fetch(ctx, FetchInput{SessionID: make([]byte, 32)}); !errors.Is(err, ErrMiss) {
+		t.Fatal(err)
+	}
+	if st := pools[0].Stats(); st.Live != 1 || st.Idle != 1 {
+		t.Fatalf("after one call: %+v, want one idle instance", st)
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := p.Fetch(ctx, in)
-		if errors.Is(err, ErrMiss) {
-			break // refilled
+	for pools[0].Stats().Live != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle instance was not reaped: %+v", pools[0].Stats())
 		}
-		if !errors.Is(err, ErrCPUBudget) || time.Now().After(deadline) {
-			t.Fatalf("waiting for the budget to refill: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := len(rt.reaper.pools); got != 3 {
+		t.Errorf("the runtime's reaper serves %d pools, want 3", got)
 	}
 }

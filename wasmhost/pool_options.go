@@ -73,8 +73,13 @@ func WithKV(kv KV) PoolOption { return func(o *poolOptions) { o.kv = kv } }
 // Default: 2*GOMAXPROCS.
 func WithMaxInstances(n int) PoolOption { return func(o *poolOptions) { o.max = n } }
 
-// WithMinIdle is the number of idle instances kept warm: created up front,
-// refilled by the reaper, never reaped. Default: 1.
+// WithMinIdle is the number of idle instances kept warm: created up front
+// (so that NewPool fails fast on a guest that does not start), refilled by
+// the runtime's reaper, never reaped. 0 makes a lazy pool: no instance
+// until the first call, and back to none once idle past the idle timeout;
+// it costs nothing while its tenant is quiet, and its first call pays the
+// instantiation (and NewPool cannot fail fast on a guest that does not
+// start). Default: 1.
 func WithMinIdle(n int) PoolOption { return func(o *poolOptions) { o.minIdle = n } }
 
 // WithIdleTimeout closes instances idle for longer than d (checked every

@@ -24,6 +24,7 @@ type Runtime struct {
 	logger   *slog.Logger
 	memLimit uint32 // pages
 	mem      memoryBudget
+	reaper   *reaper
 
 	wasiFuncs map[string]funcSig // WASI exports a guest may import
 
@@ -109,6 +110,7 @@ func NewRuntime(ctx context.Context, opts ...RuntimeOption) (*Runtime, error) {
 		logger:   o.logger,
 		memLimit: o.memLimit,
 		mem:      memoryBudget{limit: int64(min(o.memBudget, 1<<62))},
+		reaper:   newReaper(),
 		closed:   make(chan struct{}),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
@@ -193,6 +195,7 @@ func (r *Runtime) newModule(name string, wasm []byte, compiled wazero.CompiledMo
 func (r *Runtime) Close(ctx context.Context) error {
 	r.closeOnce.Do(func() {
 		close(r.closed)
+		r.reaper.close()
 		err := r.rt.Close(ctx)
 		if cerr := r.cache.Close(ctx); err == nil {
 			err = cerr
