@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	if err != nil {
 		return nil, fmt.Errorf("gateway: wasm runtime: %w", err)
 	}
-	s, err := g.buildSnapshot(ctx, cfg)
+	s, err := g.buildSnapshot(ctx, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
 		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
 	}
-	s, err := g.buildSnapshot(ctx, cfg)
+	s, err := g.buildSnapshot(ctx, cfg, old)
 	if err != nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
 		return fmt.Errorf("%w: %w", ErrReloadRefused, err)

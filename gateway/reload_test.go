@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/guests/prebuilt"
+	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
 func TestReloadSwapsTenantsAndKeepsSessions(t *testing.T) {
@@ -219,5 +221,60 @@ func TestCloseSaysWhatItCut(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "stores") {
 		t.Errorf("Close blames the store queue, which was empty: %v", err)
+	}
+}
+
+// A reload rebuilds only the guests that changed: an unchanged tenant keeps
+// its very pool (warm instances, budgets, breaker); a tenant whose guest
+// config or module bytes changed gets a new one, and the old one is closed.
+func TestReloadKeepsUnchangedTenantsPools(t *testing.T) {
+	module := filepath.Join(t.TempDir(), "cache.wasm")
+	if err := os.WriteFile(module, prebuilt.SessionCache, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := cacheTenant("a", "a.test"), cacheTenant("b", "b.test"), cacheTenant("c", "c.test")
+	c.Guest.Module = module
+	cfg := testConfig(t, a, b, c)
+	g := startGateway(t, cfg)
+	before := map[string]*wasmhost.Pool{}
+	for _, name := range []string{"a", "b", "c"} {
+		before[name] = g.snap.Load().tenant(name).pool
+	}
+
+	next := *cfg
+	next.Tenants = []config.Tenant{cacheTenant("a", "a.test"), cacheTenant("b", "b.test"), c}
+	next.Tenants[1].Guest.Config = "prefix=other/"
+	next.FillDefaults()
+	if err := g.Reload(context.Background(), &next); err != nil {
+		t.Fatal(err)
+	}
+	s := g.snap.Load()
+	if s.tenant("a").pool != before["a"] || s.tenant("c").pool != before["c"] {
+		t.Error("an unchanged tenant's pool was rebuilt by the reload")
+	}
+	if s.tenant("b").pool == before["b"] {
+		t.Error("a tenant whose guest config changed kept its old pool")
+	}
+	g.retiring.Wait()
+	if _, err := before["b"].Fetch(context.Background(), wasmhost.FetchInput{SessionID: make([]byte, 32)}); !errors.Is(err, wasmhost.ErrPoolClosed) {
+		t.Errorf("the replaced pool still serves: %v", err)
+	}
+
+	// The same path, other bytes: a new module, so a new pool.
+	if err := os.WriteFile(module, prebuilt.PolicyCache, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(context.Background(), &next); err != nil {
+		t.Fatal(err)
+	}
+	if g.snap.Load().tenant("c").pool == before["c"] {
+		t.Error("a tenant whose module file changed kept its old pool")
+	}
+	if g.snap.Load().tenant("a").pool != before["a"] {
+		t.Error("the second reload rebuilt an unchanged tenant's pool")
+	}
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	if _, second := resumeOnce(t, g, g.addr(), o); !second.state.DidResume {
+		t.Error("the kept tenant does not resume after two reloads")
 	}
 }

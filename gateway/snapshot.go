@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
@@ -28,8 +30,37 @@ type tenant struct {
 	tlsBase *tls.Config
 	pool    *wasmhost.Pool // nil: stateless tickets
 	module  *moduleRef
+	guest   *guestShare  // what owns pool and module; nil without a guest
 	handler http.Handler // http(s) and builtin upstreams
 	tcpAddr string       // tcp upstreams
+}
+
+// guestShare is a tenant's guest side (its compiled module, bucket and
+// pool), shared by every snapshot whose tenant has the same guest: a reload
+// that leaves a tenant's guest as it was keeps its pool, with its warm
+// instances, in-flight calls, budgets and breaker, instead of building it
+// again. The last snapshot to let go of it closes it.
+type guestShare struct {
+	pool   *wasmhost.Pool
+	module *moduleRef
+	cfg    config.Tenant // what it was built from (name, session TTL and guest)
+	refs   atomic.Int32
+}
+
+// sameGuest reports whether a tenant built from tc may keep the guest side
+// built for old: same name, session lifetime and guest settings, and a
+// module of the same bytes.
+func (gs *guestShare) sameGuest(tc config.Tenant, digest string) bool {
+	return gs.cfg.Name == tc.Name && gs.cfg.SessionTTL == tc.SessionTTL &&
+		reflect.DeepEqual(gs.cfg.Guest, tc.Guest) && gs.module.digest == digest
+}
+
+// release drops one snapshot's hold; the last one closes pool and module.
+func (gs *guestShare) release(ctx context.Context) error {
+	if gs.refs.Add(-1) > 0 {
+		return nil
+	}
+	return errors.Join(gs.pool.Close(ctx), gs.module.release(ctx))
 }
 
 // snapshot is everything a configuration produces that a reload replaces
@@ -50,23 +81,23 @@ func (s *snapshot) tenant(name string) *tenant {
 	return s.tenants[name]
 }
 
-// close drains and closes the snapshot's guest pools.
+// close lets go of the snapshot's guests: pools no newer snapshot shares
+// are drained and closed.
 func (s *snapshot) close(ctx context.Context) error {
 	var errs []error
 	for _, t := range s.list {
-		if t.pool != nil {
-			errs = append(errs, t.pool.Close(ctx))
-		}
-		if t.module != nil {
-			errs = append(errs, t.module.release(ctx))
+		if t.guest != nil {
+			errs = append(errs, t.guest.release(ctx))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// buildSnapshot makes a snapshot from cfg beside the one serving. On any
-// error what it made is closed and the error names the field path.
-func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config) (_ *snapshot, err error) {
+// buildSnapshot makes a snapshot from cfg beside old, the one serving (nil
+// at start). A tenant whose guest is unchanged keeps old's guest side
+// (see guestShare); everything else is built anew. On any error what it
+// made is closed, old is untouched, and the error names the field path.
+func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *snapshot) (_ *snapshot, err error) {
 	keys, err := sealingKeys(cfg)
 	if err != nil {
 		return nil, err
@@ -82,7 +113,7 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config) (_ *sna
 		}
 	}()
 	for i, tc := range cfg.Tenants {
-		t, err := g.buildTenant(ctx, cfg, tc, fmt.Sprintf("tenants[%d]", i))
+		t, err := g.buildTenant(ctx, cfg, tc, fmt.Sprintf("tenants[%d]", i), old.tenant(tc.Name))
 		s.list = append(s.list, t) // closed on error with the rest
 		if err != nil {
 			return nil, err
@@ -102,7 +133,7 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config) (_ *sna
 	return s, nil
 }
 
-func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string) (*tenant, error) {
+func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string, old *tenant) (*tenant, error) {
 	t := &tenant{name: tc.Name, cfg: tc}
 	cert, err := loadCertificate(cfg.DataDir, tc, path)
 	if err != nil {
@@ -145,10 +176,22 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s.module: %w", gp, err)
 	}
-	t.module, err = g.modules.get(ctx, g.rt, name, wasm)
+	if old != nil && old.guest != nil && old.guest.sameGuest(tc, moduleDigest(wasm)) {
+		old.guest.refs.Add(1)
+		t.guest, t.pool, t.module = old.guest, old.guest.pool, old.guest.module
+		return t, nil
+	}
+	module, err := g.modules.get(ctx, g.rt, name, wasm)
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s.module: %w", gp, err)
 	}
+	t.module = module
+	defer func() {
+		if t.pool == nil { // not built: the module goes back
+			_ = module.release(context.WithoutCancel(ctx))
+			t.module = nil
+		}
+	}()
 	if !t.module.mod.HasFetch() {
 		g.log.Warn("guest exports no fetch: this tenant never resumes", "tenant", tc.Name, "module", name)
 	}
@@ -176,9 +219,18 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		wasmhost.WithPoolLogger(g.log), // wasmhost adds tenant and module
 		wasmhost.WithObserver(g.metrics))
 	if err != nil {
+		t.pool = nil
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
 	}
+	t.guest = &guestShare{pool: t.pool, module: t.module, cfg: tc}
+	t.guest.refs.Store(1)
 	return t, nil
+}
+
+// moduleDigest names a module by its bytes, as moduleCache does.
+func moduleDigest(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
 }
 
 // guestBytes reads a guest module: a file, or the embedded reference guest.
@@ -210,8 +262,7 @@ type moduleRef struct {
 }
 
 func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []byte) (*moduleRef, error) {
-	sum := sha256.Sum256(wasm)
-	digest := hex.EncodeToString(sum[:])
+	digest := moduleDigest(wasm)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.mods[digest]; ok {
