@@ -205,8 +205,12 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		}
 		kv = b
 	}
+	if err := module.probe(ctx, tc.Name, tc.Guest.Config, wasmhost.WithPoolLogger(g.log)); err != nil {
+		return t, fmt.Errorf("gateway: %s: %w", gp, err)
+	}
 	callCap := max(tc.Guest.FetchDeadline, tc.Guest.StoreDeadline)
 	t.pool, err = wasmhost.NewPool(ctx, t.module.mod,
+		wasmhost.WithMinIdle(0), // lazy, after one probe per module and config: a quiet tenant holds no instance
 		wasmhost.WithTenant(tc.Name),
 		wasmhost.WithGuestConfig([]byte(tc.Guest.Config)),
 		wasmhost.WithKV(kv),
@@ -259,6 +263,28 @@ type moduleRef struct {
 	digest string
 	mod    *wasmhost.Module
 	refs   int
+	// probed holds, per guest config, the result of starting one instance
+	// (under cache.mu): a module and config are probed once, not once per
+	// tenant, and the tenants' pools are lazy.
+	probed map[string]error
+}
+
+// probe starts one instance of the module with guestConfig, once per
+// config; tenant names the instance for the guest (InputTenant).
+func (r *moduleRef) probe(ctx context.Context, tenant, guestConfig string, opts ...wasmhost.PoolOption) error {
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	if err, ok := r.probed[guestConfig]; ok {
+		return err
+	}
+	err := r.mod.Probe(ctx, append(opts, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig([]byte(guestConfig)))...)
+	if ctx.Err() == nil { // a probe cut short by its caller says nothing of the module
+		if r.probed == nil {
+			r.probed = map[string]error{}
+		}
+		r.probed[guestConfig] = err
+	}
+	return err
 }
 
 func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []byte) (*moduleRef, error) {

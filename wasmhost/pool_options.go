@@ -78,7 +78,7 @@ func WithMaxInstances(n int) PoolOption { return func(o *poolOptions) { o.max = 
 // the runtime's reaper, never reaped. 0 makes a lazy pool: no instance
 // until the first call, and back to none once idle past the idle timeout;
 // it costs nothing while its tenant is quiet, and its first call pays the
-// instantiation (and NewPool cannot fail fast on a guest that does not
+// instantiation (use Module.Probe to fail fast on a guest that does not
 // start). Default: 1.
 func WithMinIdle(n int) PoolOption { return func(o *poolOptions) { o.minIdle = n } }
 
