@@ -107,13 +107,14 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 		return nil, err
 	}
 	s := &snapshot{cfg: cfg, tenants: map[string]*tenant{}, seal: seal}
+	sources := moduleSources{} // each module read and hashed once per build, however many tenants use it
 	defer func() {
 		if err != nil {
 			s.close(context.WithoutCancel(ctx))
 		}
 	}()
 	for i, tc := range cfg.Tenants {
-		t, err := g.buildTenant(ctx, cfg, tc, fmt.Sprintf("tenants[%d]", i), old.tenant(tc.Name))
+		t, err := g.buildTenant(ctx, cfg, tc, fmt.Sprintf("tenants[%d]", i), old.tenant(tc.Name), sources)
 		s.list = append(s.list, t) // closed on error with the rest
 		if err != nil {
 			return nil, err
@@ -133,7 +134,7 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 	return s, nil
 }
 
-func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string, old *tenant) (*tenant, error) {
+func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string, old *tenant, sources moduleSources) (*tenant, error) {
 	t := &tenant{name: tc.Name, cfg: tc}
 	cert, err := loadCertificate(cfg.DataDir, tc, path)
 	if err != nil {
@@ -165,23 +166,17 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		return t, nil
 	}
 	gp := path + ".guest"
-	var wasm []byte
-	var name string
-	if objName, ok := strings.CutPrefix(tc.Guest.Module, config.NATSModulePrefix); ok {
-		name = tc.Guest.Module
-		wasm, err = g.kv.GuestModule(ctx, objName)
-	} else {
-		wasm, name, err = guestBytes(tc.Guest.Module)
-	}
+	src, err := sources.get(ctx, g, tc.Guest.Module)
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s.module: %w", gp, err)
 	}
-	if old != nil && old.guest != nil && old.guest.sameGuest(tc, moduleDigest(wasm)) {
+	wasm, name := src.wasm, src.name
+	if old != nil && old.guest != nil && old.guest.sameGuest(tc, src.digest) {
 		old.guest.refs.Add(1)
 		t.guest, t.pool, t.module = old.guest, old.guest.pool, old.guest.module
 		return t, nil
 	}
-	module, err := g.modules.get(ctx, g.rt, name, wasm)
+	module, err := g.modules.get(ctx, g.rt, name, wasm, src.digest)
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s.module: %w", gp, err)
 	}
@@ -237,6 +232,38 @@ func moduleDigest(wasm []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// moduleSource is a guest module as one build read it.
+type moduleSource struct {
+	wasm   []byte
+	name   string
+	digest string
+}
+
+// moduleSources reads each guest module (a file, the built-in guest, or a
+// deployed module) once per build and hashes it once: ten thousand tenants
+// of one 2 MiB guest are one read and one hash, not ten thousand.
+type moduleSources map[string]*moduleSource
+
+func (m moduleSources) get(ctx context.Context, g *Gateway, module string) (*moduleSource, error) {
+	if src, ok := m[module]; ok {
+		return src, nil
+	}
+	var src moduleSource
+	var err error
+	if objName, ok := strings.CutPrefix(module, config.NATSModulePrefix); ok {
+		src.name = module
+		src.wasm, err = g.kv.GuestModule(ctx, objName)
+	} else {
+		src.wasm, src.name, err = guestBytes(module)
+	}
+	if err != nil {
+		return nil, err
+	}
+	src.digest = moduleDigest(src.wasm)
+	m[module] = &src
+	return &src, nil
+}
+
 // guestBytes reads a guest module: a file, or the embedded reference guest.
 // Modules deployed in NATS ("nats:<name>") are read by buildTenant.
 func guestBytes(module string) (wasm []byte, name string, err error) {
@@ -287,8 +314,8 @@ func (r *moduleRef) probe(ctx context.Context, tenant, guestConfig string, opts 
 	return err
 }
 
-func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []byte) (*moduleRef, error) {
-	digest := moduleDigest(wasm)
+// get returns the compiled module of wasm, whose moduleDigest is digest.
+func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []byte, digest string) (*moduleRef, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.mods[digest]; ok {
