@@ -36,9 +36,8 @@ func loadCertificate(dataDir string, t config.Tenant, path string) (tls.Certific
 		}
 		return cert, nil
 	}
-	dir := filepath.Join(dataDir, "certs")
-	certFile := filepath.Join(dir, t.Name+".crt")
-	keyFile := filepath.Join(dir, t.Name+".key")
+	files := certFiles(dataDir, t)
+	certFile, keyFile := files[0], files[1]
 	names := selfSignedNames(t)
 	if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && certFits(cert, names, c.KeyType) {
 		return cert, nil
@@ -51,6 +50,15 @@ func loadCertificate(dataDir string, t config.Tenant, path string) (tls.Certific
 		return tls.Certificate{}, fmt.Errorf("gateway: %s.certificate: %w", path, err)
 	}
 	return cert, nil
+}
+
+// certFiles are the files loadCertificate reads for t.
+func certFiles(dataDir string, t config.Tenant) []string {
+	if !t.Certificate.SelfSigned {
+		return []string{t.Certificate.CertFile, t.Certificate.KeyFile}
+	}
+	dir := filepath.Join(dataDir, "certs")
+	return []string{filepath.Join(dir, t.Name+".crt"), filepath.Join(dir, t.Name+".key")}
 }
 
 func selfSignedNames(t config.Tenant) []string {

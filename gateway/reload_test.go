@@ -278,3 +278,42 @@ func TestReloadKeepsUnchangedTenantsPools(t *testing.T) {
 		t.Error("the kept tenant does not resume after two reloads")
 	}
 }
+
+// A reload reads a tenant's certificate again only when its files changed:
+// an unchanged one is kept as it is, a rewritten one is served at once.
+func TestReloadRereadsOnlyChangedCertificates(t *testing.T) {
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key")
+	if err := WriteSelfSigned(crt, key, []string{"a.test"}, "ecdsa"); err != nil {
+		t.Fatal(err)
+	}
+	a := cacheTenant("a", "a.test")
+	a.Certificate = config.Certificate{CertFile: crt, KeyFile: key}
+	cfg := testConfig(t, a, cacheTenant("b", "b.test"))
+	g := startGateway(t, cfg)
+	leafA, leafB := g.snap.Load().tenant("a").cert.Leaf, g.snap.Load().tenant("b").cert.Leaf
+	if err := g.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if g.snap.Load().tenant("a").cert.Leaf != leafA || g.snap.Load().tenant("b").cert.Leaf != leafB {
+		t.Error("a reload read unchanged certificates again")
+	}
+	time.Sleep(10 * time.Millisecond) // a new modification time, even on coarse clocks
+	if err := WriteSelfSigned(crt, key, []string{"a.test"}, "ecdsa"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	now := g.snap.Load().tenant("a").cert.Leaf
+	if now == leafA || now.SerialNumber.Cmp(leafA.SerialNumber) == 0 {
+		t.Fatal("a rewritten certificate file was not read again")
+	}
+	v := dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13})
+	if got := v.state.PeerCertificates[0].SerialNumber; got.Cmp(now.SerialNumber) != 0 {
+		t.Errorf("clients get serial %v, want the new certificate's %v", got, now.SerialNumber)
+	}
+	if g.snap.Load().tenant("b").cert.Leaf != leafB {
+		t.Error("rewriting a's certificate made b's be read again")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,8 @@ type tenant struct {
 	name    string
 	cfg     config.Tenant
 	tlsBase *tls.Config
+	cert    tls.Certificate
+	stamp   string         // of the certificate's files when cert was read (certStamp)
 	pool    *wasmhost.Pool // nil: stateless tickets
 	module  *moduleRef
 	guest   *guestShare  // what owns pool and module; nil without a guest
@@ -136,10 +139,11 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 
 func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string, old *tenant, sources moduleSources) (*tenant, error) {
 	t := &tenant{name: tc.Name, cfg: tc}
-	cert, err := loadCertificate(cfg.DataDir, tc, path)
+	cert, stamp, err := g.tenantCertificate(cfg.DataDir, tc, path, old)
 	if err != nil {
 		return t, err
 	}
+	t.cert, t.stamp = cert, stamp
 	t.tlsBase = &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS12,
@@ -200,12 +204,20 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		}
 		kv = b
 	}
-	if err := module.probe(ctx, tc.Name, tc.Guest.Config, wasmhost.WithPoolLogger(g.log)); err != nil {
-		return t, fmt.Errorf("gateway: %s: %w", gp, err)
+	// Pools are lazy (a quiet tenant holds no instance). The first tenant of
+	// each module and guest config starts one instance up front: a guest
+	// that does not start is refused at load, and that tenant is warm.
+	probed, perr := module.probed(tc.Guest.Config)
+	if probed && perr != nil {
+		return t, fmt.Errorf("gateway: %s: %w", gp, perr)
+	}
+	prewarm := 1
+	if probed {
+		prewarm = 0
 	}
 	callCap := max(tc.Guest.FetchDeadline, tc.Guest.StoreDeadline)
 	t.pool, err = wasmhost.NewPool(ctx, t.module.mod,
-		wasmhost.WithMinIdle(0), // lazy, after one probe per module and config: a quiet tenant holds no instance
+		wasmhost.WithMinIdle(0), wasmhost.WithPrewarm(prewarm),
 		wasmhost.WithTenant(tc.Name),
 		wasmhost.WithGuestConfig([]byte(tc.Guest.Config)),
 		wasmhost.WithKV(kv),
@@ -217,6 +229,9 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		wasmhost.WithFaultSuspension(max(tc.Guest.SuspendAfterFaults, 0), time.Second, time.Minute),
 		wasmhost.WithPoolLogger(g.log), // wasmhost adds tenant and module
 		wasmhost.WithObserver(g.metrics))
+	if !probed && ctx.Err() == nil { // a start cut short by the caller says nothing of the guest
+		module.setProbed(tc.Guest.Config, err)
+	}
 	if err != nil {
 		t.pool = nil
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
@@ -224,6 +239,39 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	t.guest = &guestShare{pool: t.pool, module: t.module, cfg: tc}
 	t.guest.refs.Store(1)
 	return t, nil
+}
+
+// tenantCertificate returns the tenant's certificate, reusing old's when
+// the certificate settings are the same and its files have not changed
+// since old read them (same size and modification time), so a reload of
+// many tenants reads only the certificates that changed.
+func (g *Gateway) tenantCertificate(dataDir string, tc config.Tenant, path string, old *tenant) (tls.Certificate, string, error) {
+	files := certFiles(dataDir, tc)
+	if old != nil && old.stamp != "" && reflect.DeepEqual(old.cfg.Certificate, tc.Certificate) &&
+		(!tc.Certificate.SelfSigned || slices.Equal(old.cfg.ServerNames, tc.ServerNames)) &&
+		old.cert.Leaf != nil && time.Until(old.cert.Leaf.NotAfter) > 24*time.Hour &&
+		certStamp(files) == old.stamp {
+		return old.cert, old.stamp, nil
+	}
+	cert, err := loadCertificate(dataDir, tc, path)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	return cert, certStamp(files), nil
+}
+
+// certStamp describes files by size and modification time ("" if one is
+// missing).
+func certStamp(files []string) string {
+	var b strings.Builder
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(&b, "%s|%d|%d;", f, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String()
 }
 
 // moduleDigest names a module by its bytes, as moduleCache does.
@@ -290,28 +338,10 @@ type moduleRef struct {
 	digest string
 	mod    *wasmhost.Module
 	refs   int
-	// probed holds, per guest config, the result of starting one instance
-	// (under cache.mu): a module and config are probed once, not once per
-	// tenant, and the tenants' pools are lazy.
-	probed map[string]error
-}
-
-// probe starts one instance of the module with guestConfig, once per
-// config; tenant names the instance for the guest (InputTenant).
-func (r *moduleRef) probe(ctx context.Context, tenant, guestConfig string, opts ...wasmhost.PoolOption) error {
-	r.cache.mu.Lock()
-	defer r.cache.mu.Unlock()
-	if err, ok := r.probed[guestConfig]; ok {
-		return err
-	}
-	err := r.mod.Probe(ctx, append(opts, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig([]byte(guestConfig)))...)
-	if ctx.Err() == nil { // a probe cut short by its caller says nothing of the module
-		if r.probed == nil {
-			r.probed = map[string]error{}
-		}
-		r.probed[guestConfig] = err
-	}
-	return err
+	// starts holds, per guest config, how starting an instance went (under
+	// cache.mu): each module and config is started once up front, not once
+	// per tenant, and the tenants' pools are lazy.
+	starts map[string]error
 }
 
 // get returns the compiled module of wasm, whose moduleDigest is digest.
@@ -332,6 +362,25 @@ func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string
 	r := &moduleRef{cache: c, digest: digest, mod: m, refs: 1}
 	c.mods[digest] = r
 	return r, nil
+}
+
+// probed returns whether an instance of the module was started with
+// guestConfig, and how that went.
+func (r *moduleRef) probed(guestConfig string) (bool, error) {
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	err, ok := r.starts[guestConfig]
+	return ok, err
+}
+
+// setProbed records how starting an instance with guestConfig went.
+func (r *moduleRef) setProbed(guestConfig string, err error) {
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	if r.starts == nil {
+		r.starts = map[string]error{}
+	}
+	r.starts[guestConfig] = err
 }
 
 func (r *moduleRef) release(ctx context.Context) error {

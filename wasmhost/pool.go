@@ -136,7 +136,7 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 	if o.writeRate > 0 {
 		p.writeRate = rate.NewLimiter(rate.Limit(o.writeRate), max(o.writeRate, abi.MaxKeyLen+abi.MaxValueLen))
 	}
-	for i := 0; i < p.minIdle; i++ {
+	for i := 0; i < min(max(p.minIdle, o.prewarm), p.max); i++ {
 		p.mu.Lock()
 		p.live++
 		p.inUse++

@@ -17,6 +17,7 @@ type poolOptions struct {
 	kv           KV
 	max          int
 	minIdle      int
+	prewarm      int
 	idleTimeout  time.Duration
 	callTimeout  time.Duration
 	initTimeout  time.Duration
@@ -78,9 +79,15 @@ func WithMaxInstances(n int) PoolOption { return func(o *poolOptions) { o.max = 
 // the runtime's reaper, never reaped. 0 makes a lazy pool: no instance
 // until the first call, and back to none once idle past the idle timeout;
 // it costs nothing while its tenant is quiet, and its first call pays the
-// instantiation (use Module.Probe to fail fast on a guest that does not
-// start). Default: 1.
+// instantiation (WithPrewarm still starts instances up front, to fail fast
+// and to be warm for the first calls). Default: 1.
 func WithMinIdle(n int) PoolOption { return func(o *poolOptions) { o.minIdle = n } }
+
+// WithPrewarm starts n instances up front (at most the maximum), so that
+// NewPool fails fast on a guest that does not start and the first calls
+// find an instance ready; those beyond WithMinIdle are reaped like any idle
+// instance. Default: 0 (only the WithMinIdle ones).
+func WithPrewarm(n int) PoolOption { return func(o *poolOptions) { o.prewarm = n } }
 
 // WithIdleTimeout closes instances idle for longer than d (checked every
 // d/2, at most every 30s). Default: 60s.
