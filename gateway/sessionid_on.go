@@ -12,7 +12,7 @@ const SessionIDResumption = true
 // tenant's guest. Tenants without a guest keep no server-side state, so
 // they assign no Session IDs.
 func setSessionIDHooks(cfg *tls.Config, cs *connSessions) {
-	if cs.t.pool == nil {
+	if !cs.t.policy.sessionIDs() {
 		return
 	}
 	cfg.GetSessionByID = cs.lookupByID

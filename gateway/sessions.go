@@ -116,18 +116,86 @@ func mechanismOf(cs tls.ConnectionState) abi.Mechanism {
 	return abi.MechanismTLS12Ticket
 }
 
-// wrap is tls.Config.WrapSession: it binds the session to this connection,
-// seals it, and returns the ticket. With a guest the ticket is a random
-// identifier and the sealed state is queued for the guest's store; without
-// one the sealed state is the ticket.
-func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-	if c.t.pool == nil {
-		plain, err := c.bind(cs, ss, c.createdAt(cs))
-		if err != nil {
-			return nil, err
-		}
-		return c.seal.sealBlob(plain, purposeStateless, c.t.name, nil), nil
+// sessionPolicy is how a tenant keeps its sessions, chosen once when the
+// tenant is built: stateless tickets (no guest) or sessions kept by its
+// guest. The hooks of connSessions do the work common to both and hand the
+// rest to the policy.
+type sessionPolicy interface {
+	// wrap issues the ticket for the session ss of this connection.
+	wrap(c *connSessions, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error)
+	// unwrap turns an offered identity (not empty, not yet offered in this
+	// hello) into a session to hand crypto/tls, or nil, noting the result.
+	unwrap(c *connSessions, identity []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState
+	// sessionIDs reports whether the tenant resumes TLS 1.2 clients by
+	// Session ID (server-side state is needed for that).
+	sessionIDs() bool
+}
+
+var (
+	_ sessionPolicy = statelessTickets{}
+	_ sessionPolicy = guestSessions{}
+)
+
+// statelessTickets: the sealed, bound session is the ticket itself.
+type statelessTickets struct{}
+
+func (statelessTickets) wrap(c *connSessions, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	plain, err := c.bind(cs, ss, c.createdAt(cs))
+	if err != nil {
+		return nil, err
 	}
+	return c.seal.sealBlob(plain, purposeStateless, c.t.name, nil), nil
+}
+
+func (statelessTickets) unwrap(c *connSessions, identity []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+	plain, err := c.seal.openBlob(identity, purposeStateless, c.t.name, nil)
+	if err != nil {
+		c.note(mech, resultTamper)
+		return nil
+	}
+	return c.accept(plain, cs, mech, nil)
+}
+
+func (statelessTickets) sessionIDs() bool { return false }
+
+// guestSessions: the ticket is a random identifier, and the tenant's guest
+// fetches and stores the sealed session under it.
+type guestSessions struct {
+	pool         *wasmhost.Pool
+	fetch, store bool // the guest's exports
+}
+
+func newGuestSessions(pool *wasmhost.Pool, m *wasmhost.Module) guestSessions {
+	return guestSessions{pool: pool, fetch: m.HasFetch(), store: m.HasStore()}
+}
+
+func (guestSessions) sessionIDs() bool { return true }
+
+func (g guestSessions) unwrap(c *connSessions, identity []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+	if !c.seal.issued(c.t.name, identity) {
+		// Made up, or issued for another tenant: no guest or store work.
+		c.note(mech, resultForeign)
+		return nil
+	}
+	if !g.fetch {
+		return nil // a store-only guest: nothing to ask
+	}
+	if !c.kvUp() {
+		// A hung or unreachable NATS: the fetch would wait out its whole
+		// deadline for nothing.
+		c.note(mech, resultKVDown)
+		return nil
+	}
+	return c.lookup(g.pool, identity, cs, mech)
+}
+
+// wrap is tls.Config.WrapSession: it binds the session to this connection,
+// seals it, and returns the ticket, as the tenant's policy says.
+func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	return c.t.policy.wrap(c, cs, ss)
+}
+
+func (g guestSessions) wrap(c *connSessions, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 	if r := c.resumed(cs); r != nil && r.id != nil && cs.Version == tls.VersionTLS12 {
 		// A TLS 1.2 resumption re-issues the very session it resumed: same
 		// master secret, same creation time, and a binding just checked.
@@ -137,7 +205,7 @@ func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 		return r.id, nil
 	}
 	id := c.seal.newIdentifier(c.t.name)
-	if !c.t.module.mod.HasStore() {
+	if !g.store {
 		return id, nil // a fetch-only guest keeps sessions its own way
 	}
 	if err := c.storeLater(id, cs, ss, mechanismOf(cs)); err != nil {
@@ -203,33 +271,12 @@ func (c *connSessions) unwrap(identity []byte, cs tls.ConnectionState) (*tls.Ses
 		c.note(mech, resultRepeated)
 		return nil, nil
 	}
-	if c.t.pool == nil {
-		plain, err := c.seal.openBlob(identity, purposeStateless, c.t.name, nil)
-		if err != nil {
-			c.note(mech, resultTamper)
-			return nil, nil
-		}
-		return c.accept(plain, cs, mech, nil), nil
-	}
-	if !c.seal.issued(c.t.name, identity) {
-		// Made up, or issued for another tenant: no guest or store work.
-		c.note(mech, resultForeign)
-		return nil, nil
-	}
-	if !c.t.module.mod.HasFetch() {
-		return nil, nil // a store-only guest: nothing to ask
-	}
-	if !c.kvUp() {
-		// A hung or unreachable NATS: the fetch would wait out its whole
-		// deadline for nothing.
-		c.note(mech, resultKVDown)
-		return nil, nil
-	}
-	return c.lookup(identity, cs, mech), nil
+	return c.t.policy.unwrap(c, identity, cs, mech), nil
 }
 
-// lookup asks the tenant's guest for id and checks what comes back.
-func (c *connSessions) lookup(id []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+// lookup asks the tenant's guest (its pool) for id and checks what comes
+// back.
+func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
 	ctx, cancel := context.WithTimeout(c.ctx, c.t.cfg.Guest.FetchDeadline)
 	defer cancel()
 	start := time.Now()
@@ -248,11 +295,11 @@ func (c *connSessions) lookup(id []byte, cs tls.ConnectionState, mech abi.Mechan
 	// store (within the deadline) and ask again. The guest stays the only
 	// source of sessions.
 	storing := c.stores.storing(c.t.name, id)
-	blob, err := c.t.pool.Fetch(ctx, in)
+	blob, err := pool.Fetch(ctx, in)
 	if storing != nil && errors.Is(err, wasmhost.ErrMiss) {
 		select {
 		case <-storing:
-			blob, err = c.t.pool.Fetch(ctx, in)
+			blob, err = pool.Fetch(ctx, in)
 		case <-ctx.Done():
 		}
 	}
@@ -350,14 +397,15 @@ func classifyFetchError(err error) resumeResult {
 // random ones for middlebox compatibility), so an ID this fleet did not
 // issue for the tenant is ignored: no guest call, nothing counted.
 func (c *connSessions) lookupByID(id []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-	if !c.seal.issued(c.t.name, id) || !c.t.module.mod.HasFetch() || c.repeated(id) {
+	g, ok := c.t.policy.(guestSessions)
+	if !ok || !c.seal.issued(c.t.name, id) || !g.fetch || c.repeated(id) {
 		return nil, nil
 	}
 	if !c.kvUp() {
 		c.note(abi.MechanismTLS12ID, resultKVDown)
 		return nil, nil
 	}
-	return c.lookup(id, cs, abi.MechanismTLS12ID), nil
+	return c.lookup(g.pool, id, cs, abi.MechanismTLS12ID), nil
 }
 
 // newSessionID is the patched crypto/tls's NewSessionID: Session IDs are
@@ -370,7 +418,7 @@ func (c *connSessions) newSessionID() ([]byte, error) {
 // queued exactly like a ticket's, under the Session ID the server assigned,
 // and committed only once Handshake has returned nil.
 func (c *connSessions) storeByID(id []byte, ss *tls.SessionState, cs tls.ConnectionState) error {
-	if !c.t.module.mod.HasStore() {
+	if g, ok := c.t.policy.(guestSessions); !ok || !g.store {
 		return nil
 	}
 	return c.storeLater(append([]byte(nil), id...), cs, ss, abi.MechanismTLS12ID)

@@ -33,7 +33,8 @@ type tenant struct {
 	stamp   string         // of the certificate's files when cert was read (certStamp)
 	pool    *wasmhost.Pool // nil: stateless tickets
 	module  *moduleRef
-	guest   *guestShare  // what owns pool and module; nil without a guest
+	guest   *guestShare // what owns pool and module; nil without a guest
+	policy  sessionPolicy
 	handler http.Handler // http(s) and builtin upstreams
 	tcpAddr string       // tcp upstreams
 }
@@ -138,7 +139,7 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 }
 
 func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string, old *tenant, sources moduleSources) (*tenant, error) {
-	t := &tenant{name: tc.Name, cfg: tc}
+	t := &tenant{name: tc.Name, cfg: tc, policy: statelessTickets{}}
 	cert, stamp, err := g.tenantCertificate(cfg.DataDir, tc, path, old)
 	if err != nil {
 		return t, err
@@ -178,6 +179,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	if old != nil && old.guest != nil && old.guest.sameGuest(tc, src.digest) {
 		old.guest.refs.Add(1)
 		t.guest, t.pool, t.module = old.guest, old.guest.pool, old.guest.module
+		t.policy = newGuestSessions(t.pool, t.module.mod)
 		return t, nil
 	}
 	module, err := g.modules.get(ctx, g.rt, name, wasm, src.digest)
@@ -237,6 +239,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
 	}
 	t.guest = &guestShare{pool: t.pool, module: t.module, cfg: tc}
+	t.policy = newGuestSessions(t.pool, t.module.mod)
 	t.guest.refs.Store(1)
 	return t, nil
 }
