@@ -15,15 +15,7 @@ import (
 func BenchmarkPoolCheckout(b *testing.B) {
 	wasm := wat2wasm(b, filepath.Join("testdata", "host", "trivial.wat"))
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Compile(ctx, "trivial.wasm", wasm)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, m := compiled(b, "trivial.wasm", wasm)
 	p, err := NewPool(ctx, m)
 	if err != nil {
 		b.Fatal(err)
@@ -46,15 +38,7 @@ func BenchmarkPoolCheckout(b *testing.B) {
 func TestInstanceOutlivesTheCallerThatAskedForIt(t *testing.T) {
 	wasm := wat2wasm(t, filepath.Join("testdata", "host", "trivial.wat"))
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Compile(ctx, "trivial.wasm", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := compiled(t, "trivial.wasm", wasm)
 	p, err := NewPool(ctx, m, WithMaxInstances(4))
 	if err != nil {
 		t.Fatal(err)
@@ -90,17 +74,9 @@ func TestInstanceOutlivesTheCallerThatAskedForIt(t *testing.T) {
 // it comes back, not kept for the next call.
 func TestInstanceAtItsMemoryCapIsRetired(t *testing.T) {
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, WithMemoryLimitPages(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
 	// One page now, which the guest grows to the cap of two.
 	b := growGuest(t)
-	m, err := rt.Compile(ctx, "grow.wasm", b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := compiled(t, "grow.wasm", b, WithMemoryLimitPages(2))
 	p, err := NewPool(ctx, m, WithMaxInstances(1))
 	if err != nil {
 		t.Fatal(err)
@@ -152,15 +128,7 @@ func wat2wasm(tb testing.TB, src string) []byte {
 func TestRuntimeMemoryBudget(t *testing.T) {
 	ctx := context.Background()
 	const page = 64 << 10
-	rt, err := NewRuntime(ctx, WithMemoryLimitPages(8), WithMemoryBudget(2*page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Compile(ctx, "grow.wasm", growGuest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, m := compiled(t, "grow.wasm", growGuest(t), WithMemoryLimitPages(8), WithMemoryBudget(2*page))
 	p, err := NewPool(ctx, m, WithMaxInstances(2))
 	if err != nil {
 		t.Fatal(err)
@@ -206,11 +174,6 @@ func TestRuntimeMemoryBudget(t *testing.T) {
 // and served again once the budget refills.
 func TestCPUBudget(t *testing.T) {
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
 	src := filepath.Join(t.TempDir(), "burn.wat")
 	os.WriteFile(src, []byte(`(module
   (memory (export "memory") 1)
@@ -221,10 +184,7 @@ func TestCPUBudget(t *testing.T) {
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (i32.const 2000000))))
     (i32.const 1)))`), 0o600)
-	m, err := rt.Compile(ctx, "burn.wasm", wat2wasm(t, src))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := compiled(t, "burn.wasm", wat2wasm(t, src))
 	p, err := NewPool(ctx, m, WithMaxInstances(1), WithCallTimeout(10*time.Second), WithCPUBudget(30*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -256,15 +216,7 @@ func TestCPUBudget(t *testing.T) {
 // serves every pool.
 func TestLazyPool(t *testing.T) {
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Compile(ctx, "grow.wasm", growGuest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, m := compiled(t, "grow.wasm", growGuest(t))
 	var pools []*Pool
 	for range 3 {
 		p, err := NewPool(ctx, m, WithMinIdle(0), WithIdleTimeout(30*time.Millisecond))
@@ -295,4 +247,21 @@ func TestLazyPool(t *testing.T) {
 	if got := len(rt.reaper.pools); got != 3 {
 		t.Errorf("the runtime's reaper serves %d pools, want 3", got)
 	}
+}
+
+// compiled compiles wasm as name in a new runtime with opts, closed when
+// the test ends.
+func compiled(tb testing.TB, name string, wasm []byte, opts ...RuntimeOption) (*Runtime, *Module) {
+	tb.Helper()
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rt.Close(ctx) })
+	m, err := rt.Compile(ctx, name, wasm)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rt, m
 }

@@ -30,16 +30,7 @@ func heapNow() uint64 {
 func BenchmarkTenantBucketCreate(b *testing.B) {
 	for _, storage := range []string{"memory", "file"} {
 		b.Run(storage, func(b *testing.B) {
-			s, err := natskv.StartEmbedded(context.Background(), natskv.WithDataDir(b.TempDir()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close(context.Background())
-			c, err := natskv.Connect(context.Background(), natskv.WithInProcess(s), natskv.WithLogger(quiet))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close(context.Background())
+			c := benchClient(b)
 			before := heapNow()
 			b.ResetTimer()
 			for i := range b.N {
@@ -61,18 +52,10 @@ func BenchmarkTenantBucketCreate(b *testing.B) {
 
 func BenchmarkTenantGetPut(b *testing.B) {
 	const tenants = 1000
-	s, err := natskv.StartEmbedded(context.Background(), natskv.WithDataDir(b.TempDir()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	c, err := natskv.Connect(context.Background(), natskv.WithInProcess(s), natskv.WithLogger(quiet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := benchClient(b)
 	ctx := context.Background()
 	value := make([]byte, 500)
+	var err error
 	perTenant := make([]*natskv.Bucket, tenants)
 	for i := range perTenant {
 		if perTenant[i], err = c.Bucket(ctx, fmt.Sprintf("t%d", i), natskv.WithStorage("memory")); err != nil {
@@ -100,4 +83,21 @@ func BenchmarkTenantGetPut(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchClient is a client of a new embedded server, both closed when the
+// benchmark ends.
+func benchClient(b *testing.B) *natskv.Client {
+	b.Helper()
+	s, err := natskv.StartEmbedded(context.Background(), natskv.WithDataDir(b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close(context.Background()) })
+	c, err := natskv.Connect(context.Background(), natskv.WithInProcess(s), natskv.WithLogger(quiet))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close(context.Background()) })
+	return c
 }
