@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ type gw struct {
 	addr, admin, nats string
 	dataDir           string
 	cmd               *exec.Cmd
-	log               *bytes.Buffer
+	log               *lockedBuffer
 }
 
 type gwOpts struct {
@@ -96,7 +97,7 @@ const defaultTenants = `
 
 func startGW(t *testing.T, o gwOpts) *gw {
 	t.Helper()
-	g := &gw{addr: o.addr, admin: freeAddr(t), dataDir: o.dataDir, log: &bytes.Buffer{}}
+	g := &gw{addr: o.addr, admin: freeAddr(t), dataDir: o.dataDir, log: &lockedBuffer{}}
 	if g.addr == "" {
 		g.addr = freeAddr(t)
 	}
@@ -136,7 +137,9 @@ func startGW(t *testing.T, o gwOpts) *gw {
 		resp, err := http.Get("http://" + g.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			// Ready, and this process (not another one that got the same
+			// free port between freeAddr and its bind) says so.
+			if resp.StatusCode == 200 && strings.Contains(g.log.String(), "tlsgate ready") {
 				return g
 			}
 		}
@@ -145,6 +148,24 @@ func startGW(t *testing.T, o gwOpts) *gw {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // stop sends SIGTERM and expects a clean exit within the shutdown deadline.
