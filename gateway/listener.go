@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tlsgate/tlsgate/gateway/config"
 )
 
@@ -48,13 +50,15 @@ type listener struct {
 	tcp   tcpProxy
 	conns *addrLimiter // open connections
 	reqs  *addrLimiter // HTTP requests in flight
+	open  prometheus.Gauge
 	wg    sync.WaitGroup
 }
 
 func (g *Gateway) newListener(idx int, ln net.Listener, limits config.Limits) *listener {
 	l := &listener{g: g, idx: idx, ln: ln, name: ln.Addr().String(), conn: newConnQueue(ln.Addr()),
 		conns: newAddrLimiter(limits.MaxConnections, limits.MaxConnectionsPerClient),
-		reqs:  newAddrLimiter(0, limits.MaxRequestsPerClient)}
+		reqs:  newAddrLimiter(0, limits.MaxRequestsPerClient),
+		open:  g.metrics.openConns.WithLabelValues(ln.Addr().String())}
 	l.tls = &tls.Config{GetConfigForClient: l.configForClient}
 	l.http = &http.Server{
 		Handler:           http.HandlerFunc(l.serveHTTP),
@@ -110,13 +114,13 @@ func (l *listener) accept() {
 			c.Close()
 			continue
 		}
-		l.g.metrics.openConns.WithLabelValues(l.name).Inc()
+		l.open.Inc()
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			l.handle(&trackedConn{Conn: c, release: func() {
 				l.conns.release(client)
-				l.g.metrics.openConns.WithLabelValues(l.name).Dec()
+				l.open.Dec()
 			}})
 		}()
 	}
@@ -163,8 +167,7 @@ func (l *listener) handle(raw *trackedConn) {
 				why = "no_client_hello" // not TLS, or the client gave up first
 			}
 			l.g.metrics.unrouted.WithLabelValues(l.name, why).Inc()
-		}
-		if cs != nil {
+		} else {
 			l.g.metrics.handshake(cs.t.name, tc.ConnectionState().Version, "failed")
 			l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.outcome(tc.ConnectionState()))
 			for _, p := range cs.pending {

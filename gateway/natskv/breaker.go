@@ -43,8 +43,8 @@ type breaker struct {
 	probe  func(ctx context.Context) error
 	done   <-chan struct{} // the client closed: stop probing
 	log    *slog.Logger
-	mu     sync.Mutex
-	failed int // consecutive failures while closed
+	mu     sync.Mutex   // serialises tripping
+	failed atomic.Int32 // consecutive failures while closed
 }
 
 // allow reports whether an operation may go to NATS now.
@@ -55,9 +55,9 @@ func (b *breaker) allow() bool { return !b.open.Load() }
 func (b *breaker) record(err error, started, deadline time.Time) {
 	if err == nil || errors.Is(err, wasmhost.ErrKeyNotFound) || errors.Is(err, wasmhost.ErrKeyExists) ||
 		errors.Is(err, wasmhost.ErrLimitExceeded) {
-		b.mu.Lock()
-		b.failed = 0
-		b.mu.Unlock()
+		if b.failed.Load() != 0 { // the hot path only reads
+			b.failed.Store(0)
+		}
 		return
 	}
 	timedOut := errors.Is(err, context.DeadlineExceeded)
@@ -70,11 +70,13 @@ func (b *breaker) record(err error, started, deadline time.Time) {
 	if errors.Is(err, errBreakerOpen) {
 		return
 	}
+	if b.failed.Add(1) < breakerThreshold {
+		return
+	}
 	b.mu.Lock()
-	b.failed++
-	trip := b.failed >= breakerThreshold && !b.open.Load()
+	trip := !b.open.Load()
 	if trip {
-		b.failed = 0
+		b.failed.Store(0)
 		b.open.Store(true)
 	}
 	b.mu.Unlock()
