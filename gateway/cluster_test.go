@@ -141,7 +141,7 @@ func (c *natsCluster) streamLeader(t *testing.T, tenant string) *server.Server {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		s, err := js.Stream(ctx, "KV_"+natskv.BucketName(tenant))
+		s, err := js.Stream(ctx, "KV_"+natskv.SessionsBucket)
 		cancel()
 		if err == nil && s.CachedInfo().Cluster != nil && s.CachedInfo().Cluster.Leader != "" {
 			for _, srv := range c.servers {

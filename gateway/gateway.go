@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/gateway/natskv"
@@ -105,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		return nil, err
 	}
 	g.snap.Store(s)
+	g.migrateBuckets()
 	g.guests.g = g
 	g.guests.ensure(cfg)
 	g.stores = newStoreQueue(cfg.StoreQueue.Size, cfg.StoreQueue.PerTenant, cfg.StoreQueue.Workers, cfg.StoreQueue.MaxAge, func(name string) *tenant {
@@ -129,6 +131,40 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		g.log.Info("listening", "address", l.ln.Addr().String())
 	}
 	return g, nil
+}
+
+// migrateBuckets moves, in the background, the sessions of data dirs from
+// before the shared sessions bucket (a bucket per tenant) into it, so they
+// still resume, and removes the old buckets. See natskv.MigrateBuckets.
+func (g *Gateway) migrateBuckets() {
+	if g.kv == nil {
+		return
+	}
+	g.retiring.Add(1)
+	go func() {
+		defer g.retiring.Done()
+		// Until the shared bucket is bound (NATS may be down), try again.
+		for delay := time.Second; ; delay = min(2*delay, time.Minute) {
+			ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
+			m, err := g.kv.MigrateBuckets(ctx)
+			cancel()
+			if m.Buckets > 0 {
+				g.log.Info("sessions moved from per-tenant buckets to the shared bucket",
+					"bucket", natskv.SessionsBucket, "buckets", m.Buckets, "sessions", m.Keys, "expired", m.Expired)
+			}
+			if err == nil || !errors.Is(err, wasmhost.ErrUnavailable) {
+				if err != nil {
+					g.log.Warn("moving sessions from per-tenant buckets", "err", err)
+				}
+				return
+			}
+			select {
+			case <-g.ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+		}
+	}()
 }
 
 func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {

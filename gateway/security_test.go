@@ -16,10 +16,11 @@ import (
 	"github.com/tlsgate/tlsgate/gateway/natskv"
 )
 
-// kvOf opens the tenant's bucket in the gateway's embedded NATS as an
+// kvOf opens the shared sessions bucket (the tenant's keys are under
+// natskv.KeyPrefix(tenant); see allEntries) in the gateway's embedded NATS as an
 // outside client holding the gateway's key would (an attacker who stole it,
 // or an operator).
-func kvOf(t *testing.T, g *Gateway, tenant string) jetstream.KeyValue {
+func kvOf(t *testing.T, g *Gateway, tenant string) tenantKV {
 	t.Helper()
 	nk, err := nats.NkeyOptionFromSeed(g.snap.Load().cfg.NATS.Embedded.GatewayNkeyFile)
 	if err != nil {
@@ -34,17 +35,25 @@ func kvOf(t *testing.T, g *Gateway, tenant string) jetstream.KeyValue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), natskv.BucketName(tenant))
+	kv, err := js.KeyValue(context.Background(), natskv.SessionsBucket)
 	if err != nil {
-		t.Fatalf("bucket of %s: %v", tenant, err)
+		t.Fatalf("sessions bucket (for %s): %v", tenant, err)
 	}
-	return kv
+	return tenantKV{kv, tenant}
 }
 
-func allEntries(t *testing.T, kv jetstream.KeyValue) map[string][]byte {
+// tenantKV is the shared bucket as one tenant's entries are seen.
+type tenantKV struct {
+	jetstream.KeyValue
+	tenant string
+}
+
+// allEntries returns the tenant's entries, by their key in the shared
+// bucket.
+func allEntries(t *testing.T, kv tenantKV) map[string][]byte {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := kv.ListKeys(ctx)
+	keys, err := kv.ListKeysFiltered(ctx, natskv.KeyPrefix(kv.tenant)+">")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,15 +16,36 @@ import (
 	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
-// Bucket is one tenant's KV bucket, "tlsgate_sessions_<tenant>". It binds to
-// JetStream lazily: until the bucket has been created or found, every
-// operation retries binding (at most once a second) and fails with
-// wasmhost.ErrUnavailable. It is safe for concurrent use.
+// SessionsBucket is the JetStream KV bucket that holds every tenant's
+// sealed sessions, each tenant under its own key prefix (KeyPrefix).
+const SessionsBucket = "tlsgate_sessions"
+
+// KeyPrefix returns the prefix under which tenant's keys are stored in
+// SessionsBucket: "<tenant>.". A tenant name has no '.', so no key of one
+// tenant can fall under another's prefix.
+func KeyPrefix(tenant string) string { return tenant + "." }
+
+// Bucket is one tenant's view of the shared sessions bucket: every key it is
+// given is stored as KeyPrefix(tenant)+key, so a tenant reads and writes its
+// own keys only; every write expires within the tenant's TTL; and the
+// tenant's quota is kept by this host (see WithQuota). It binds to JetStream
+// lazily: until the shared bucket has been created or found, every operation
+// retries binding (at most once a second, for all tenants together) and
+// fails with wasmhost.ErrUnavailable. It is safe for concurrent use.
 type Bucket struct {
-	c          *Client
-	name       string
-	cfg        jetstream.KeyValueConfig
-	maxEntries int64 // 0: no limit; set on the stream, which KeyValueConfig cannot
+	s      *sessions
+	tenant string
+	prefix string
+	ttl    time.Duration // the longest a key of this tenant lives
+	quota  *quota        // nil: no quota
+}
+
+var _ wasmhost.KV = (*Bucket)(nil)
+
+// sessions is the shared bucket of one Client, bound once for every tenant.
+type sessions struct {
+	c   *Client
+	cfg jetstream.KeyValueConfig
 
 	kv atomic.Pointer[boundKV] // nil until bound, reset when the stream vanishes
 
@@ -33,8 +54,6 @@ type Bucket struct {
 	lastTry time.Time
 	lastErr error
 }
-
-var _ wasmhost.KV = (*Bucket)(nil)
 
 // boundKV boxes the interface for atomic.Pointer.
 type boundKV struct{ kv jetstream.KeyValue }
@@ -50,54 +69,66 @@ type bucketOptions struct {
 	maxEntries int64
 }
 
-// WithTTL sets the bucket's maximum age: no key outlives it, whatever TTL
-// it was written with. 0 means no limit. Default: 24h.
+// WithTTL sets the tenant's maximum key lifetime: no key outlives it,
+// whatever TTL it was written with. Default: 24h; at most (and 0 means)
+// MaxTTL.
 func WithTTL(d time.Duration) BucketOption {
 	return func(o *bucketOptions) { o.ttl = d }
 }
 
-// WithStorage selects JetStream storage: "file" (survives restarts) or
-// "memory". Default: "file".
+// WithStorage selects JetStream storage of the shared bucket: "file"
+// (survives restarts) or "memory". The first Bucket of a Client creates
+// the shared bucket; later ones must ask for the same. Default: "file".
 func WithStorage(s string) BucketOption {
 	return func(o *bucketOptions) { o.storage = s }
 }
 
-// WithReplicas sets how many servers of a JetStream cluster hold the bucket
-// (1 to 5). Default: 1.
+// WithReplicas sets how many servers of a JetStream cluster hold the shared
+// bucket (1 to 5), with the same rule as WithStorage. Default: 1.
 func WithReplicas(n int) BucketOption {
 	return func(o *bucketOptions) { o.replicas = n }
 }
 
-// WithQuota bounds the bucket: at most maxBytes bytes stored (keys,
-// values and JetStream's per-message overhead) and at most maxEntries
-// entries (deleted keys' markers included until they expire). A write past
-// either fails with an error wrapping wasmhost.ErrLimitExceeded, and
-// nothing of another tenant's bucket is touched. 0 means no limit.
-// Default: no limits.
+// WithQuota bounds what the tenant can make the store hold: at most maxBytes
+// bytes (keys, values and perEntryOverhead for each write) and at most
+// maxEntries entries written and not yet expired. This host counts every
+// write until its expiry, overwrites and deletes included, which bounds
+// what the tenant holds from above. A write past either limit fails with an
+// error wrapping wasmhost.ErrLimitExceeded and reaches nothing; other
+// tenants' quotas are their own. 0 means no limit. Default: no limits.
 func WithQuota(maxBytes, maxEntries int64) BucketOption {
 	return func(o *bucketOptions) { o.maxBytes, o.maxEntries = maxBytes, maxEntries }
 }
 
 // Bucket tuning.
 const (
-	// bindRetryInterval rate-limits bind attempts of one bucket.
+	// bindRetryInterval rate-limits bind attempts of the shared bucket.
 	bindRetryInterval = time.Second
 	// bindTimeout bounds one bind attempt.
 	bindTimeout = 2 * time.Second
 	// limitMarkerTTL is how long an expired key's marker stays; setting it
-	// enables per-key TTLs on the bucket (JetStream's AllowMsgTTL).
+	// enables per-key TTLs on the bucket (JetStream's AllowMsgTTL). Deleted
+	// keys' markers live as long.
 	limitMarkerTTL = time.Minute
 	defaultTTL     = 24 * time.Hour
+	// MaxTTL is the longest any key lives: the shared bucket's maximum age,
+	// RFC 8446's cap on a session's lifetime.
+	MaxTTL = 7 * 24 * time.Hour
 	// maxHeaderBytes is room for the headers JetStream counts into a
 	// message's size (Nats-TTL, KV-Operation) above the guest's value.
 	maxHeaderBytes = 1024
+	// perEntryOverhead is what a quota charges for each write above its
+	// key and value: about what JetStream stores besides them.
+	perEntryOverhead = 64
 )
 
-// Bucket returns tenant's bucket, creating or updating it in JetStream. It
-// does not fail because NATS is down or the bucket cannot be created yet: the
-// bucket then binds on a later operation. Errors: a tenant name that fails
-// ValidateTenant (wrapping ErrInvalidTenant), an unknown storage, replicas
-// outside 1 to 5, a negative TTL.
+// Bucket returns tenant's view of the shared sessions bucket, creating the
+// bucket in JetStream on the Client's first call. It does not fail because
+// NATS is down or the bucket cannot be created yet: the bucket then binds on
+// a later operation. Errors: a tenant name that fails ValidateTenant
+// (wrapping ErrInvalidTenant), an unknown storage, replicas outside 1 to 5,
+// a TTL outside [0, MaxTTL], a negative quota, a storage or replicas other
+// than the shared bucket's.
 func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption) (*Bucket, error) {
 	if err := ValidateTenant(tenant); err != nil {
 		return nil, err
@@ -106,56 +137,75 @@ func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var storage jetstream.StorageType
-	switch o.storage {
-	case "file":
-		storage = jetstream.FileStorage
-	case "memory":
-		storage = jetstream.MemoryStorage
-	default:
-		return nil, fmt.Errorf("natskv: bucket storage %q: want \"file\" or \"memory\"", o.storage)
+	if o.ttl < 0 || o.ttl > MaxTTL {
+		return nil, fmt.Errorf("natskv: tenant %s: TTL %s: want 0 to %s", tenant, o.ttl, MaxTTL)
 	}
-	if o.replicas < 1 || o.replicas > 5 {
-		return nil, fmt.Errorf("natskv: bucket replicas %d: want 1 to 5", o.replicas)
-	}
-	if o.ttl < 0 {
-		return nil, fmt.Errorf("natskv: bucket TTL %s: want >= 0", o.ttl)
+	if o.ttl == 0 {
+		o.ttl = MaxTTL
 	}
 	if o.maxBytes < 0 || o.maxEntries < 0 {
-		return nil, fmt.Errorf("natskv: bucket quota %d bytes, %d entries: want >= 0", o.maxBytes, o.maxEntries)
+		return nil, fmt.Errorf("natskv: tenant %s: quota %d bytes, %d entries: want >= 0", tenant, o.maxBytes, o.maxEntries)
 	}
-	maxBytes := int64(-1)
-	if o.maxBytes > 0 {
-		maxBytes = o.maxBytes
+	s, err := c.sessions(ctx, o.storage, o.replicas)
+	if err != nil {
+		return nil, err
 	}
-	b := &Bucket{
-		c:    c,
-		name: BucketName(tenant),
-		cfg: jetstream.KeyValueConfig{
-			Bucket:         BucketName(tenant),
-			Description:    "tlsgate sealed TLS sessions of tenant " + tenant,
-			History:        1,
-			TTL:            o.ttl,
-			Storage:        storage,
-			Replicas:       o.replicas,
-			LimitMarkerTTL: limitMarkerTTL,
-			MaxBytes:       maxBytes,
-			MaxValueSize:   abi.MaxValueLen + maxHeaderBytes,
-		},
-		maxEntries: o.maxEntries,
-	}
-	if _, ok := b.startBind(); ok && c.Connected() {
-		_, _ = b.bindNow(ctx) // a failure is logged; operations retry
-	} else if ok {
-		b.mu.Lock()
-		b.binding, b.lastTry = false, time.Time{}
-		b.mu.Unlock()
+	b := &Bucket{s: s, tenant: tenant, prefix: KeyPrefix(tenant), ttl: o.ttl}
+	if o.maxBytes > 0 || o.maxEntries > 0 {
+		b.quota = newQuota(o.maxBytes, o.maxEntries, o.ttl)
 	}
 	return b, nil
 }
 
-// Name returns the bucket's name, "tlsgate_sessions_<tenant>".
-func (b *Bucket) Name() string { return b.name }
+// sessions returns the Client's shared bucket, made on the first call.
+func (c *Client) sessions(ctx context.Context, storage string, replicas int) (*sessions, error) {
+	var st jetstream.StorageType
+	switch storage {
+	case "file":
+		st = jetstream.FileStorage
+	case "memory":
+		st = jetstream.MemoryStorage
+	default:
+		return nil, fmt.Errorf("natskv: bucket storage %q: want \"file\" or \"memory\"", storage)
+	}
+	if replicas < 1 || replicas > 5 {
+		return nil, fmt.Errorf("natskv: bucket replicas %d: want 1 to 5", replicas)
+	}
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	if s := c.sess; s != nil {
+		if s.cfg.Storage != st || s.cfg.Replicas != replicas {
+			return nil, fmt.Errorf("natskv: bucket %s is %s storage with %d replicas; asked for %s with %d",
+				SessionsBucket, s.cfg.Storage, s.cfg.Replicas, storage, replicas)
+		}
+		return s, nil
+	}
+	s := &sessions{c: c, cfg: jetstream.KeyValueConfig{
+		Bucket:         SessionsBucket,
+		Description:    "tlsgate sealed TLS sessions, one key prefix per tenant",
+		History:        1,
+		TTL:            MaxTTL,
+		Storage:        st,
+		Replicas:       replicas,
+		LimitMarkerTTL: limitMarkerTTL,
+		MaxValueSize:   abi.MaxValueLen + maxHeaderBytes,
+	}}
+	c.sess = s
+	if _, ok := s.startBind(); ok && c.Connected() {
+		_, _ = s.bindNow(ctx) // a failure is logged; operations retry
+	} else if ok {
+		s.mu.Lock()
+		s.binding, s.lastTry = false, time.Time{}
+		s.mu.Unlock()
+	}
+	return s, nil
+}
+
+// Name returns the shared bucket's name, SessionsBucket.
+func (b *Bucket) Name() string { return SessionsBucket }
+
+// Tenant returns the tenant whose view b is.
+func (b *Bucket) Tenant() string { return b.tenant }
 
 // Get returns the value of key. Errors wrap wasmhost.ErrKeyNotFound for a
 // missing, deleted or expired key, wasmhost.ErrUnavailable when NATS or the
@@ -166,7 +216,7 @@ func (b *Bucket) Get(ctx context.Context, key string) (_ []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := kv.Get(ctx, key)
+	e, err := kv.Get(ctx, b.prefix+key)
 	if err != nil {
 		return nil, b.fail(ctx, "get", err)
 	}
@@ -177,26 +227,27 @@ func (b *Bucket) Get(ctx context.Context, key string) (_ []byte, err error) {
 // started ended.
 func (b *Bucket) record(ctx context.Context, started time.Time, err *error) {
 	dl, _ := ctx.Deadline()
-	b.c.brk.record(*err, started, dl)
+	b.s.c.brk.record(*err, started, dl)
 }
 
 // Put sets key to value. ttl > 0 expires the key after ttl, rounded up to
-// whole seconds (JetStream's resolution); ttl == 0 keeps it for the bucket's
-// TTL. Errors wrap wasmhost.ErrUnavailable, or are ctx's error.
+// whole seconds (JetStream's resolution); ttl == 0, or one past the
+// tenant's TTL, keeps it for the tenant's TTL. Errors wrap
+// wasmhost.ErrUnavailable, wasmhost.ErrLimitExceeded, or are ctx's error.
 func (b *Bucket) Put(ctx context.Context, key string, value []byte, ttl time.Duration) (err error) {
 	defer b.record(ctx, time.Now(), &err)
-	kv, err := b.prepare(ctx, key)
+	if _, err := b.prepare(ctx, key); err != nil {
+		return err
+	}
+	ttl = b.keyTTL(ttl)
+	refund, err := b.charge(key, value, ttl)
 	if err != nil {
 		return err
 	}
-	if ttl <= 0 {
-		_, err = kv.Put(ctx, key, value)
-	} else {
-		// KeyValue.Put has no TTL option: publish to the key's subject,
-		// as Put does, with a per-message TTL.
-		_, err = b.c.js.Publish(ctx, "$KV."+b.name+"."+key, value, jetstream.WithMsgTTL(roundTTL(ttl)))
-	}
-	if err != nil {
+	// KeyValue.Put has no TTL option: publish to the key's subject, as
+	// Put does, with a per-message TTL.
+	if _, err = b.s.c.js.Publish(ctx, "$KV."+SessionsBucket+"."+b.prefix+key, value, jetstream.WithMsgTTL(ttl)); err != nil {
+		refund()
 		return b.fail(ctx, "put", err)
 	}
 	return nil
@@ -210,11 +261,13 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte, ttl time.
 	if err != nil {
 		return err
 	}
-	var opts []jetstream.KVCreateOpt
-	if ttl > 0 {
-		opts = append(opts, jetstream.KeyTTL(roundTTL(ttl)))
+	ttl = b.keyTTL(ttl)
+	refund, err := b.charge(key, value, ttl)
+	if err != nil {
+		return err
 	}
-	if _, err := kv.Create(ctx, key, value, opts...); err != nil {
+	if _, err := kv.Create(ctx, b.prefix+key, value, jetstream.KeyTTL(ttl)); err != nil {
+		refund()
 		return b.fail(ctx, "create", err)
 	}
 	return nil
@@ -228,21 +281,46 @@ func (b *Bucket) Delete(ctx context.Context, key string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := kv.Delete(ctx, key); err != nil {
+	// A purge with a marker TTL: the marker goes after limitMarkerTTL,
+	// instead of living for the bucket's maximum age.
+	if err := kv.Purge(ctx, b.prefix+key, jetstream.PurgeTTL(limitMarkerTTL)); err != nil {
 		return b.fail(ctx, "delete", err)
 	}
 	return nil
 }
 
+// keyTTL is the TTL a write gets: the one asked for, rounded up to whole
+// seconds, and no more than the tenant's.
+func (b *Bucket) keyTTL(ttl time.Duration) time.Duration {
+	if ttl <= 0 || ttl > b.ttl {
+		ttl = b.ttl
+	}
+	return roundTTL(ttl)
+}
+
+// charge counts a write against the tenant's quota, or refuses it. refund
+// takes it back (the write failed).
+func (b *Bucket) charge(key string, value []byte, ttl time.Duration) (refund func(), err error) {
+	if b.quota == nil {
+		return func() {}, nil
+	}
+	size := int64(len(b.prefix) + len(key) + len(value) + perEntryOverhead)
+	refund, err = b.quota.charge(time.Now(), ttl, size)
+	if err != nil {
+		return nil, fmt.Errorf("natskv: tenant %s: %w: %w", b.tenant, wasmhost.ErrLimitExceeded, err)
+	}
+	return refund, nil
+}
+
 // prepare checks key and returns the bound bucket.
 func (b *Bucket) prepare(ctx context.Context, key string) (jetstream.KeyValue, error) {
 	if !validKey(key) {
-		return nil, fmt.Errorf("natskv: bucket %s: invalid key (want [-/_=.A-Za-z0-9]+, no leading, trailing or double '.')", b.name)
+		return nil, fmt.Errorf("natskv: tenant %s: invalid key (want [-/_=.A-Za-z0-9]+, no leading, trailing or double '.')", b.tenant)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("natskv: bucket %s: %w", b.name, err)
+		return nil, fmt.Errorf("natskv: tenant %s: %w", b.tenant, err)
 	}
-	return b.bound(ctx)
+	return b.s.bound(ctx)
 }
 
 // bound returns the bound bucket. When it is not bound, it starts binding
@@ -251,53 +329,53 @@ func (b *Bucket) prepare(ctx context.Context, key string) (jetstream.KeyValue, e
 // at once: a bind takes round trips that must not be charged to the
 // handshake whose fetch happened to find the bucket unbound (after a NATS
 // restart, say), whose deadline is far shorter than bindTimeout.
-func (b *Bucket) bound(ctx context.Context) (jetstream.KeyValue, error) {
-	if !b.c.Connected() {
-		return nil, fmt.Errorf("natskv: bucket %s: %w: not connected to NATS", b.name, wasmhost.ErrUnavailable)
+func (s *sessions) bound(ctx context.Context) (jetstream.KeyValue, error) {
+	if !s.c.Connected() {
+		return nil, fmt.Errorf("natskv: bucket %s: %w: not connected to NATS", SessionsBucket, wasmhost.ErrUnavailable)
 	}
-	if !b.c.brk.allow() {
-		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", b.name, wasmhost.ErrUnavailable, errBreakerOpen)
+	if !s.c.brk.allow() {
+		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", SessionsBucket, wasmhost.ErrUnavailable, errBreakerOpen)
 	}
-	if h := b.kv.Load(); h != nil {
+	if h := s.kv.Load(); h != nil {
 		return h.kv, nil
 	}
-	if last, ok := b.startBind(); !ok {
+	if last, ok := s.startBind(); !ok {
 		if last == nil {
 			last = errors.New("bucket is being bound")
 		}
-		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", b.name, wasmhost.ErrUnavailable, last)
+		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", SessionsBucket, wasmhost.ErrUnavailable, last)
 	}
-	go b.bindNow(context.WithoutCancel(ctx))
-	return nil, fmt.Errorf("natskv: bucket %s: %w: bucket is being bound", b.name, wasmhost.ErrUnavailable)
+	go s.bindNow(context.WithoutCancel(ctx))
+	return nil, fmt.Errorf("natskv: bucket %s: %w: bucket is being bound", SessionsBucket, wasmhost.ErrUnavailable)
 }
 
 // startBind claims the right to run a bind attempt now; otherwise it
 // returns the last attempt's error.
-func (b *Bucket) startBind() (lastErr error, ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.binding || (!b.lastTry.IsZero() && time.Since(b.lastTry) < bindRetryInterval) {
-		return b.lastErr, false
+func (s *sessions) startBind() (lastErr error, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.binding || (!s.lastTry.IsZero() && time.Since(s.lastTry) < bindRetryInterval) {
+		return s.lastErr, false
 	}
-	b.binding, b.lastTry = true, time.Now()
+	s.binding, s.lastTry = true, time.Now()
 	return nil, true
 }
 
 // bindNow runs one bind attempt claimed with startBind, bounded by
 // bindTimeout, and records its result.
-func (b *Bucket) bindNow(ctx context.Context) (jetstream.KeyValue, error) {
+func (s *sessions) bindNow(ctx context.Context) (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
-	kv, err := b.bind(ctx)
+	kv, err := s.bind(ctx)
 	cancel()
-	b.mu.Lock()
-	b.binding, b.lastErr = false, err
+	s.mu.Lock()
+	s.binding, s.lastErr = false, err
 	if err == nil {
-		b.kv.Store(&boundKV{kv: kv})
+		s.kv.Store(&boundKV{kv: kv})
 	}
-	b.mu.Unlock()
+	s.mu.Unlock()
 	if err != nil {
-		b.c.log.Warn("natskv: cannot bind bucket; will retry", "bucket", b.name, "err", err)
-		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", b.name, wasmhost.ErrUnavailable, err)
+		s.c.log.Warn("natskv: cannot bind bucket; will retry", "bucket", SessionsBucket, "err", err)
+		return nil, fmt.Errorf("natskv: bucket %s: %w: %w", SessionsBucket, wasmhost.ErrUnavailable, err)
 	}
 	return kv, nil
 }
@@ -305,44 +383,21 @@ func (b *Bucket) bindNow(ctx context.Context) (jetstream.KeyValue, error) {
 // bind creates or updates the bucket. If JetStream refuses the update (a
 // bucket made with a different storage, say), it uses the existing bucket as
 // it is.
-func (b *Bucket) bind(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := b.c.js.CreateOrUpdateKeyValue(ctx, b.cfg)
+func (s *sessions) bind(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := s.c.js.CreateOrUpdateKeyValue(ctx, s.cfg)
 	if err == nil {
-		if err := b.limitEntries(ctx); err != nil {
-			return nil, err
-		}
 		return kv, nil
 	}
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) || apiErr.Code == 503 {
 		return nil, err
 	}
-	kv, err2 := b.c.js.KeyValue(ctx, b.name)
+	kv, err2 := s.c.js.KeyValue(ctx, SessionsBucket)
 	if err2 != nil {
 		return nil, err
 	}
-	b.c.log.Warn("natskv: bucket exists with another configuration; using it as it is", "bucket", b.name, "err", err)
+	s.c.log.Warn("natskv: bucket exists with another configuration; using it as it is", "bucket", SessionsBucket, "err", err)
 	return kv, nil
-}
-
-// limitEntries sets the entry quota on the bucket's stream (KeyValueConfig
-// has no field for it, and CreateOrUpdateKeyValue resets it).
-func (b *Bucket) limitEntries(ctx context.Context) error {
-	want := int64(-1)
-	if b.maxEntries > 0 {
-		want = b.maxEntries
-	}
-	s, err := b.c.js.Stream(ctx, "KV_"+b.name)
-	if err != nil {
-		return err
-	}
-	cfg := s.CachedInfo().Config
-	if cfg.MaxMsgs == want {
-		return nil
-	}
-	cfg.MaxMsgs = want
-	_, err = b.c.js.UpdateStream(ctx, cfg)
-	return err
 }
 
 // fail maps an operation's error to the wasmhost sentinels.
@@ -355,14 +410,14 @@ func (b *Bucket) fail(ctx context.Context, op string, err error) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("natskv: %s: %w", op, ctx.Err())
 	case overQuota(err):
-		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, b.name, wasmhost.ErrLimitExceeded, err)
+		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, SessionsBucket, wasmhost.ErrLimitExceeded, err)
 	case streamGone(err):
-		b.kv.Store(nil) // rebind on a later operation
-		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, b.name, wasmhost.ErrUnavailable, err)
-	case unreachable(err) || !b.c.Connected():
+		b.s.kv.Store(nil) // rebind on a later operation
+		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, SessionsBucket, wasmhost.ErrUnavailable, err)
+	case unreachable(err) || !b.s.c.Connected():
 		return fmt.Errorf("natskv: %s: %w: %w", op, wasmhost.ErrUnavailable, err)
 	}
-	return fmt.Errorf("natskv: %s: bucket %s: %w", op, b.name, err)
+	return fmt.Errorf("natskv: %s: tenant %s: %w", op, b.tenant, err)
 }
 
 // overQuota reports JetStream's refusal of a write past the bucket's

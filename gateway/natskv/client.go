@@ -22,6 +22,8 @@ type Client struct {
 	denied    chan error    // permission violations the server reported, newest kept
 	closed    chan struct{} // closed by nats when the connection is closed
 	brk       *breaker
+	sessMu    sync.Mutex
+	sess      *sessions // the shared sessions bucket, made by the first Bucket
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -41,7 +41,7 @@ func Example() {
 	fmt.Println(string(v))
 	fmt.Println(errors.Is(err, wasmhost.ErrKeyNotFound))
 	// Output:
-	// tlsgate_sessions_acme
+	// tlsgate_sessions
 	// sealed session
 	// true
 }

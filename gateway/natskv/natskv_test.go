@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tlsgate/tlsgate/gateway/natskv"
 	"github.com/tlsgate/tlsgate/wasmhost"
@@ -109,7 +113,7 @@ func freePort(t *testing.T) int {
 func TestBucketOperations(t *testing.T) {
 	s := startServer(t)
 	b := bucket(t, connect(t, natskv.WithInProcess(s)), "acme")
-	if got, want := b.Name(), "tlsgate_sessions_acme"; got != want {
+	if got, want := b.Name(), "tlsgate_sessions"; got != want {
 		t.Errorf("Name() = %q, want %q", got, want)
 	}
 	// Steps run in order against one bucket: each row is what a guest does
@@ -224,7 +228,7 @@ func TestPerKeyTTL(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	s := startServer(t)
 	c := connect(t, natskv.WithInProcess(s))
-	a, b := bucket(t, c, "tenant-a"), bucket(t, c, "tenant_b", natskv.WithStorage("memory"))
+	a, b := bucket(t, c, "tenant-a"), bucket(t, c, "tenant_b")
 	if err := a.Put(opCtx(t), "shared-key", []byte("a's"), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -246,6 +250,31 @@ func TestTenantIsolation(t *testing.T) {
 		if err != nil || string(v) != tt.want {
 			t.Errorf("%s: Get = %q, %v, want %q", tt.name, v, err, tt.want)
 		}
+	}
+	// In the shared bucket each tenant's keys are under its own prefix, and
+	// a key that looks like another tenant's prefix stays under its own.
+	if err := a.Put(opCtx(t), "tenant_b.shared-key", []byte("a's forgery"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Get(opCtx(t), "shared-key"); err != nil || string(v) != "b's" {
+		t.Errorf("tenant_b's key after tenant-a wrote \"tenant_b.shared-key\": %q, %v", v, err)
+	}
+	js, err := jetstream.New(natsConn(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(opCtx(t), natskv.SessionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.Keys(opCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	want := []string{"tenant-a.shared-key", "tenant-a.tenant_b.shared-key", "tenant_b.shared-key"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys in %s: %q, want %q", natskv.SessionsBucket, keys, want)
 	}
 }
 
@@ -498,5 +527,60 @@ func TestBucketQuota(t *testing.T) {
 				t.Errorf("reads of the full bucket still work: got %d bytes, %v", len(v), err)
 			}
 		})
+	}
+}
+
+// natsConn is a plain connection to s, closed with the test.
+func natsConn(t *testing.T, s *natskv.Server) *nats.Conn {
+	t.Helper()
+	nc, err := s.InProcessConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// A data dir of the one-bucket-per-tenant layout is migrated: the
+// sessions of each legacy bucket are readable through the tenant's view of
+// the shared bucket, and the legacy buckets are gone.
+func TestMigrateLegacyBuckets(t *testing.T) {
+	s := startServer(t)
+	js, err := jetstream.New(natsConn(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"acme", "shop"} {
+		kv, err := js.CreateKeyValue(opCtx(t), jetstream.KeyValueConfig{Bucket: "tlsgate_sessions_" + tenant, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if _, err := kv.Put(opCtx(t), fmt.Sprintf("s%d", i), []byte(tenant+" session")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := connect(t, natskv.WithInProcess(s))
+	acme, shop := bucket(t, c, "acme"), bucket(t, c, "shop")
+	m, err := c.MigrateBuckets(opCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Buckets != 2 || m.Keys != 6 {
+		t.Errorf("migrated %+v, want 2 buckets and 6 keys", m)
+	}
+	for name, b := range map[string]*natskv.Bucket{"acme": acme, "shop": shop} {
+		if v, err := b.Get(opCtx(t), "s2"); err != nil || string(v) != name+" session" {
+			t.Errorf("%s: s2 after migration = %q, %v", name, v, err)
+		}
+	}
+	for _, tenant := range []string{"acme", "shop"} {
+		if _, err := js.KeyValue(opCtx(t), "tlsgate_sessions_"+tenant); !errors.Is(err, jetstream.ErrBucketNotFound) {
+			t.Errorf("legacy bucket of %s after migration: %v, want ErrBucketNotFound", tenant, err)
+		}
+	}
+	if m, err := c.MigrateBuckets(opCtx(t)); err != nil || m.Buckets != 0 {
+		t.Errorf("a second migration: %+v, %v, want nothing to do", m, err)
 	}
 }

@@ -10,15 +10,16 @@ import (
 	"github.com/tlsgate/tlsgate/gateway/natskv"
 )
 
-// The measurements behind issue 9's choice between one KV bucket per
-// tenant (today) and one shared bucket with per-tenant key prefixes:
+// What a tenant costs in the session store (one shared bucket, a key prefix
+// per tenant; docs/performance.md has the measurement that chose it over a
+// bucket per tenant):
 //
 //	go test -run XXX -bench 'Tenant' -benchtime 1000x ./gateway/natskv/
 //
-// BenchmarkTenantBucketCreate creates one bucket per op (what a new tenant
-// costs at start) and reports the heap each holds; BenchmarkTenantGetPut
-// reads and writes a 500-byte session across 1000 tenants, in a bucket each
-// or in one shared bucket.
+// BenchmarkTenantCreate makes one tenant's view per op, with a quota, and
+// its first write (what a new tenant costs), and reports the heap each
+// holds; BenchmarkTenantGetPut reads and writes a 500-byte session across
+// 1000 tenants.
 
 func heapNow() uint64 {
 	runtime.GC()
@@ -27,11 +28,12 @@ func heapNow() uint64 {
 	return m.HeapAlloc
 }
 
-func BenchmarkTenantBucketCreate(b *testing.B) {
+func BenchmarkTenantCreate(b *testing.B) {
 	for _, storage := range []string{"memory", "file"} {
 		b.Run(storage, func(b *testing.B) {
 			c := benchClient(b)
 			before := heapNow()
+			views := make([]*natskv.Bucket, 0, b.N)
 			b.ResetTimer()
 			for i := range b.N {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -43,9 +45,11 @@ func BenchmarkTenantBucketCreate(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				views = append(views, bk)
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(heapNow()-before)/float64(b.N), "heap-B/bucket")
+			b.ReportMetric(float64(heapNow()-before)/float64(b.N), "heap-B/tenant")
+			runtime.KeepAlive(views)
 		})
 	}
 }
@@ -56,32 +60,21 @@ func BenchmarkTenantGetPut(b *testing.B) {
 	ctx := context.Background()
 	value := make([]byte, 500)
 	var err error
-	perTenant := make([]*natskv.Bucket, tenants)
-	for i := range perTenant {
-		if perTenant[i], err = c.Bucket(ctx, fmt.Sprintf("t%d", i), natskv.WithStorage("memory")); err != nil {
+	views := make([]*natskv.Bucket, tenants)
+	for i := range views {
+		if views[i], err = c.Bucket(ctx, fmt.Sprintf("t%d", i), natskv.WithStorage("memory"), natskv.WithQuota(64<<20, 0)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	shared, err := c.Bucket(ctx, "shared", natskv.WithStorage("memory"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, layout := range []string{"bucket-per-tenant", "shared-bucket"} {
-		b.Run(layout, func(b *testing.B) {
-			for i := range b.N {
-				t := i % tenants
-				bk, key := perTenant[t], fmt.Sprintf("s%d", i)
-				if layout == "shared-bucket" {
-					bk, key = shared, fmt.Sprintf("t%d.s%d", t, i)
-				}
-				if err := bk.Put(ctx, key, value, time.Hour); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := bk.Get(ctx, key); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	b.ResetTimer()
+	for i := range b.N {
+		bk, key := views[i%tenants], fmt.Sprintf("s%d", i)
+		if err := bk.Put(ctx, key, value, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bk.Get(ctx, key); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

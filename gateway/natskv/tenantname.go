@@ -6,21 +6,15 @@ import (
 )
 
 // ErrInvalidTenant is wrapped by the error of Client.Bucket and
-// ValidateTenant for a tenant name that cannot name a bucket.
+// ValidateTenant for a tenant name that cannot be a key prefix.
 var ErrInvalidTenant = errors.New("natskv: invalid tenant name")
-
-// bucketPrefix starts every tenant's bucket name.
-const bucketPrefix = "tlsgate_sessions_"
 
 // maxTenantLen is the longest tenant name.
 const maxTenantLen = 64
 
-// BucketName returns the name of tenant's KV bucket:
-// "tlsgate_sessions_<tenant>". It does not validate tenant.
-func BucketName(tenant string) string { return bucketPrefix + tenant }
-
 // ValidateTenant checks that tenant is 1 to 64 characters of A-Z, a-z, 0-9,
-// '_' and '-', the names that make valid bucket names. The error wraps
+// '_' and '-', the names that make key prefixes no other tenant's key can fall under
+// (there is no '.'). The error wraps
 // ErrInvalidTenant.
 func ValidateTenant(tenant string) error {
 	if tenant == "" || len(tenant) > maxTenantLen {
