@@ -41,6 +41,11 @@ func (g *Gateway) startAdmin(c config.Admin, version string) (*adminServer, erro
 		case !g.kv.Available():
 			nats = "connected but not answering (key-value breaker open, probing; serving full handshakes)"
 		}
+		if g.registry != nil && !g.registry.isSynced() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: the tenant registry has not been read yet\nversion: %s\ntenants: %d\nnats: %s\n", version, len(g.snap.Load().list), nats)
+			return
+		}
 		fmt.Fprintf(w, "ready\nversion: %s\ntenants: %d\nnats: %s\n", version, len(g.snap.Load().list), nats)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{Registry: g.metrics.reg}))

@@ -35,11 +35,12 @@ type Gateway struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	nats    *natskv.Server // nil with an external NATS
-	kv      *natskv.Client
-	rt      *wasmhost.Runtime
-	modules moduleCache
-	stores  *storeQueue
+	nats     *natskv.Server // nil with an external NATS
+	kv       *natskv.Client
+	rt       *wasmhost.Runtime
+	modules  moduleCache
+	stores   *storeQueue
+	registry *registryWatch // nil unless registry.enabled
 
 	snap      atomic.Pointer[snapshot]
 	reloadMu  sync.Mutex
@@ -108,7 +109,18 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	g.snap.Store(s)
 	g.migrateBuckets()
 	g.guests.g = g
-	g.guests.ensure(cfg)
+	g.guests.ensure(s)
+	if cfg.Registry.Enabled {
+		g.startRegistry()
+		select {
+		case <-g.registry.synced:
+		case <-time.After(registryStartWait):
+			g.log.Warn("the tenant registry could not be read yet; serving without it, it is applied as soon as NATS answers",
+				"waited", registryStartWait)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	g.stores = newStoreQueue(cfg.StoreQueue.Size, cfg.StoreQueue.PerTenant, cfg.StoreQueue.Workers, cfg.StoreQueue.MaxAge, func(name string) *tenant {
 		return g.snap.Load().tenant(name)
 	}, g.metrics, g.log)
@@ -269,9 +281,16 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
 	}
 	g.snap.Store(s)
-	g.guests.ensure(cfg)
+	g.guests.ensure(s)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	g.log.Info("configuration reloaded", "tenants", len(s.list))
+	g.retire(ctx, old)
+	return nil
+}
+
+// retire lets go of a snapshot that was replaced, in the background: what
+// no newer snapshot shares is drained and closed.
+func (g *Gateway) retire(ctx context.Context, old *snapshot) {
 	g.retiring.Add(1)
 	go func() {
 		defer g.retiring.Done()
@@ -279,7 +298,6 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 			g.log.Warn("closing the previous configuration", "err", err)
 		}
 	}()
-	return nil
 }
 
 func restartOnly(old, cur *config.Config) error {
@@ -294,6 +312,7 @@ func restartOnly(old, cur *config.Config) error {
 		{"data_dir", old.DataDir, cur.DataDir},
 		{"store_queue", old.StoreQueue, cur.StoreQueue},
 		{"limits", old.Limits, cur.Limits},
+		{"registry", old.Registry, cur.Registry},
 	}
 	var errs []error
 	for _, f := range fields {

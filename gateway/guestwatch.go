@@ -24,19 +24,20 @@ type guestWatch struct {
 // guestWatchDebounce coalesces a burst of pushes into one reload.
 const guestWatchDebounce = 200 * time.Millisecond
 
-func usesNATSModules(cfg *config.Config) bool {
-	for _, t := range cfg.Tenants {
-		if t.Guest != nil && strings.HasPrefix(t.Guest.Module, config.NATSModulePrefix) {
+func usesNATSModules(s *snapshot) bool {
+	for _, t := range s.list {
+		if t.cfg.Guest != nil && strings.HasPrefix(t.cfg.Guest.Module, config.NATSModulePrefix) {
 			return true
 		}
 	}
 	return false
 }
 
-// ensure starts watching once some configuration uses deployed modules.
-// It retries in the background while NATS cannot be reached.
-func (w *guestWatch) ensure(cfg *config.Config) {
-	if !usesNATSModules(cfg) {
+// ensure starts watching once some snapshot's tenant (of the file or the
+// registry) uses deployed modules. It retries in the background while
+// NATS cannot be reached.
+func (w *guestWatch) ensure(s *snapshot) {
+	if !usesNATSModules(s) {
 		return
 	}
 	w.once.Do(func() {

@@ -143,10 +143,18 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 		raw.unrouted = "unknown_sni"
 		return nil, err
 	}
+	cfg := t.tlsBase.Clone()
+	if t.regCert != nil {
+		cert, err := t.regCert.get(hello.Context(), l.g.kv, snap.seal, l.g.metrics, l.g.log)
+		if err != nil {
+			raw.unrouted = "no_certificate" // get logged it, at most once a second
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
 	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(),
 		obs: l.g.metrics, stores: l.g.stores, kvUp: l.g.kv.Available}
 	raw.sessions = cs
-	cfg := t.tlsBase.Clone()
 	cfg.WrapSession = cs.wrap
 	cfg.UnwrapSession = cs.unwrap
 	setSessionIDHooks(cfg, cs)

@@ -36,6 +36,8 @@ type metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	suspensions    *prometheus.CounterVec
 	unrouted       *prometheus.CounterVec
+	registry       *prometheus.CounterVec
+	certLoads      *prometheus.CounterVec
 }
 
 var _ wasmhost.Observer = (*metrics)(nil)
@@ -109,9 +111,17 @@ func newMetrics() *metrics {
 	}, []string{"tenant"})
 	m.unrouted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_handshakes_unrouted_total",
-		Help: "Handshakes that failed before a tenant was chosen, by listener and reason (bad_sni: not a DNS host name; unknown_sni: no tenant serves it and there is no default; no_client_hello: not TLS, or the client gave up first).",
+		Help: "Handshakes that failed before a tenant was chosen, by listener and reason (bad_sni: not a DNS host name; unknown_sni: no tenant serves it and there is no default; no_client_hello: not TLS, or the client gave up first; no_certificate: a registry tenant's certificate could not be loaded from NATS).",
 	}, []string{"listener", "reason"})
-	for _, c := range []prometheus.Collector{m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
+	m.registry = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_registry_changes_total",
+		Help: "Tenant registry changes seen by this gateway, by result (applied, removed, refused: the document did not build here, and the tenant's previous version, if any, keeps serving).",
+	}, []string{"result"})
+	m.certLoads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_registry_certificate_loads_total",
+		Help: "Registry tenants' certificates loaded from NATS (on a tenant's first handshake, or when its document changes), by result (ok, error).",
+	}, []string{"result"})
+	for _, c := range []prometheus.Collector{m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
 		m.stores, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,6 +32,8 @@ type tenant struct {
 	tlsBase *tls.Config
 	cert    tls.Certificate
 	stamp   string         // of the certificate's files when cert was read (certStamp)
+	regCert *registryCert  // a registry tenant's certificate in NATS, loaded on first use; else nil
+	doc     []byte         // a registry tenant's document as the registry holds it; nil for a file tenant
 	pool    *wasmhost.Pool // nil: stateless tickets
 	module  *moduleRef
 	guest   *guestShare // what owns pool and module; nil without a guest
@@ -68,14 +71,23 @@ func (gs *guestShare) release(ctx context.Context) error {
 }
 
 // snapshot is everything a configuration produces that a reload replaces
-// as a whole: tenants, their certificates, guests and routes, and the
-// sealing keys. Listeners, NATS and the Wasm runtime outlive snapshots.
+// as a whole: tenants (of the file and of the registry), their
+// certificates, guests and routes, and the sealing keys. Listeners, NATS
+// and the Wasm runtime outlive snapshots. A registry change makes a new
+// snapshot that shares every unchanged tenant with the one before.
 type snapshot struct {
 	cfg     *config.Config
 	tenants map[string]*tenant
-	list    []*tenant
+	list    []*tenant // file tenants in configuration order, then registry tenants by name
+	reg     map[string]*tenant
 	routers []*router // one per listener, over the tenants it serves
 	seal    *sealer
+
+	// While the snapshot is being built: which server names (lowercased,
+	// "" for the default) belong to which tenant, and which tenants were
+	// built for it (the others are shared with an older snapshot).
+	owners map[string]string
+	fresh  map[*tenant]bool
 }
 
 func (s *snapshot) tenant(name string) *tenant {
@@ -97,35 +109,85 @@ func (s *snapshot) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// buildSnapshot makes a snapshot from cfg beside old, the one serving (nil
-// at start). A tenant whose guest is unchanged keeps old's guest side
-// (see guestShare); everything else is built anew. On any error what it
-// made is closed, old is untouched, and the error names the field path.
-func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *snapshot) (_ *snapshot, err error) {
-	keys, err := sealingKeys(cfg)
-	if err != nil {
-		return nil, err
+// claims returns the keys of s.owners that tc would take.
+func claims(tc config.Tenant) []string {
+	keys := make([]string, 0, len(tc.ServerNames)+1)
+	for _, n := range tc.ServerNames {
+		keys = append(keys, strings.ToLower(n))
 	}
-	seal, err := newSealer(keys)
-	if err != nil {
-		return nil, err
+	if tc.Default {
+		keys = append(keys, "")
 	}
-	s := &snapshot{cfg: cfg, tenants: map[string]*tenant{}, seal: seal}
-	sources := moduleSources{} // each module read and hashed once per build, however many tenants use it
-	defer func() {
-		if err != nil {
-			s.close(context.WithoutCancel(ctx))
+	return keys
+}
+
+// add puts t in s, taking its server names.
+func (s *snapshot) add(t *tenant, fresh bool) {
+	s.tenants[t.name] = t
+	if t.doc != nil {
+		s.reg[t.name] = t
+	}
+	for _, k := range claims(t.cfg) {
+		s.owners[k] = t.name
+	}
+	if fresh {
+		s.fresh[t] = true
+	}
+}
+
+// remove takes t out of s, with its server names; a tenant built for s
+// is released.
+func (s *snapshot) remove(ctx context.Context, t *tenant) {
+	delete(s.tenants, t.name)
+	delete(s.reg, t.name)
+	for _, k := range claims(t.cfg) {
+		if s.owners[k] == t.name {
+			delete(s.owners, k)
 		}
-	}()
-	for i, tc := range cfg.Tenants {
-		t, err := g.buildTenant(ctx, cfg, tc, fmt.Sprintf("tenants[%d]", i), old.tenant(tc.Name), sources)
-		s.list = append(s.list, t) // closed on error with the rest
-		if err != nil {
-			return nil, err
-		}
-		s.tenants[t.name] = t
 	}
-	for _, l := range cfg.Listeners {
+	if s.fresh[t] {
+		delete(s.fresh, t)
+		if t.guest != nil {
+			_ = t.guest.release(ctx)
+		}
+	}
+}
+
+// clash reports why a registry tenant tc cannot join s: its name or one
+// of its server names (or being the default) belongs to another tenant.
+func (s *snapshot) clash(tc config.Tenant) error {
+	if t, ok := s.tenants[tc.Name]; ok && t.doc == nil {
+		return fmt.Errorf("gateway: registry tenant %s: the configuration file has a tenant of that name", tc.Name)
+	}
+	for _, k := range claims(tc) {
+		if owner, ok := s.owners[k]; ok && owner != tc.Name {
+			if k == "" {
+				return fmt.Errorf("gateway: registry tenant %s: default: tenant %s is the default", tc.Name, owner)
+			}
+			return fmt.Errorf("gateway: registry tenant %s: server name %q is served by tenant %s", tc.Name, k, owner)
+		}
+	}
+	return nil
+}
+
+// finish lists s's tenants, builds the routers, and takes a hold on every
+// guest side s shares with an older snapshot.
+func (s *snapshot) finish() {
+	s.list = make([]*tenant, 0, len(s.tenants))
+	for _, tc := range s.cfg.Tenants {
+		s.list = append(s.list, s.tenants[tc.Name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.reg)) {
+		s.list = append(s.list, s.reg[name])
+	}
+	for _, t := range s.list {
+		if !s.fresh[t] && t.guest != nil {
+			t.guest.refs.Add(1)
+		}
+	}
+	s.owners, s.fresh = nil, nil
+	s.routers = nil
+	for _, l := range s.cfg.Listeners {
 		serve := s.list
 		if len(l.Tenants) > 0 {
 			serve = nil
@@ -135,19 +197,91 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 		}
 		s.routers = append(s.routers, newRouter(serve))
 	}
+}
+
+func newSnapshot(cfg *config.Config, seal *sealer) *snapshot {
+	return &snapshot{cfg: cfg, seal: seal, tenants: map[string]*tenant{}, reg: map[string]*tenant{},
+		owners: map[string]string{}, fresh: map[*tenant]bool{}}
+}
+
+// buildSnapshot makes a snapshot from cfg beside old, the one serving (nil
+// at start). A tenant whose guest is unchanged keeps old's guest side
+// (see guestShare); everything else is built anew. On any error in a file
+// tenant what it made is closed, old is untouched, and the error names the
+// field path. Registry tenants are rebuilt too (a deployed guest may have
+// changed); one that no longer builds keeps its version of old, and one
+// that now clashes with a file tenant is dropped, both logged and counted.
+func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *snapshot) (_ *snapshot, err error) {
+	keys, err := sealingKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	seal, err := newSealer(keys)
+	if err != nil {
+		return nil, err
+	}
+	s := newSnapshot(cfg, seal)
+	sources := moduleSources{} // each module read and hashed once per build, however many tenants use it
+	var built []*tenant
+	defer func() {
+		if err != nil {
+			(&snapshot{list: built}).close(context.WithoutCancel(ctx))
+		}
+	}()
+	for i, tc := range cfg.Tenants {
+		var prev *tenant
+		if t := old.tenant(tc.Name); t != nil && t.doc == nil {
+			prev = t
+		}
+		t, err := g.buildTenant(ctx, cfg, tc, fmt.Sprintf("tenants[%d]", i), prev, sources)
+		built = append(built, t) // closed on error with the rest
+		if err != nil {
+			return nil, err
+		}
+		s.add(t, true)
+	}
+	if old != nil {
+		for _, name := range slices.Sorted(maps.Keys(old.reg)) {
+			ot := old.reg[name]
+			if err := s.clash(ot.cfg); err != nil {
+				g.metrics.registry.WithLabelValues("refused").Inc()
+				g.log.Warn("registry tenant dropped: it clashes with the configuration file", "tenant", name, "err", err)
+				continue
+			}
+			t, err := g.buildTenant(ctx, cfg, ot.cfg, registryPath(name), ot, sources)
+			if err != nil {
+				g.metrics.registry.WithLabelValues("refused").Inc()
+				g.log.Warn("registry tenant does not build with this configuration; its previous version keeps serving", "tenant", name, "err", err)
+				s.add(ot, false)
+				continue
+			}
+			t.doc = ot.doc
+			s.add(t, true)
+		}
+	}
+	s.finish()
 	return s, nil
 }
 
+// registryPath is the field path of a registry tenant in errors.
+func registryPath(name string) string { return "registry[" + name + "]" }
+
 func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string, old *tenant, sources moduleSources) (*tenant, error) {
 	t := &tenant{name: tc.Name, cfg: tc, policy: statelessTickets{}}
-	cert, stamp, err := g.tenantCertificate(cfg.DataDir, tc, path, old)
-	if err != nil {
-		return t, err
-	}
-	t.cert, t.stamp = cert, stamp
-	t.tlsBase = &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
+	t.tlsBase = &tls.Config{MinVersion: tls.VersionTLS12}
+	if digest := tc.Certificate.NATS; digest != "" {
+		// In NATS: loaded on the first handshake for one of its names.
+		t.regCert = &registryCert{tenant: tc.Name, digest: digest}
+		if old != nil && old.regCert != nil && old.regCert.digest == digest {
+			t.regCert = old.regCert
+		}
+	} else {
+		cert, stamp, err := g.tenantCertificate(cfg.DataDir, tc, path, old)
+		if err != nil {
+			return t, err
+		}
+		t.cert, t.stamp = cert, stamp
+		t.tlsBase.Certificates = []tls.Certificate{cert}
 	}
 	if tc.MinVersion == "1.3" {
 		t.tlsBase.MinVersion = tls.VersionTLS13

@@ -30,10 +30,21 @@ type Config struct {
 	Wasm Wasm `koanf:"wasm"`
 	// Tenants are the virtual hosts, chosen by SNI.
 	Tenants []Tenant `koanf:"tenants"`
+	// Registry adds the tenants of the NATS tenant registry to Tenants.
+	Registry Registry `koanf:"registry"`
 	// HandshakeTimeout bounds one TLS handshake. Default 10s.
 	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
 	// ShutdownTimeout bounds graceful shutdown. Default 15s.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Registry is the tenant registry: tenants kept in NATS (tlsgate tenant
+// put), watched by every gateway of the fleet.
+type Registry struct {
+	// Enabled serves the registry's tenants beside Tenants (which may then
+	// be empty). A registry tenant whose name or server names a file
+	// tenant has is refused. Default false.
+	Enabled bool `koanf:"enabled"`
 }
 
 // Listener is one TLS listening address.
@@ -233,6 +244,10 @@ type Certificate struct {
 	SelfSigned bool `koanf:"self_signed"`
 	// KeyType of a generated certificate: "ecdsa" (P-256, default) or "rsa" (2048).
 	KeyType string `koanf:"key_type"`
+	// NATS is set by tlsgate tenant put in a registry tenant's document:
+	// the SHA-256 of its certificate entry in the registry, which holds the
+	// chain and the private key, sealed. Never written by hand.
+	NATS string `koanf:"nats"`
 }
 
 // Guest is a tenant's Wasm session guest.

@@ -68,17 +68,7 @@ func Load(src Source) (*Config, error) {
 		}
 	}
 	var c Config
-	dc := &mapstructure.DecoderConfig{
-		Result:           &c,
-		TagName:          "koanf",
-		WeaklyTypedInput: true,
-		ErrorUnused:      true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
-		),
-	}
-	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{DecoderConfig: dc}); err != nil {
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{DecoderConfig: decoderConfig(&c)}); err != nil {
 		where := "config"
 		if src.File != "" {
 			where = "config: " + src.File
@@ -102,6 +92,22 @@ func Load(src Source) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// decoderConfig decodes into result the way every tlsgate document is
+// decoded: koanf tags, durations and comma lists from strings, and an
+// unknown key is an error.
+func decoderConfig(result any) *mapstructure.DecoderConfig {
+	return &mapstructure.DecoderConfig{
+		Result:           result,
+		TagName:          "koanf",
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	}
 }
 
 // envKey maps TLSGATE_NATS__URL to nats.url.
@@ -210,45 +216,47 @@ func (c *Config) FillDefaults() {
 		c.ShutdownTimeout = 15 * time.Second
 	}
 	for i := range c.Tenants {
-		t := &c.Tenants[i]
-		if t.SessionTTL == 0 {
-			t.SessionTTL = 24 * time.Hour
+		c.Tenants[i].FillDefaults()
+	}
+}
+
+// FillDefaults sets every zero field of the tenant that has a documented
+// default.
+func (t *Tenant) FillDefaults() {
+	if t.SessionTTL == 0 {
+		t.SessionTTL = 24 * time.Hour
+	}
+	if t.MinVersion == "" {
+		t.MinVersion = "1.2"
+	}
+	if t.Certificate.SelfSigned && t.Certificate.KeyType == "" {
+		t.Certificate.KeyType = "ecdsa"
+	}
+	g := t.Guest
+	if g == nil {
+		return
+	}
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{{&g.MaxInstances, 8}, {&g.SuspendAfterFaults, 5}, {&g.KVWriteBytesPerCall, 1 << 20}, {&g.KVWriteBytesPerSecond, 8 << 20}} {
+		if *d.v == 0 {
+			*d.v = d.def
 		}
-		if t.MinVersion == "" {
-			t.MinVersion = "1.2"
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&g.FetchDeadline, 50 * time.Millisecond}, {&g.StoreDeadline, 500 * time.Millisecond}, {&g.CPUBudget, 500 * time.Millisecond}} {
+		if *d.v == 0 {
+			*d.v = d.def
 		}
-		if t.Certificate.SelfSigned && t.Certificate.KeyType == "" {
-			t.Certificate.KeyType = "ecdsa"
-		}
-		if g := t.Guest; g != nil {
-			if g.MaxInstances == 0 {
-				g.MaxInstances = 8
-			}
-			if g.FetchDeadline == 0 {
-				g.FetchDeadline = 50 * time.Millisecond
-			}
-			if g.StoreDeadline == 0 {
-				g.StoreDeadline = 500 * time.Millisecond
-			}
-			if g.CPUBudget == 0 {
-				g.CPUBudget = 500 * time.Millisecond
-			}
-			if g.SuspendAfterFaults == 0 {
-				g.SuspendAfterFaults = 5
-			}
-			if g.KVMaxBytes == 0 {
-				g.KVMaxBytes = 256 << 20
-			}
-			if g.KVMaxEntries == 0 {
-				g.KVMaxEntries = 1_000_000
-			}
-			if g.KVWriteBytesPerCall == 0 {
-				g.KVWriteBytesPerCall = 1 << 20
-			}
-			if g.KVWriteBytesPerSecond == 0 {
-				g.KVWriteBytesPerSecond = 8 << 20
-			}
-		}
+	}
+	if g.KVMaxBytes == 0 {
+		g.KVMaxBytes = 256 << 20
+	}
+	if g.KVMaxEntries == 0 {
+		g.KVMaxEntries = 1_000_000
 	}
 }
 

@@ -304,17 +304,16 @@ func validateKeys(p *problems, base string, keys []SealingKey) {
 }
 
 func (c *Config) validateTenants(p *problems) {
-	if len(c.Tenants) == 0 {
-		p.add("tenants", "at least one tenant is required")
+	if len(c.Tenants) == 0 && !c.Registry.Enabled {
+		p.add("tenants", "at least one tenant is required (or registry.enabled)")
 	}
 	names := map[string]int{}
 	sni := map[string]string{}
 	defaults := 0
 	for i, t := range c.Tenants {
 		path := fmt.Sprintf("tenants[%d]", i)
-		if !tenantNameRE.MatchString(t.Name) {
-			p.add(path+".name", "%q must be 1-64 of [A-Za-z0-9_-]", t.Name)
-		} else if j, dup := names[t.Name]; dup {
+		t.validate(p, path, fileTenant)
+		if j, dup := names[t.Name]; dup && tenantNameRE.MatchString(t.Name) {
 			p.add(path+".name", "%q is also tenants[%d].name", t.Name, j)
 		}
 		names[t.Name] = i
@@ -324,14 +323,10 @@ func (c *Config) validateTenants(p *problems) {
 				p.add(path+".default", "only one tenant may be the default")
 			}
 		}
-		if len(t.ServerNames) == 0 && !t.Default {
-			p.add(path+".server_names", "empty: give SNI names or make the tenant the default")
-		}
 		for j, n := range t.ServerNames {
 			sp := fmt.Sprintf("%s.server_names[%d]", path, j)
-			if err := checkServerName(n); err != nil {
-				p.add(sp, "%v", err)
-				continue
+			if checkServerName(n) != nil {
+				continue // t.validate said so
 			}
 			key := strings.ToLower(n)
 			if other, dup := sni[key]; dup {
@@ -339,66 +334,115 @@ func (c *Config) validateTenants(p *problems) {
 			}
 			sni[key] = sp
 		}
-		cert := t.Certificate
-		switch {
-		case cert.SelfSigned && (cert.CertFile != "" || cert.KeyFile != ""):
-			p.add(path+".certificate", "self_signed and cert_file/key_file exclude each other")
-		case !cert.SelfSigned && (cert.CertFile == "" || cert.KeyFile == ""):
-			p.add(path+".certificate", "needs cert_file and key_file (or self_signed: true)")
+	}
+}
+
+// tenantKind is where a tenant is defined, which decides what its
+// certificate and guest may be.
+type tenantKind int
+
+const (
+	fileTenant     tenantKind = iota // tenants[] of the configuration file
+	registryInput                    // a document given to tlsgate tenant put
+	registryStored                   // a document in the registry
+)
+
+// validate checks one tenant on its own (names and SNI names shared with
+// other tenants are the caller's), with field paths under path ("" for a
+// tenant document). A registry tenant's certificate is in NATS
+// (certificate.nats, which tlsgate tenant put makes from cert_file and
+// key_file) or self-signed, and its guest module is one every gateway has
+// (builtin or nats:); a file tenant may not claim a certificate in NATS.
+func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
+	registry := kind != fileTenant
+	at := func(field string) string {
+		if path == "" {
+			return field
 		}
-		if cert.SelfSigned && cert.KeyType != "ecdsa" && cert.KeyType != "rsa" {
-			p.add(path+".certificate.key_type", "%q is not one of ecdsa, rsa", cert.KeyType)
+		return path + "." + field
+	}
+	if !tenantNameRE.MatchString(t.Name) {
+		p.add(at("name"), "%q must be 1-64 of [A-Za-z0-9_-]", t.Name)
+	}
+	if len(t.ServerNames) == 0 && !t.Default {
+		p.add(at("server_names"), "empty: give SNI names or make the tenant the default")
+	}
+	for j, n := range t.ServerNames {
+		if err := checkServerName(n); err != nil {
+			p.add(fmt.Sprintf("%s[%d]", at("server_names"), j), "%v", err)
 		}
-		if err := checkUpstream(t.Upstream); err != nil {
-			p.add(path+".upstream", "%v", err)
-		}
-		if len(t.ALPN) > 0 && !strings.HasPrefix(t.Upstream, "tcp://") {
-			p.add(path+".alpn", "only for tcp:// upstreams (HTTP upstreams offer h2 and http/1.1)")
-		}
-		if t.SessionTTL <= 0 || t.SessionTTL > MaxSessionTTL {
-			p.add(path+".session_ttl", "%v is out of range (0, 168h]", t.SessionTTL)
-		}
-		if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
-			p.add(path+".min_version", "%q is not one of 1.2, 1.3", t.MinVersion)
-		}
-		if g := t.Guest; g != nil {
-			gp := path + ".guest"
-			switch {
-			case g.Module == "":
-				p.add(gp+".module", "must name a .wasm file, "+BuiltinSessionCache+" or nats:<name>")
-			case strings.HasPrefix(g.Module, "builtin:") && g.Module != BuiltinSessionCache:
-				p.add(gp+".module", "%q: the only built-in guest is %s", g.Module, BuiltinSessionCache)
-			case strings.HasPrefix(g.Module, NATSModulePrefix) && !guestNameRE.MatchString(strings.TrimPrefix(g.Module, NATSModulePrefix)):
-				p.add(gp+".module", "%q: a deployed module is nats:<name>, name 1-64 of [A-Za-z0-9._-]", g.Module)
-			}
-			if g.MaxInstances < 1 || g.MaxInstances > 1024 {
-				p.add(gp+".max_instances", "%d is out of range 1..1024", g.MaxInstances)
-			}
-			if g.FetchDeadline <= 0 || g.FetchDeadline > 10e9 {
-				p.add(gp+".fetch_deadline", "%v is out of range (0, 10s]", g.FetchDeadline)
-			}
-			if g.StoreDeadline <= 0 || g.StoreDeadline > 60e9 {
-				p.add(gp+".store_deadline", "%v is out of range (0, 60s]", g.StoreDeadline)
-			}
-			if g.CPUBudget < time.Millisecond || g.CPUBudget > time.Duration(runtime.NumCPU())*time.Second {
-				p.add(gp+".cpu_budget", "%v is out of range 1ms..%ds (the CPUs of this machine, per second)", g.CPUBudget, runtime.NumCPU())
-			}
-			if g.SuspendAfterFaults < -1 || g.SuspendAfterFaults == 0 || g.SuspendAfterFaults > 1000 {
-				p.add(gp+".suspend_after_faults", "%d is out of range 1..1000 (or -1: never)", g.SuspendAfterFaults)
-			}
-			if g.KVMaxBytes < 1<<16 || g.KVMaxBytes > 1<<40 {
-				p.add(gp+".kv_max_bytes", "%d is out of range 65536..1099511627776", g.KVMaxBytes)
-			}
-			if g.KVMaxEntries < 1 || g.KVMaxEntries > 1<<32 {
-				p.add(gp+".kv_max_entries", "%d is out of range 1..4294967296", g.KVMaxEntries)
-			}
-			if g.KVWriteBytesPerCall < 1 || g.KVWriteBytesPerCall > 1<<30 {
-				p.add(gp+".kv_write_bytes_per_call", "%d is out of range 1..1073741824", g.KVWriteBytesPerCall)
-			}
-			if g.KVWriteBytesPerSecond < 1 || g.KVWriteBytesPerSecond > 1<<34 {
-				p.add(gp+".kv_write_bytes_per_second", "%d is out of range 1..17179869184", g.KVWriteBytesPerSecond)
-			}
-		}
+	}
+	cert := t.Certificate
+	switch {
+	case cert.NATS != "" && !registry:
+		p.add(at("certificate.nats"), "only in a tenant registry document (tlsgate tenant put sets it)")
+	case kind == registryInput && cert.NATS != "":
+		p.add(at("certificate.nats"), "is set by tlsgate tenant put: give cert_file and key_file")
+	case kind == registryStored && cert.NATS == "" && !cert.SelfSigned:
+		p.add(at("certificate"), "a registry tenant's certificate is in NATS (put it with tlsgate tenant put) or self_signed")
+	case cert.NATS != "" && (cert.SelfSigned || cert.CertFile != "" || cert.KeyFile != ""):
+		p.add(at("certificate"), "nats excludes self_signed, cert_file and key_file")
+	case cert.SelfSigned && (cert.CertFile != "" || cert.KeyFile != ""):
+		p.add(at("certificate"), "self_signed and cert_file/key_file exclude each other")
+	case kind != registryStored && !cert.SelfSigned && (cert.CertFile == "" || cert.KeyFile == ""):
+		p.add(at("certificate"), "needs cert_file and key_file (or self_signed: true)")
+	}
+	if cert.SelfSigned && cert.KeyType != "ecdsa" && cert.KeyType != "rsa" {
+		p.add(at("certificate.key_type"), "%q is not one of ecdsa, rsa", cert.KeyType)
+	}
+	if err := checkUpstream(t.Upstream); err != nil {
+		p.add(at("upstream"), "%v", err)
+	}
+	if len(t.ALPN) > 0 && !strings.HasPrefix(t.Upstream, "tcp://") {
+		p.add(at("alpn"), "only for tcp:// upstreams (HTTP upstreams offer h2 and http/1.1)")
+	}
+	if t.SessionTTL <= 0 || t.SessionTTL > MaxSessionTTL {
+		p.add(at("session_ttl"), "%v is out of range (0, 168h]", t.SessionTTL)
+	}
+	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+		p.add(at("min_version"), "%q is not one of 1.2, 1.3", t.MinVersion)
+	}
+	g := t.Guest
+	if g == nil {
+		return
+	}
+	gp := at("guest")
+	switch {
+	case g.Module == "":
+		p.add(gp+".module", "must name a .wasm file, "+BuiltinSessionCache+" or nats:<name>")
+	case strings.HasPrefix(g.Module, "builtin:") && g.Module != BuiltinSessionCache:
+		p.add(gp+".module", "%q: the only built-in guest is %s", g.Module, BuiltinSessionCache)
+	case strings.HasPrefix(g.Module, NATSModulePrefix) && !guestNameRE.MatchString(strings.TrimPrefix(g.Module, NATSModulePrefix)):
+		p.add(gp+".module", "%q: a deployed module is nats:<name>, name 1-64 of [A-Za-z0-9._-]", g.Module)
+	case registry && g.Module != BuiltinSessionCache && !strings.HasPrefix(g.Module, NATSModulePrefix):
+		p.add(gp+".module", "%q: a registry tenant's guest is %s or nats:<name> (deploy it with tlsgate guest push): a file would have to exist on every gateway", g.Module, BuiltinSessionCache)
+	}
+	if g.MaxInstances < 1 || g.MaxInstances > 1024 {
+		p.add(gp+".max_instances", "%d is out of range 1..1024", g.MaxInstances)
+	}
+	if g.FetchDeadline <= 0 || g.FetchDeadline > 10e9 {
+		p.add(gp+".fetch_deadline", "%v is out of range (0, 10s]", g.FetchDeadline)
+	}
+	if g.StoreDeadline <= 0 || g.StoreDeadline > 60e9 {
+		p.add(gp+".store_deadline", "%v is out of range (0, 60s]", g.StoreDeadline)
+	}
+	if g.CPUBudget < time.Millisecond || g.CPUBudget > time.Duration(runtime.NumCPU())*time.Second {
+		p.add(gp+".cpu_budget", "%v is out of range 1ms..%ds (the CPUs of this machine, per second)", g.CPUBudget, runtime.NumCPU())
+	}
+	if g.SuspendAfterFaults < -1 || g.SuspendAfterFaults == 0 || g.SuspendAfterFaults > 1000 {
+		p.add(gp+".suspend_after_faults", "%d is out of range 1..1000 (or -1: never)", g.SuspendAfterFaults)
+	}
+	if g.KVMaxBytes < 1<<16 || g.KVMaxBytes > 1<<40 {
+		p.add(gp+".kv_max_bytes", "%d is out of range 65536..1099511627776", g.KVMaxBytes)
+	}
+	if g.KVMaxEntries < 1 || g.KVMaxEntries > 1<<32 {
+		p.add(gp+".kv_max_entries", "%d is out of range 1..4294967296", g.KVMaxEntries)
+	}
+	if g.KVWriteBytesPerCall < 1 || g.KVWriteBytesPerCall > 1<<30 {
+		p.add(gp+".kv_write_bytes_per_call", "%d is out of range 1..1073741824", g.KVWriteBytesPerCall)
+	}
+	if g.KVWriteBytesPerSecond < 1 || g.KVWriteBytesPerSecond > 1<<34 {
+		p.add(gp+".kv_write_bytes_per_second", "%d is out of range 1..17179869184", g.KVWriteBytesPerSecond)
 	}
 }
 

@@ -16,12 +16,13 @@ import (
 type Role string
 
 const (
-	// RoleGateway is a gateway of the fleet: it may use every tenant's
-	// session bucket and read the deployed guest modules, but it may not
-	// write, purge or delete them, nor create or change their bucket.
+	// RoleGateway is a gateway of the fleet: it may use the sessions bucket
+	// and read the deployed guest modules and the tenant registry, but it
+	// may not write, purge or delete those, nor create or change their
+	// buckets.
 	RoleGateway Role = "gateway"
-	// RoleDeployer may do everything a gateway may, and deploy guest
-	// modules (tlsgate guest push).
+	// RoleDeployer may do everything a gateway may, deploy guest modules
+	// (tlsgate guest push) and change the tenant registry (tlsgate tenant).
 	RoleDeployer Role = "deployer"
 )
 
@@ -30,24 +31,19 @@ const guestStream = "OBJ_" + GuestBucket
 
 // permissions returns what role may publish and subscribe to. A gateway
 // may publish anything but writes to the guest object store and the
-// JetStream API calls that change its stream.
+// registry's buckets, and the JetStream API calls that change their streams.
 func (r Role) permissions() (*server.Permissions, error) {
 	switch r {
 	case RoleDeployer:
 		return nil, nil // everything
 	case RoleGateway:
-		return &server.Permissions{Publish: &server.SubjectPermission{
-			Allow: []string{">"},
-			Deny: []string{
-				"$O." + GuestBucket + ".>",
-				"$JS.API.STREAM.CREATE." + guestStream,
-				"$JS.API.STREAM.UPDATE." + guestStream,
-				"$JS.API.STREAM.DELETE." + guestStream,
-				"$JS.API.STREAM.PURGE." + guestStream,
-				"$JS.API.STREAM.RESTORE." + guestStream,
-				"$JS.API.STREAM.MSG.DELETE." + guestStream,
-			},
-		}}, nil
+		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + ".>"}
+		for _, stream := range []string{guestStream, "KV_" + TenantsBucket, "KV_" + CertsBucket} {
+			for _, op := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "RESTORE", "MSG.DELETE"} {
+				deny = append(deny, "$JS.API.STREAM."+op+"."+stream)
+			}
+		}
+		return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: deny}}, nil
 	default:
 		return nil, fmt.Errorf("natskv: role %q is not one of %s, %s", r, RoleGateway, RoleDeployer)
 	}

@@ -1,0 +1,242 @@
+package natskv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// The tenant registry: tenants defined in NATS rather than in a gateway's
+// configuration file, watched by every gateway of the fleet.
+const (
+	// TenantsBucket holds one tenant document per key, the tenant's name.
+	TenantsBucket = "tlsgate_tenants"
+	// CertsBucket holds each registry tenant's certificate chain and its
+	// private key, sealed with the fleet's sealing keys, by tenant name.
+	CertsBucket = "tlsgate_certs"
+	// registryHistory is how many versions of each document are kept, for
+	// an operator to look back (nats kv history).
+	registryHistory = 5
+)
+
+// ErrTenantNotFound is returned for a name the registry has no document of.
+var ErrTenantNotFound = errors.New("natskv: tenant not in the registry")
+
+// errNoRegistry is returned to readers while nothing was ever put: the
+// bucket does not exist yet.
+var errNoRegistry = errors.New("natskv: the tenant registry is empty: bucket " + TenantsBucket + " does not exist yet")
+
+// registry opens one of the registry's buckets. Only a deployer (create)
+// creates it; a gateway's NATS user may not.
+func (c *Client) registry(ctx context.Context, bucket string, create bool) (jetstream.KeyValue, error) {
+	if !c.Connected() {
+		return nil, fmt.Errorf("natskv: %s: %w: not connected to NATS", bucket, wasmhost.ErrUnavailable)
+	}
+	kv, err := c.js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) && !create {
+		return nil, errNoRegistry
+	}
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = c.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: "tlsgate tenant registry (tlsgate tenant put)",
+			History:     registryHistory,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = c.js.KeyValue(ctx, bucket)
+		}
+	}
+	if err != nil {
+		return nil, guestErr(ctx, bucket, err)
+	}
+	return kv, nil
+}
+
+// PutTenant writes a registry tenant: its certificate entry (cert, may be
+// nil for a tenant without one in NATS) first, then its document, so a
+// gateway that sees the document finds the certificate. Both are written
+// by a deployer only. The caller validates doc; see tlsgate tenant put.
+func (c *Client) PutTenant(ctx context.Context, name string, doc, cert []byte) error {
+	if err := ValidateTenant(name); err != nil {
+		return err
+	}
+	ctx, stop := c.untilDenied(ctx)
+	defer stop()
+	err := func() error {
+		if cert != nil {
+			certs, err := c.registry(ctx, CertsBucket, true)
+			if err != nil {
+				return err
+			}
+			if _, err := certs.Put(ctx, name, cert); err != nil {
+				return err
+			}
+		}
+		docs, err := c.registry(ctx, TenantsBucket, true)
+		if err != nil {
+			return err
+		}
+		_, err = docs.Put(ctx, name, doc)
+		return err
+	}()
+	if d := denial(ctx); d != nil {
+		return fmt.Errorf("natskv: put tenant %s: this NATS user may not change the registry (use a deployer's credentials): %w", name, d)
+	}
+	if err != nil {
+		return guestErr(ctx, "put tenant "+name, err)
+	}
+	return nil
+}
+
+// TenantDoc returns the registry's document of tenant name. Errors wrap
+// ErrTenantNotFound, or wasmhost.ErrUnavailable.
+func (c *Client) TenantDoc(ctx context.Context, name string) ([]byte, error) {
+	return c.registryGet(ctx, TenantsBucket, name)
+}
+
+// TenantCertificate returns the certificate entry of registry tenant name.
+// Errors wrap ErrTenantNotFound, or wasmhost.ErrUnavailable.
+func (c *Client) TenantCertificate(ctx context.Context, name string) ([]byte, error) {
+	return c.registryGet(ctx, CertsBucket, name)
+}
+
+func (c *Client) registryGet(ctx context.Context, bucket, name string) ([]byte, error) {
+	if err := ValidateTenant(name); err != nil {
+		return nil, err
+	}
+	kv, err := c.registry(ctx, bucket, false)
+	if errors.Is(err, errNoRegistry) {
+		return nil, fmt.Errorf("%w: %s", ErrTenantNotFound, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e, err := kv.Get(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, fmt.Errorf("%w: %s", ErrTenantNotFound, name)
+	case err != nil:
+		return nil, guestErr(ctx, bucket+" "+name, err)
+	}
+	return e.Value(), nil
+}
+
+// TenantNames lists the registry's tenants.
+func (c *Client) TenantNames(ctx context.Context) ([]string, error) {
+	kv, err := c.registry(ctx, TenantsBucket, false)
+	if errors.Is(err, errNoRegistry) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	names, err := kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, guestErr(ctx, "list tenants", err)
+	}
+	return names, nil
+}
+
+// DeleteTenant removes registry tenant name (its document, then its
+// certificate entry); gateways stop serving it. Errors wrap
+// ErrTenantNotFound for a name the registry does not have.
+func (c *Client) DeleteTenant(ctx context.Context, name string) error {
+	if _, err := c.TenantDoc(ctx, name); err != nil {
+		return err
+	}
+	ctx, stop := c.untilDenied(ctx)
+	defer stop()
+	err := func() error {
+		docs, err := c.registry(ctx, TenantsBucket, false)
+		if err != nil {
+			return err
+		}
+		if err := docs.Delete(ctx, name); err != nil {
+			return err
+		}
+		certs, err := c.registry(ctx, CertsBucket, false)
+		if errors.Is(err, errNoRegistry) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return certs.Delete(ctx, name)
+	}()
+	if d := denial(ctx); d != nil {
+		return fmt.Errorf("natskv: delete tenant %s: this NATS user may not change the registry (use a deployer's credentials): %w", name, d)
+	}
+	if err != nil {
+		return guestErr(ctx, "delete tenant "+name, err)
+	}
+	return nil
+}
+
+// TenantChange is one change to the registry: a tenant's document put
+// (Doc set) or removed (Deleted).
+type TenantChange struct {
+	Name     string
+	Doc      []byte
+	Deleted  bool
+	Revision uint64
+}
+
+// WatchTenants sends the registry's every document (as changes), then
+// calls synced once, then every change as it happens, to fn, until ctx is
+// done or the watch ends (the stream went away, or it could not be set
+// up). It returns once the watch is set up, with a channel closed when it
+// has ended, so the caller can set it up again. fn runs on the watch's
+// goroutine, one change at a time. Until the first tenant is put the bucket
+// does not exist and the watch cannot be set up (an error wrapping
+// ErrTenantNotFound); the caller retries.
+func (c *Client) WatchTenants(ctx context.Context, fn func(TenantChange), synced func()) (<-chan struct{}, error) {
+	kv, err := c.registry(ctx, TenantsBucket, false)
+	if errors.Is(err, errNoRegistry) {
+		return nil, fmt.Errorf("%w: %w", ErrTenantNotFound, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, guestErr(ctx, "watch tenants", err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		defer func() {
+			w.Stop()
+			for range w.Updates() {
+			}
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					synced()
+					continue
+				}
+				ch := TenantChange{Name: e.Key(), Revision: e.Revision()}
+				if e.Operation() == jetstream.KeyValuePut {
+					ch.Doc = e.Value()
+				} else {
+					ch.Deleted = true
+				}
+				fn(ch)
+			}
+		}
+	}()
+	return ended, nil
+}

@@ -1,0 +1,300 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+)
+
+// registryGateway is a gateway serving the tenant registry beside its file
+// tenant "web", with its embedded NATS on a loopback port, and a deployer's
+// client of it.
+func registryGateway(t *testing.T) (*Gateway, *natskv.Client) {
+	t.Helper()
+	cfg := testConfig(t, cacheTenant("web", "web.test"))
+	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
+	cfg.Registry.Enabled = true
+	g := startGateway(t, cfg)
+	return g, natsClient(t, g.NATSURL(), cfg.NATS.Embedded.DeployerNkeyFile)
+}
+
+func natsClient(t *testing.T, url, seed string) *natskv.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := natskv.Connect(ctx, natskv.WithURL(url), natskv.WithNkeySeedFile(seed), natskv.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	for i := 0; !c.Connected(); i++ {
+		if i == 1000 {
+			t.Fatal("the client did not connect to the gateway's NATS in 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c
+}
+
+// certFilesFor writes a self-signed certificate for names into a test
+// directory.
+func certFilesFor(t *testing.T, names ...string) (certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
+	if err := WriteSelfSigned(certFile, keyFile, names, "ecdsa"); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// putTenant validates and writes a tenant document the way tlsgate tenant
+// put does.
+func putTenant(t *testing.T, g *Gateway, c *natskv.Client, doc string) RegistryTenant {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := PrepareTenant(ctx, g.snap.Load().cfg, c, filepath.Join(t.TempDir(), "tenant.yaml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutTenant(ctx, rt.Name, rt.Doc, rt.Certificate); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// eventually retries check until it returns nil, for at most a minute
+// (the registry applies a change within about a second; a busy machine
+// may take longer).
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = check(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+// servesCert is a check that sni is served with the certificate in certFile.
+func servesCert(g *Gateway, sni, certFile string) func() error {
+	return func() error {
+		want, err := os.ReadFile(certFile)
+		if err != nil {
+			return err
+		}
+		block, _ := pem.Decode(want)
+		v, err := tryDial(g.addr(), clientOpts{sni: sni, version: tls.VersionTLS13})
+		if err != nil {
+			return err
+		}
+		if got := v.state.PeerCertificates[0].Raw; !bytes.Equal(got, block.Bytes) {
+			return fmt.Errorf("served a certificate for %q, not the one put", v.state.PeerCertificates[0].DNSNames)
+		}
+		return nil
+	}
+}
+
+func shopDoc(certFile, keyFile, module string) string {
+	return fmt.Sprintf("name: shop\nserver_names: [shop.test]\nupstream: builtin\ncertificate: {cert_file: %s, key_file: %s}\nguest: {module: %q}\n",
+		certFile, keyFile, module)
+}
+
+// A tenant put in the registry is served, with its certificate from NATS,
+// and resumes; a changed certificate is served after the change; a
+// document that does not build is refused while the version in force
+// keeps serving; a removed tenant is no longer served.
+func TestRegistryPutChangeRemove(t *testing.T) {
+	g, deployer := registryGateway(t)
+	webPool := g.snap.Load().tenant("web").pool
+	crt1, key1 := certFilesFor(t, "shop.test")
+	putTenant(t, g, deployer, shopDoc(crt1, key1, config.BuiltinSessionCache))
+	eventually(t, "the put tenant is served with its certificate", servesCert(g, "shop.test", crt1))
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		if _, second := resumeOnce(t, g, g.addr(), clientOpts{sni: "shop.test", version: v}); !second.state.DidResume {
+			t.Errorf("%s: a registry tenant's session did not resume", tls.VersionName(v))
+		}
+	}
+	if g.snap.Load().tenant("web").pool != webPool {
+		t.Error("a registry change rebuilt the file tenant's pool")
+	}
+
+	crt2, key2 := certFilesFor(t, "shop.test")
+	putTenant(t, g, deployer, shopDoc(crt2, key2, config.BuiltinSessionCache))
+	eventually(t, "the changed certificate is served", servesCert(g, "shop.test", crt2))
+
+	// Documents that do not build here, written past tlsgate tenant put's
+	// checks: a guest that is not deployed, and a certificate entry that is
+	// not the one the document names.
+	before := counterValue(t, g, "tlsgate_registry_changes_total", "result", "refused")
+	ctx := context.Background()
+	good, err := deployer.TenantDoc(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := bytes.Replace(good, []byte(config.BuiltinSessionCache), []byte("nats:not-deployed"), 1)
+	if err := deployer.PutTenant(ctx, "shop", missing, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the bad document is counted refused", func() error {
+		if n := counterValue(t, g, "tlsgate_registry_changes_total", "result", "refused"); n < before+1 {
+			return fmt.Errorf("refused %v, want %v", n, before+1)
+		}
+		return nil
+	})
+	if err := servesCert(g, "shop.test", crt2)(); err != nil {
+		t.Errorf("after a bad document, the previous version: %v", err)
+	}
+	crt3, key3 := certFilesFor(t, "shop.test")
+	other := putTenantDryRun(t, g, deployer, shopDoc(crt3, key3, config.BuiltinSessionCache))
+	if err := deployer.PutTenant(ctx, "shop", other.Doc, nil); err != nil { // names crt3's entry; NATS holds crt2's
+		t.Fatal(err)
+	}
+	eventually(t, "the mismatched certificate is refused", func() error {
+		if n := counterValue(t, g, "tlsgate_registry_changes_total", "result", "refused"); n < before+2 {
+			return fmt.Errorf("refused %v, want %v", n, before+2)
+		}
+		return nil
+	})
+	if err := servesCert(g, "shop.test", crt2)(); err != nil {
+		t.Errorf("after a mismatched certificate, the previous version: %v", err)
+	}
+
+	if err := deployer.DeleteTenant(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the removed tenant is no longer served", func() error {
+		if _, err := tryDial(g.addr(), clientOpts{sni: "shop.test", version: tls.VersionTLS13}); err == nil {
+			return errors.New("shop.test still answers")
+		}
+		return nil
+	})
+	if _, err := tryDial(g.addr(), clientOpts{sni: "web.test", version: tls.VersionTLS13}); err != nil {
+		t.Errorf("the file tenant after the registry tenant went: %v", err)
+	}
+}
+
+func putTenantDryRun(t *testing.T, g *Gateway, c *natskv.Client, doc string) RegistryTenant {
+	t.Helper()
+	rt, err := PrepareTenant(context.Background(), g.snap.Load().cfg, c, filepath.Join(t.TempDir(), "t.yaml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// NATS never holds a registry tenant's private key in clear, and a
+// gateway's NATS user may not change the registry.
+func TestRegistryKeysSealedAndWritesDenied(t *testing.T) {
+	g, deployer := registryGateway(t)
+	crt, key := certFilesFor(t, "shop.test")
+	rt := putTenant(t, g, deployer, shopDoc(crt, key, config.BuiltinSessionCache))
+	entry, err := deployer.TenantCertificate(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(keyPEM)
+	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	for name, secret := range map[string][]byte{"key PEM": keyPEM, "key DER": der, "PEM body": keyPEM[28 : len(keyPEM)-30]} {
+		if bytes.Contains(entry, secret) || bytes.Contains(rt.Doc, secret) {
+			t.Errorf("the registry holds the private key's %s in clear", name)
+		}
+	}
+
+	gw := natsClient(t, g.NATSURL(), g.snap.Load().cfg.NATS.Embedded.GatewayNkeyFile)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := gw.PutTenant(ctx, "evil", rt.Doc, nil); !errors.Is(err, natskv.ErrPermissionDenied) {
+		t.Errorf("a gateway's user putting a tenant: %v, want ErrPermissionDenied", err)
+	}
+	if err := gw.DeleteTenant(ctx, "shop"); !errors.Is(err, natskv.ErrPermissionDenied) {
+		t.Errorf("a gateway's user removing a tenant: %v, want ErrPermissionDenied", err)
+	}
+	if names, err := gw.TenantNames(ctx); err != nil || len(names) != 1 {
+		t.Errorf("a gateway's user listing the registry: %q, %v", names, err)
+	}
+}
+
+// A registry tenant may not take a file tenant's name or server names.
+func TestRegistryTenantClashIsRefused(t *testing.T) {
+	g, deployer := registryGateway(t)
+	before := counterValue(t, g, "tlsgate_registry_changes_total", "result", "refused")
+	crt, key := certFilesFor(t, "web.test")
+	putTenant(t, g, deployer, fmt.Sprintf("name: thief\nserver_names: [web.test]\nupstream: builtin\ncertificate: {cert_file: %s, key_file: %s}\n", crt, key))
+	eventually(t, "the clash is refused", func() error {
+		if n := counterValue(t, g, "tlsgate_registry_changes_total", "result", "refused"); n < before+1 {
+			return fmt.Errorf("refused %v", n)
+		}
+		return nil
+	})
+	if g.snap.Load().tenant("thief") != nil {
+		t.Error("a registry tenant took a file tenant's server name")
+	}
+}
+
+// Two gateways sharing one NATS (the second joins the first's embedded
+// server, as a fleet does): a tenant put once is served by both, and a
+// session made on one resumes on the other.
+func TestRegistryAcrossTwoGateways(t *testing.T) {
+	gA, deployer := registryGateway(t)
+	cfgA := gA.snap.Load().cfg
+	cfgB := testConfig(t, cacheTenant("web", "web.test"))
+	cfgB.NATS = config.NATS{URL: gA.NATSURL(), NkeyFile: cfgA.NATS.Embedded.GatewayNkeyFile, Storage: "memory", Replicas: 1}
+	cfgB.Registry.Enabled = true
+	cfgB.FillDefaults()
+	gB := startGateway(t, cfgB)
+
+	crt, key := certFilesFor(t, "shop.test")
+	putTenant(t, gA, deployer, shopDoc(crt, key, config.BuiltinSessionCache))
+	eventually(t, "gateway A serves the tenant", servesCert(gA, "shop.test", crt))
+	eventually(t, "gateway B serves the tenant", servesCert(gB, "shop.test", crt))
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		if _, second := resumeOnce(t, gA, gB.addr(), clientOpts{sni: "shop.test", version: v}); !second.state.DidResume {
+			t.Errorf("%s: a session of the registry tenant made on A did not resume on B", tls.VersionName(v))
+		}
+	}
+}
+
+// A reload of the configuration file keeps the registry's tenants, and
+// their guest side, as they were.
+func TestFileReloadKeepsRegistryTenants(t *testing.T) {
+	g, deployer := registryGateway(t)
+	crt, key := certFilesFor(t, "shop.test")
+	putTenant(t, g, deployer, shopDoc(crt, key, config.BuiltinSessionCache))
+	eventually(t, "the put tenant is served", servesCert(g, "shop.test", crt))
+	pool := g.snap.Load().tenant("shop").pool
+	cfg := *g.snap.Load().cfg
+	cfg.Tenants = append(cfg.Tenants, cacheTenant("blog", "blog.test"))
+	cfg.FillDefaults()
+	if err := g.Reload(context.Background(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.snap.Load().tenant("shop"); got == nil || got.pool != pool {
+		t.Fatal("a file reload dropped or rebuilt the registry tenant")
+	}
+	if err := servesCert(g, "shop.test", crt)(); err != nil {
+		t.Error(err)
+	}
+	dial(t, g.addr(), clientOpts{sni: "blog.test", version: tls.VersionTLS13})
+}
