@@ -65,7 +65,7 @@ func putTenant(t *testing.T, g *Gateway, c *natskv.Client, doc string) RegistryT
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rt, err := PrepareTenant(ctx, g.snap.Load().cfg, c, filepath.Join(t.TempDir(), "tenant.yaml"), []byte(doc))
+	rt, err := PrepareTenant(ctx, g.snap.Load().cfg.Sealing.Keys, c, filepath.Join(t.TempDir(), "tenant.yaml"), []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestRegistryPutChangeRemove(t *testing.T) {
 
 func putTenantDryRun(t *testing.T, g *Gateway, c *natskv.Client, doc string) RegistryTenant {
 	t.Helper()
-	rt, err := PrepareTenant(context.Background(), g.snap.Load().cfg, c, filepath.Join(t.TempDir(), "t.yaml"), []byte(doc))
+	rt, err := PrepareTenant(context.Background(), g.snap.Load().cfg.Sealing.Keys, c, filepath.Join(t.TempDir(), "t.yaml"), []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,19 +153,15 @@ type RegistryTenant struct {
 // source) and makes what the registry stores: it validates the document
 // (field paths as in check), reads its certificate files, checks them
 // (they pair, are valid, cover the server names) and seals the key with
-// cfg's sealing keys, and loads its guest the way a gateway would (a
-// nats: module is read from kv). Nothing is written.
-func PrepareTenant(ctx context.Context, cfg *config.Config, kv *natskv.Client, source string, data []byte) (RegistryTenant, error) {
+// the fleet's sealing keys (the first seals), and loads its guest the way a
+// gateway would (a nats: module is read from kv). Nothing is written.
+func PrepareTenant(ctx context.Context, keys []config.SealingKey, kv *natskv.Client, source string, data []byte) (RegistryTenant, error) {
 	tc, err := config.ParseTenantInput(source, data)
 	if err != nil {
 		return RegistryTenant{}, err
 	}
 	rt := RegistryTenant{Name: tc.Name}
 	if c := tc.Certificate; c.CertFile != "" {
-		keys, err := sealingKeys(cfg)
-		if err != nil {
-			return rt, err
-		}
 		seal, err := newSealer(keys)
 		if err != nil {
 			return rt, err

@@ -24,13 +24,19 @@ func sealingKeys(cfg *config.Config) ([]config.SealingKey, error) {
 	if len(cfg.Sealing.Keys) > 0 {
 		return cfg.Sealing.Keys, nil
 	}
-	path := cfg.Sealing.KeysFile
+	keys, err := ReadSealingKeys(cfg.Sealing.KeysFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return generateSealingKey(cfg.Sealing.KeysFile)
+	}
+	return keys, err
+}
+
+// ReadSealingKeys reads a sealing keys file (the form of
+// <data_dir>/sealing-keys.yaml and sealing.keys_file). A missing file is an
+// error wrapping fs.ErrNotExist.
+func ReadSealingKeys(path string) ([]config.SealingKey, error) {
 	k := koanf.New(".")
-	err := k.Load(file.Provider(path), yaml.Parser())
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return generateSealingKey(path)
-	case err != nil:
+	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
 		return nil, fmt.Errorf("gateway: sealing keys file %s: %w", path, err)
 	}
 	var f struct {

@@ -24,12 +24,17 @@ func newGuest() *cobra.Command {
 		Long: "Tenants whose guest module is \"nats:<name>\" read it from the NATS object store bucket " +
 			natskv.GuestBucket + "; every gateway joined to that NATS reloads them when it changes.",
 	}
+	natsFlags(cmd)
+	cmd.AddCommand(newGuestPush(), newGuestList())
+	return cmd
+}
+
+// natsFlags are how a deployer's command reaches the fleet's NATS.
+func natsFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().String("nats", "nats://127.0.0.1:4222", "NATS URL of the fleet")
 	cmd.PersistentFlags().String("creds", "", "NATS credentials file")
 	cmd.PersistentFlags().String("nkey", "", "NKey seed file of a deployer (a gateway's embedded NATS: <data_dir>/nats-deployer.nk)")
 	cmd.PersistentFlags().String("ca", "", "CA certificate (PEM) that the NATS server's TLS certificate chains to")
-	cmd.AddCommand(newGuestPush(), newGuestList())
-	return cmd
 }
 
 // connectNATS connects to the fleet's NATS and waits, bounded, until it is
@@ -37,7 +42,7 @@ func newGuest() *cobra.Command {
 func connectNATS(cmd *cobra.Command) (*natskv.Client, error) {
 	url, _ := cmd.Flags().GetString("nats")
 	creds, _ := cmd.Flags().GetString("creds")
-	opts := []natskv.ClientOption{natskv.WithURL(url), natskv.WithName("tlsgate guest"),
+	opts := []natskv.ClientOption{natskv.WithURL(url), natskv.WithName("tlsgate "+cmd.Parent().Name()),
 		natskv.WithLogger(slog.New(slog.DiscardHandler))}
 	if creds != "" {
 		opts = append(opts, natskv.WithCredsFile(creds))

@@ -51,7 +51,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newCheck(), newVersion(), newGuest(), bench.NewCommand())
+	root.AddCommand(newServe(), newCheck(), newVersion(), newGuest(), newTenant(), bench.NewCommand())
 	return root
 }
 

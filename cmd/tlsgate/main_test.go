@@ -84,6 +84,7 @@ type gwOpts struct {
 	dataDir  string
 	addr     string
 	noConfig bool
+	extra    string // more top-level YAML for the config
 }
 
 const defaultTenants = `
@@ -118,8 +119,8 @@ func startGW(t *testing.T, o gwOpts) *gw {
 			g.nats = freeAddr(t)
 			nats = fmt.Sprintf("nats: {storage: memory, embedded: {listen: %q}}\n", g.nats)
 		}
-		cfg := fmt.Sprintf("wasm: {cache_dir: %q}\nsealing:\n  keys:\n    - {id: k1, key: %q}\n%stenants:%s",
-			wasmCache, testSealingKey, nats, o.tenants)
+		cfg := fmt.Sprintf("wasm: {cache_dir: %q}\nsealing:\n  keys:\n    - {id: k1, key: %q}\n%s%stenants:%s",
+			wasmCache, testSealingKey, nats, o.extra, o.tenants)
 		file := filepath.Join(t.TempDir(), "tlsgate.yaml")
 		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
