@@ -42,7 +42,7 @@ func natsFlags(cmd *cobra.Command) {
 func connectNATS(cmd *cobra.Command) (*natskv.Client, error) {
 	url, _ := cmd.Flags().GetString("nats")
 	creds, _ := cmd.Flags().GetString("creds")
-	opts := []natskv.ClientOption{natskv.WithURL(url), natskv.WithName("tlsgate "+cmd.Parent().Name()),
+	opts := []natskv.ClientOption{natskv.WithURL(url), natskv.WithName("tlsgate " + cmd.Parent().Name()),
 		natskv.WithLogger(slog.New(slog.DiscardHandler))}
 	if creds != "" {
 		opts = append(opts, natskv.WithCredsFile(creds))
