@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
@@ -39,55 +38,50 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 	report, errs = append(report, natsReport...), append(errs, natsErrs...)
 	rt, err := wasmhost.NewRuntime(ctx,
 		wasmhost.WithMemoryLimitPages(uint32(cfg.Wasm.MemoryLimitMB)*16),
+		wasmhost.WithMemoryBudget(uint64(cfg.Wasm.MemoryBudgetMB)<<20),
 		wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
-	for i, t := range cfg.Tenants {
-		path := fmt.Sprintf("tenants[%d]", i)
-		if t.Certificate.SelfSigned {
-			report = append(report, fmt.Sprintf("%s (%s): self-signed certificate (generated at start)", path, t.Name))
-		} else if _, err := loadCertificate(cfg.DataDir, t, path); err != nil {
-			errs = append(errs, err)
-		} else {
-			report = append(report, fmt.Sprintf("%s (%s): certificate %s", path, t.Name, t.Certificate.CertFile))
-		}
-		if t.Guest == nil {
-			report = append(report, fmt.Sprintf("%s (%s): no guest: stateless tickets", path, t.Name))
-			continue
-		}
-		if strings.HasPrefix(t.Guest.Module, config.NATSModulePrefix) {
-			report = append(report, fmt.Sprintf("%s (%s): guest %s is read from the NATS object store at start (tlsgate guest push checks it when deployed)",
-				path, t.Name, t.Guest.Module))
-			continue
-		}
-		if line, err := checkGuest(ctx, rt, t, path+".guest"); err != nil {
-			errs = append(errs, err)
-		} else {
-			report = append(report, line)
-		}
+	// What serve builds, built the same way, short of NATS and writing.
+	g := &Gateway{ctx: ctx, log: slog.New(slog.DiscardHandler), metrics: newMetrics(), rt: rt, dryRun: true}
+	start := time.Now()
+	s, err := g.buildSnapshot(ctx, cfg, nil)
+	if err != nil {
+		return report, errors.Join(append(errs, err)...)
 	}
+	defer s.close(context.WithoutCancel(ctx))
+	for i, t := range s.list {
+		report = append(report, describeTenant(fmt.Sprintf("tenants[%d]", i), t)...)
+	}
+	report = append(report, fmt.Sprintf("%d tenant(s) built in %v", len(s.list), time.Since(start).Round(time.Millisecond)))
 	if len(errs) > 0 {
 		return report, errors.Join(errs...)
 	}
 	return report, nil
 }
 
-func checkGuest(ctx context.Context, rt *wasmhost.Runtime, t config.Tenant, path string) (string, error) {
-	wasm, name, err := guestBytes(t.Guest.Module)
-	if err != nil {
-		return "", fmt.Errorf("gateway: %s.module: %w", path, err)
+// describeTenant says what check built for a tenant.
+func describeTenant(path string, t *tenant) []string {
+	var out []string
+	switch c := t.cfg.Certificate; {
+	case c.SelfSigned:
+		out = append(out, fmt.Sprintf("%s (%s): self-signed certificate (generated at start if missing)", path, t.name))
+	default:
+		out = append(out, fmt.Sprintf("%s (%s): certificate %s, valid until %s", path, t.name, c.CertFile,
+			t.cert.Leaf.NotAfter.UTC().Format(time.DateOnly)))
 	}
-	start := time.Now()
-	info, err := loadGuest(ctx, rt, name, wasm, t.Name, []byte(t.Guest.Config))
 	switch {
-	case errors.Is(err, wasmhost.ErrInvalidModule):
-		return "", fmt.Errorf("gateway: %s.module: %w", path, err)
-	case err != nil:
-		return "", fmt.Errorf("gateway: %s: %w", path, err)
+	case t.cfg.Guest == nil:
+		out = append(out, fmt.Sprintf("%s (%s): no guest: stateless tickets", path, t.name))
+	case t.pool == nil:
+		out = append(out, fmt.Sprintf("%s (%s): guest %s is read from the NATS object store at start (tlsgate guest push checks it when deployed)",
+			path, t.name, t.cfg.Guest.Module))
+	default:
+		out = append(out, fmt.Sprintf("%s (%s): guest %s loaded (%s)", path, t.name, t.cfg.Guest.Module, moduleInfo(t.module.mod)))
 	}
-	return fmt.Sprintf("%s (%s): guest %s loaded (%s) in %v", path, t.Name, name, info, time.Since(start).Round(time.Millisecond)), nil
+	return out
 }
 
 // CheckGuestModule refuses what a gateway would refuse: a module that does
@@ -116,6 +110,11 @@ func loadGuest(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []by
 		return "", err
 	}
 	p.Close(context.WithoutCancel(ctx))
+	return moduleInfo(m), nil
+}
+
+// moduleInfo describes a compiled module: size, digest and hooks.
+func moduleInfo(m *wasmhost.Module) string {
 	hooks := ""
 	if m.HasFetch() {
 		hooks += " fetch"
@@ -123,5 +122,5 @@ func loadGuest(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []by
 	if m.HasStore() {
 		hooks += " store"
 	}
-	return fmt.Sprintf("%d bytes, sha256 %.12s, exports%s", len(wasm), m.Digest(), hooks), nil
+	return fmt.Sprintf("%d bytes, sha256 %.12s, exports%s", m.Size(), m.Digest(), hooks)
 }

@@ -41,6 +41,9 @@ type Gateway struct {
 	modules  moduleCache
 	stores   *storeQueue
 	registry *registryWatch // nil unless registry.enabled
+	// dryRun builds tenants for Check: nothing is written (no generated
+	// certificate or key file), and there is no NATS.
+	dryRun bool
 
 	snap      atomic.Pointer[snapshot]
 	reloadMu  sync.Mutex

@@ -18,6 +18,7 @@ type Module struct {
 	rt       *Runtime
 	name     string
 	digest   string
+	size     int
 	compiled wazero.CompiledModule
 	cfg      wazero.ModuleConfig
 
@@ -34,6 +35,9 @@ func (m *Module) Name() string { return m.name }
 
 // Digest returns the SHA-256 of the module's bytes, in lower-case hex.
 func (m *Module) Digest() string { return m.digest }
+
+// Size returns the length of the module's bytes.
+func (m *Module) Size() int { return m.size }
 
 // HasFetch reports whether the guest exports tlsgate_on_session_fetch.
 func (m *Module) HasFetch() bool { return m.hasFetch }

@@ -180,6 +180,7 @@ func (r *Runtime) newModule(name string, wasm []byte, compiled wazero.CompiledMo
 		rt:       r,
 		name:     name,
 		digest:   hex.EncodeToString(sum[:]),
+		size:     len(wasm),
 		compiled: compiled,
 		cfg:      cfg,
 		hasFetch: v.hasFetch,
