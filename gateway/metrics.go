@@ -79,7 +79,7 @@ func newMetrics() *metrics {
 		Name: "tlsgate_guest_instances_created_total", Help: "Guest instances created.",
 	}, []string{"tenant"})
 	m.instDiscarded = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tlsgate_guest_instances_discarded_total", Help: "Guest instances closed, by reason (trap, timeout, memory, misuse, idle, closed, init).",
+		Name: "tlsgate_guest_instances_discarded_total", Help: "Guest instances closed, by reason (trap, timeout, memory, misuse, idle, closed, init; budget: the runtime memory budget was past; evicted: idle longest when the budget needed room for another instance).",
 	}, []string{"tenant", "reason"})
 	m.guestFaults = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_guest_faults_total", Help: "Guest calls that failed, by export and kind (trap, timeout, memory, misuse, status).",

@@ -1,6 +1,7 @@
 package wasmhost
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ type instance struct {
 	lastUsed             time.Time // when it was last returned to the idle stack
 	accounted            int64     // bytes of memory counted in the runtime's budget
 	rt                   *Runtime
+	lru                  *list.Element // in the runtime's idleLRU while idle
 }
 
 // memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its
@@ -76,7 +78,7 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 	}
 	inst.mod = mod
 	inst.mem = mod.Memory()
-	if !p.m.rt.mem.take(inst, int64(inst.mem.Size())) {
+	if !p.takeMemory(inst) {
 		_ = mod.Close(context.Background())
 		return nil, fmt.Errorf("wasmhost: tenant %q module %q: %w", p.tenant, p.m.name, ErrMemoryBudget)
 	}
@@ -95,6 +97,20 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 	}
 	p.obs.InstanceCreated(p.tenant)
 	return inst, nil
+}
+
+// takeMemory accounts a new instance in the runtime's budget, evicting
+// instances idle longest (of any pool) to make room; false: every instance
+// is busy and the budget is used up.
+func (p *Pool) takeMemory(inst *instance) bool {
+	for {
+		if p.m.rt.mem.take(inst, int64(inst.mem.Size())) {
+			return true
+		}
+		if !p.m.rt.evictIdle() {
+			return false
+		}
+	}
 }
 
 // run calls a () -> i32 export with the call state already reset and filled

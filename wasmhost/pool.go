@@ -178,6 +178,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		inst := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		p.m.rt.idle.drop(inst)
 		p.inUse++
 		p.mu.Unlock()
 		return inst, nil
@@ -316,7 +317,29 @@ func (p *Pool) release(inst *instance, reason string) {
 	}
 	inst.lastUsed = now
 	p.idle = append(p.idle, inst)
+	p.m.rt.idle.push(inst)
 	p.mu.Unlock()
+}
+
+// evict closes inst if it is still idle in p (the runtime's budget needs
+// its memory for another instance); it reports whether it did.
+func (p *Pool) evict(inst *instance) bool {
+	p.mu.Lock()
+	i := slices.Index(p.idle, inst)
+	if i < 0 {
+		p.mu.Unlock()
+		return false
+	}
+	p.idle = slices.Delete(p.idle, i, i+1)
+	p.m.rt.idle.drop(inst)
+	delete(p.all, inst)
+	p.live--
+	p.discarded["evicted"]++
+	p.handOffSlotLocked()
+	p.mu.Unlock()
+	inst.close()
+	p.obs.InstanceDiscarded(p.tenant, "evicted")
+	return true
 }
 
 func (p *Pool) popWaiterLocked() *waiter {
@@ -355,6 +378,7 @@ func (p *Pool) reapIdle(now time.Time) {
 	for len(p.idle)-k > p.minIdle && now.Sub(p.idle[k].lastUsed) >= p.idleTimeout {
 		victims = append(victims, p.idle[k])
 		delete(p.all, p.idle[k])
+		p.m.rt.idle.drop(p.idle[k])
 		k++
 	}
 	if k > 0 {
@@ -406,6 +430,7 @@ func (p *Pool) Close(ctx context.Context) error {
 		p.idle = nil
 		for _, inst := range idle {
 			delete(p.all, inst)
+			p.m.rt.idle.drop(inst)
 		}
 		p.live -= len(idle)
 		p.discarded["closed"] += uint64(len(idle))

@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,4 +265,47 @@ func compiled(tb testing.TB, name string, wasm []byte, opts ...RuntimeOption) (*
 		tb.Fatal(err)
 	}
 	return rt, m
+}
+
+// Tenants share the runtime's memory budget: when it is used up, a new
+// instance of one pool takes the place of the instance idle longest in
+// any pool, instead of failing while others sit idle.
+func TestBudgetEvictsTheInstanceIdleLongest(t *testing.T) {
+	ctx := context.Background()
+	const page = 64 << 10
+	src := filepath.Join(t.TempDir(), "miss.wat")
+	os.WriteFile(src, []byte(`(module
+  (memory (export "memory") 1)
+  (func (export "tlsgate_abi_v1"))
+  (func (export "tlsgate_on_session_fetch") (result i32) (i32.const 1)))`), 0o600)
+	_, m := compiled(t, "miss.wasm", wat2wasm(t, src), WithMemoryBudget(2*page))
+	pools := make([]*Pool, 3)
+	for i := range pools {
+		p, err := NewPool(ctx, m, WithMinIdle(0), WithTenant(fmt.Sprintf("t%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		pools[i] = p
+	}
+	in := FetchInput{SessionID: make([]byte, 32)}
+	for round := range 2 {
+		for i, p := range pools {
+			if _, err := p.Fetch(ctx, in); !errors.Is(err, ErrMiss) {
+				t.Fatalf("round %d, pool %d: %v, want a miss (room made by evicting an idle instance)", round, i, err)
+			}
+		}
+	}
+	// Budget of two instances, three pools visited twice in turn: every
+	// call after the first two evicted the instance idle longest.
+	var evicted uint64
+	for _, p := range pools {
+		evicted += p.Stats().Discarded["evicted"]
+	}
+	if evicted != 4 {
+		t.Errorf("evicted %d instances, want 4", evicted)
+	}
+	if live := pools[0].Stats().Live + pools[1].Stats().Live + pools[2].Stats().Live; live != 2 {
+		t.Errorf("%d instances live, want 2 (the budget)", live)
+	}
 }

@@ -24,6 +24,7 @@ type Runtime struct {
 	logger   *slog.Logger
 	memLimit uint32 // pages
 	mem      memoryBudget
+	idle     idleLRU
 	reaper   *reaper
 
 	wasiFuncs map[string]funcSig // WASI exports a guest may import
