@@ -58,6 +58,12 @@ const (
 	// Anything but StatusOK refuses the instance (and, for the first instance,
 	// the module).
 	ExportOnInit = "tlsgate_on_init"
+	// ExportSharedInstances is optional: () -> (), never called. A guest
+	// that exports it declares that it keeps nothing tenant-specific
+	// between calls (it reads InputTenant in each call that needs it), so
+	// the host may let one instance serve calls of several tenants with the
+	// same module and guest configuration, one call at a time.
+	ExportSharedInstances = "tlsgate_shared_instances"
 	// ExportOnSessionFetch is () -> i32: StatusOK after SetSession is a hit,
 	// StatusNotFound is a miss; anything else is a guest error (a full handshake).
 	ExportOnSessionFetch = "tlsgate_on_session_fetch"

@@ -79,7 +79,7 @@ func describeTenant(path string, t *tenant) []string {
 		out = append(out, fmt.Sprintf("%s (%s): guest %s is read from the NATS object store at start (tlsgate guest push checks it when deployed)",
 			path, t.name, t.cfg.Guest.Module))
 	default:
-		out = append(out, fmt.Sprintf("%s (%s): guest %s loaded (%s)", path, t.name, t.cfg.Guest.Module, moduleInfo(t.module.mod)))
+		out = append(out, fmt.Sprintf("%s (%s): guest %s loaded (%s)", path, t.name, t.module.mod.Name(), moduleInfo(t.module.mod)))
 	}
 	return out
 }

@@ -12,6 +12,7 @@ type stateCollector struct {
 	kvUp      *prometheus.Desc
 	trips     *prometheus.Desc
 	guestMem  *prometheus.Desc
+	shared    *prometheus.Desc
 }
 
 func newStateCollector(g *Gateway) *stateCollector {
@@ -28,6 +29,9 @@ func newStateCollector(g *Gateway) *stateCollector {
 			"1 while key-value operations are sent to NATS: connected and the breaker closed; 0 while fetches are skipped.", nil, nil),
 		guestMem: prometheus.NewDesc("tlsgate_guest_memory_bytes",
 			"Linear memory of all live guest instances together (bounded by wasm.memory_budget_mb).", nil, nil),
+		shared: prometheus.NewDesc("tlsgate_guest_shared_idle_instances",
+			"Idle guest instances that any tenant of the module (with the same guest config) may use, by module; only for guests that export tlsgate_shared_instances. Instances in use are counted in tlsgate_guest_instances of the tenant using them.",
+			[]string{"module"}, nil),
 		trips: prometheus.NewDesc("tlsgate_kv_breaker_trips_total",
 			"Times NATS stopped answering key-value operations while connected (the breaker opened).", nil, nil),
 	}
@@ -41,6 +45,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.kvUp
 	ch <- c.trips
 	ch <- c.guestMem
+	ch <- c.shared
 }
 
 // Collect implements prometheus.Collector.
@@ -59,6 +64,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.InUse), t.name, "in_use")
 			ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(st.Waiting), t.name)
 		}
+	}
+	for module, n := range c.g.modules.sharedIdle() {
+		ch <- prometheus.MustNewConstMetric(c.shared, prometheus.GaugeValue, float64(n), module)
 	}
 	if c.g.rt != nil {
 		ch <- prometheus.MustNewConstMetric(c.guestMem, prometheus.GaugeValue, float64(c.g.rt.GuestMemory()))

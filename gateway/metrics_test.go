@@ -101,7 +101,7 @@ func TestAdminEndpoints(t *testing.T) {
 		{"/healthz", 200, []string{"ok"}},
 		{"/readyz", 200, []string{"ready", "nats: connected"}},
 		{"/metrics", 200, []string{
-			`tlsgate_guest_instances{state="live",tenant="a"}`,
+			`tlsgate_guest_shared_idle_instances{module="builtin:sessioncache"} 1`,
 			"tlsgate_nats_connected 1",
 			`tlsgate_handshakes_total{outcome="full",tenant="a",version="1.3"} 1`,
 			"tlsgate_session_store_duration_seconds_bucket",

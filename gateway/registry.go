@@ -63,6 +63,14 @@ func (w *registryWatch) isSynced() bool {
 func (w *registryWatch) watch() {
 	g := w.g
 	quiet := false // log a failure to set the watch up once, not every second
+	// Until the first tenant is put there is no bucket to watch; its
+	// creation is announced, so the first put applies at once.
+	created, stop, err := g.kv.RegistryCreated()
+	if err != nil {
+		g.log.Warn("cannot subscribe to JetStream advisories; polling for the tenant registry", "err", err)
+	} else {
+		defer stop()
+	}
 	for g.ctx.Err() == nil {
 		w.mu.Lock()
 		w.syncing, w.initial = true, map[string]bool{}
@@ -71,6 +79,14 @@ func (w *registryWatch) watch() {
 		switch {
 		case errors.Is(err, natskv.ErrTenantNotFound): // nothing was ever put: the registry is empty
 			w.doneSyncing()
+			select {
+			case <-g.ctx.Done():
+				return
+			case <-created:
+				continue
+			case <-time.After(10 * registryRetry):
+				continue
+			}
 		case err != nil && !quiet:
 			g.log.Warn("cannot watch the tenant registry yet; retrying", "err", err)
 			quiet = true

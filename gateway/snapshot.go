@@ -373,7 +373,12 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		prewarm = 0
 	}
 	callCap := max(tc.Guest.FetchDeadline, tc.Guest.StoreDeadline)
+	share, err := module.share(tc.Guest.Config)
+	if err != nil {
+		return t, fmt.Errorf("gateway: %s: %w", gp, err)
+	}
 	t.pool, err = wasmhost.NewPool(ctx, t.module.mod,
+		wasmhost.WithShare(share), // used only by a guest that exports tlsgate_shared_instances
 		wasmhost.WithMinIdle(0), wasmhost.WithPrewarm(prewarm),
 		wasmhost.WithTenant(tc.Name),
 		wasmhost.WithGuestConfig([]byte(tc.Guest.Config)),
@@ -508,6 +513,27 @@ type moduleRef struct {
 	// cache.mu): each module and config is started once up front, not once
 	// per tenant, and the tenants' pools are lazy.
 	starts map[string]error
+	// shares holds, per guest config, the idle instances the tenants of a
+	// guest that allows it (wasmhost.Share) draw on (under cache.mu).
+	shares map[string]*wasmhost.Share
+}
+
+// share returns the Share of the module's tenants with guestConfig.
+func (r *moduleRef) share(guestConfig string) (*wasmhost.Share, error) {
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	if s, ok := r.shares[guestConfig]; ok {
+		return s, nil
+	}
+	s, err := wasmhost.NewShare(r.mod, []byte(guestConfig))
+	if err != nil {
+		return nil, err
+	}
+	if r.shares == nil {
+		r.shares = map[string]*wasmhost.Share{}
+	}
+	r.shares[guestConfig] = s
+	return s, nil
 }
 
 // get returns the compiled module of wasm, whose moduleDigest is digest.
@@ -528,6 +554,23 @@ func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string
 	r := &moduleRef{cache: c, digest: digest, mod: m, refs: 1}
 	c.mods[digest] = r
 	return r, nil
+}
+
+// sharedIdle returns the idle instances of the shares of modules that
+// allow sharing, by module name.
+func (c *moduleCache) sharedIdle() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, r := range c.mods {
+		if !r.mod.SharedInstances() {
+			continue
+		}
+		for _, s := range r.shares {
+			out[r.mod.Name()] += s.Idle()
+		}
+	}
+	return out
 }
 
 // probed returns whether an instance of the module was started with
@@ -556,9 +599,17 @@ func (r *moduleRef) release(ctx context.Context) error {
 	if last {
 		delete(r.cache.mods, r.digest)
 	}
+	shares := r.shares
+	if last {
+		r.shares = nil
+	}
 	r.cache.mu.Unlock()
 	if last {
-		return r.mod.Close(ctx)
+		var errs []error
+		for _, sh := range shares {
+			errs = append(errs, sh.Close(ctx))
+		}
+		return errors.Join(append(errs, r.mod.Close(ctx))...)
 	}
 	return nil
 }

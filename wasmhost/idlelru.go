@@ -16,10 +16,13 @@ type idleLRU struct {
 	l  list.List // of *instance, front: idle longest
 }
 
-// push adds inst, just made idle (under its pool's mu).
-func (u *idleLRU) push(inst *instance) {
+// push adds inst, just made idle in its pool (under the pool's mu).
+func (u *idleLRU) push(inst *instance) { u.pushShared(inst, nil) }
+
+// pushShared adds inst, just made idle in share s (nil: in its pool).
+func (u *idleLRU) pushShared(inst *instance, s *Share) {
 	u.mu.Lock()
-	inst.lru = u.l.PushBack(inst)
+	inst.lru, inst.idleIn = u.l.PushBack(inst), s
 	u.mu.Unlock()
 }
 
@@ -33,14 +36,16 @@ func (u *idleLRU) drop(inst *instance) {
 	u.mu.Unlock()
 }
 
-// oldest returns the instance idle longest, or nil.
-func (u *idleLRU) oldest() *instance {
+// oldest returns the instance idle longest, and the share it is idle in
+// (nil: its pool), or nil.
+func (u *idleLRU) oldest() (*instance, *Share) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if e := u.l.Front(); e != nil {
-		return e.Value.(*instance)
+		inst := e.Value.(*instance)
+		return inst, inst.idleIn
 	}
-	return nil
+	return nil, nil
 }
 
 // evictIdle closes the instance idle longest across the runtime's pools,
@@ -48,11 +53,13 @@ func (u *idleLRU) oldest() *instance {
 // none.
 func (r *Runtime) evictIdle() bool {
 	for range 8 { // the oldest may be taken meanwhile: try the next
-		inst := r.idle.oldest()
-		if inst == nil {
+		inst, share := r.idle.oldest()
+		switch {
+		case inst == nil:
 			return false
-		}
-		if inst.cs.pool.evict(inst) {
+		case share != nil && share.evict(inst):
+			return true
+		case share == nil && inst.cs.pool.evict(inst):
 			return true
 		}
 	}

@@ -26,6 +26,7 @@ type instance struct {
 	accounted            int64     // bytes of memory counted in the runtime's budget
 	rt                   *Runtime
 	lru                  *list.Element // in the runtime's idleLRU while idle
+	idleIn               *Share        // the share it is idle in, if any (under the idleLRU's mu)
 }
 
 // memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its

@@ -23,6 +23,7 @@ type Module struct {
 	cfg      wazero.ModuleConfig
 
 	hasFetch, hasStore, hasInit bool
+	shared                      bool   // exports abi.ExportSharedInstances
 	maxPages                    uint32 // effective memory cap in pages
 
 	closeOnce sync.Once
@@ -35,6 +36,11 @@ func (m *Module) Name() string { return m.name }
 
 // Digest returns the SHA-256 of the module's bytes, in lower-case hex.
 func (m *Module) Digest() string { return m.digest }
+
+// SharedInstances reports whether the guest declares that one instance may
+// serve calls of several tenants (it exports abi.ExportSharedInstances);
+// see Share.
+func (m *Module) SharedInstances() bool { return m.shared }
 
 // Size returns the length of the module's bytes.
 func (m *Module) Size() int { return m.size }

@@ -45,6 +45,7 @@ type Pool struct {
 	writeRate    *rate.Limiter // nil: no limit
 	cpu          *rate.Limiter // guest CPU in microseconds (WithCPUBudget); nil: no limit
 	cpuLog       rate.Sometimes
+	share        *Share // nil: the pool's instances are its own
 
 	mu        sync.Mutex
 	idle      []*instance            // LIFO: top is the most recently used
@@ -128,6 +129,9 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 		drained:      make(chan struct{}),
 		discarded:    make(map[string]uint64),
 	}
+	if o.share.fits(p) {
+		p.share, p.minIdle = o.share, 0
+	}
 	if o.cpuPerSecond > 0 {
 		us := int(o.cpuPerSecond / time.Microsecond)
 		p.cpu = rate.NewLimiter(rate.Limit(us), us)
@@ -186,6 +190,14 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	if p.live < p.max {
 		p.live++
 		p.inUse++
+		if p.share != nil {
+			if inst := p.share.take(); inst != nil {
+				inst.cs.pool = p // this tenant's call from now on
+				p.all[inst] = struct{}{}
+				p.mu.Unlock()
+				return inst, nil
+			}
+		}
 		p.mu.Unlock()
 		return p.createFor(ctx)
 	}
@@ -313,6 +325,16 @@ func (p *Pool) release(inst *instance, reason string) {
 		p.inUse++
 		w.ch <- grant{inst: inst}
 		p.mu.Unlock()
+		return
+	}
+	if p.share != nil { // idle in the share, for any tenant of it
+		p.live--
+		delete(p.all, inst)
+		p.mu.Unlock()
+		if !p.share.put(inst, now, p.idleTimeout) {
+			inst.close()
+			p.obs.InstanceDiscarded(p.tenant, "closed")
+		}
 		return
 	}
 	inst.lastUsed = now

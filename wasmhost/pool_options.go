@@ -27,6 +27,7 @@ type poolOptions struct {
 	writeCall    int // bytes of KV keys and values one call may write; 0: no limit
 	writeRate    int // bytes per second all calls may write; 0: no limit
 	cpuPerSecond time.Duration
+	share        *Share
 }
 
 func (o *poolOptions) validate() error {
@@ -153,4 +154,13 @@ func WithObserver(obs Observer) PoolOption {
 			o.obs = obs
 		}
 	}
+}
+
+// WithShare lets the pool draw idle instances from s, and return them
+// there, when the pool's module and guest config are s's and the module
+// exports abi.ExportSharedInstances (see Share); otherwise s is ignored.
+// A sharing pool keeps no idle instance of its own (WithMinIdle is 0).
+// Default: none.
+func WithShare(s *Share) PoolOption {
+	return func(o *poolOptions) { o.share = s }
 }

@@ -14,6 +14,7 @@ import (
 type reaper struct {
 	mu      sync.Mutex
 	pools   map[*Pool]struct{}
+	shares  map[*Share]struct{}
 	changed chan struct{} // a pool came or went: the period may change
 	ctx     context.Context
 	stop    context.CancelFunc
@@ -22,7 +23,7 @@ type reaper struct {
 
 func newReaper() *reaper {
 	ctx, stop := context.WithCancel(context.Background())
-	r := &reaper{pools: make(map[*Pool]struct{}), changed: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
+	r := &reaper{pools: make(map[*Pool]struct{}), shares: make(map[*Share]struct{}), changed: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -39,6 +40,18 @@ func (r *reaper) remove(p *Pool) {
 	delete(r.pools, p)
 	r.mu.Unlock()
 	r.poke()
+}
+
+func (r *reaper) addShare(s *Share) {
+	r.mu.Lock()
+	r.shares[s] = struct{}{}
+	r.mu.Unlock()
+}
+
+func (r *reaper) removeShare(s *Share) {
+	r.mu.Lock()
+	delete(r.shares, s)
+	r.mu.Unlock()
 }
 
 func (r *reaper) poke() {
@@ -77,7 +90,14 @@ func (r *reaper) run() {
 			for p := range r.pools {
 				pools = append(pools, p)
 			}
+			shares := make([]*Share, 0, len(r.shares))
+			for s := range r.shares {
+				shares = append(shares, s)
+			}
 			r.mu.Unlock()
+			for _, s := range shares {
+				s.reapIdle(now)
+			}
 			for _, p := range pools {
 				p.reapIdle(now)
 				p.replenish(r.ctx)

@@ -187,6 +187,7 @@ func (r *Runtime) newModule(name string, wasm []byte, compiled wazero.CompiledMo
 		hasFetch: v.hasFetch,
 		hasStore: v.hasStore,
 		hasInit:  v.hasInit,
+		shared:   v.shared,
 		maxPages: maxPages,
 		closed:   make(chan struct{}),
 	}, nil

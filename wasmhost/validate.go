@@ -42,7 +42,7 @@ var (
 
 // validated is what validate learnt about a module.
 type validated struct {
-	hasInitialize, hasInit, hasFetch, hasStore bool
+	hasInitialize, hasInit, hasFetch, hasStore, shared bool
 }
 
 // validate checks a compiled module against ABI v1: marker, hooks and their
@@ -108,6 +108,9 @@ func validate(name string, wasm []byte, c wazero.CompiledModule, wasi map[string
 		return v, err
 	}
 	if v.hasFetch, err = checkExport(abi.ExportOnSessionFetch, sigStatus, false); err != nil {
+		return v, err
+	}
+	if v.shared, err = checkExport(abi.ExportSharedInstances, sigVoid, false); err != nil {
 		return v, err
 	}
 	if v.hasStore, err = checkExport(abi.ExportOnSessionStore, sigStatus, false); err != nil {

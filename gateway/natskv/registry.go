@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tlsgate/tlsgate/wasmhost"
@@ -177,6 +178,24 @@ func (c *Client) DeleteTenant(ctx context.Context, name string) error {
 		return guestErr(ctx, "delete tenant "+name, err)
 	}
 	return nil
+}
+
+// RegistryCreated returns a channel that receives when JetStream reports
+// the registry's bucket created (its stream-created advisory), so a
+// gateway waiting for the first tenant put does not have to poll for it.
+// stop ends the subscription.
+func (c *Client) RegistryCreated() (created <-chan struct{}, stop func(), err error) {
+	ch := make(chan struct{}, 1)
+	sub, err := c.nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.CREATED.KV_"+TenantsBucket, func(*nats.Msg) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("natskv: watch for the registry: %w", err)
+	}
+	return ch, func() { _ = sub.Unsubscribe() }, nil
 }
 
 // TenantChange is one change to the registry: a tenant's document put

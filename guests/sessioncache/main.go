@@ -23,9 +23,17 @@ import (
 	guest "github.com/tlsgate/tlsgate/guests/sdk/go"
 )
 
-// prefix is set by tlsgate_on_init from the guest config; an instance serves
-// one tenant with one config for its whole life.
+// prefix is set by tlsgate_on_init from the guest config. It depends on
+// nothing else: keys are in the calling tenant's namespace whichever tenant
+// calls, so one instance may serve the calls of every tenant that has the
+// same guest config.
 var prefix = []byte(defaultPrefix)
+
+// sharedInstances declares that (abi.ExportSharedInstances): the host may
+// then let 10,000 tenants with this guest share a few instances.
+//
+//go:wasmexport tlsgate_shared_instances
+func sharedInstances() {}
 
 //go:wasmexport tlsgate_on_init
 func onInit() abi.Status {
