@@ -12,9 +12,13 @@ import (
 // goroutine and one ticker for any number of pools, where a pool each
 // would cost 10,000 of them on an edge with 10,000 tenants.
 type reaper struct {
-	mu      sync.Mutex
-	pools   map[*Pool]struct{}
-	shares  map[*Share]struct{}
+	mu     sync.Mutex
+	pools  map[*Pool]struct{}
+	shares map[*Share]struct{}
+	// every is the visiting period: half the shortest idle timeout of the
+	// pools, kept up to date by add (a shorter one) and by each visit (all
+	// of them), never by scanning 10,000 pools on each add or remove.
+	every   time.Duration
 	changed chan struct{} // a pool came or went: the period may change
 	ctx     context.Context
 	stop    context.CancelFunc
@@ -23,7 +27,7 @@ type reaper struct {
 
 func newReaper() *reaper {
 	ctx, stop := context.WithCancel(context.Background())
-	r := &reaper{pools: make(map[*Pool]struct{}), shares: make(map[*Share]struct{}), changed: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
+	r := &reaper{pools: make(map[*Pool]struct{}), shares: make(map[*Share]struct{}), every: maxReapPeriod, changed: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -31,15 +35,18 @@ func newReaper() *reaper {
 func (r *reaper) add(p *Pool) {
 	r.mu.Lock()
 	r.pools[p] = struct{}{}
+	shorter := p.idleTimeout/2 < r.every
+	r.every = min(r.every, p.idleTimeout/2)
 	r.mu.Unlock()
-	r.poke()
+	if shorter {
+		r.poke()
+	}
 }
 
 func (r *reaper) remove(p *Pool) {
 	r.mu.Lock()
 	delete(r.pools, p)
 	r.mu.Unlock()
-	r.poke()
 }
 
 func (r *reaper) addShare(s *Share) {
@@ -61,16 +68,18 @@ func (r *reaper) poke() {
 	}
 }
 
+// Visiting period bounds.
+const (
+	maxReapPeriod = 30 * time.Second
+	minReapPeriod = 10 * time.Millisecond
+)
+
 // period is how often the pools are visited: half the shortest idle
 // timeout, between 10 ms and 30 s.
 func (r *reaper) period() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d := 30 * time.Second
-	for p := range r.pools {
-		d = min(d, p.idleTimeout/2)
-	}
-	return max(d, 10*time.Millisecond)
+	return max(r.every, minReapPeriod)
 }
 
 func (r *reaper) run() {
@@ -87,8 +96,10 @@ func (r *reaper) run() {
 		case now := <-t.C:
 			r.mu.Lock()
 			pools := make([]*Pool, 0, len(r.pools))
+			r.every = maxReapPeriod
 			for p := range r.pools {
 				pools = append(pools, p)
+				r.every = min(r.every, p.idleTimeout/2)
 			}
 			shares := make([]*Share, 0, len(r.shares))
 			for s := range r.shares {

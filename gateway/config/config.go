@@ -30,6 +30,11 @@ type Config struct {
 	Wasm Wasm `koanf:"wasm"`
 	// Tenants are the virtual hosts, chosen by SNI.
 	Tenants []Tenant `koanf:"tenants"`
+	// TenantsDir is a directory of tenant documents (*.yaml or *.yml, one
+	// tenant each, with the fields of an entry of Tenants), added to
+	// Tenants in file name order. A reload reads again only the files whose
+	// size or modification time changed. Default: none.
+	TenantsDir string `koanf:"tenants_dir"`
 	// Registry adds the tenants of the NATS tenant registry to Tenants.
 	Registry Registry `koanf:"registry"`
 	// HandshakeTimeout bounds one TLS handshake. Default 10s.
@@ -233,6 +238,10 @@ type Tenant struct {
 	SessionTTL time.Duration `koanf:"session_ttl"`
 	// MinVersion: "1.2" (default) or "1.3".
 	MinVersion string `koanf:"min_version"`
+
+	// source is the file of a tenant of TenantsDir, which errors name
+	// instead of its index in Tenants.
+	source string
 }
 
 // Certificate is a PEM certificate chain and key, or a generated one.

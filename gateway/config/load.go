@@ -87,6 +87,13 @@ func Load(src Source) (*Config, error) {
 		base = filepath.Dir(abs)
 	}
 	c.resolvePaths(base)
+	if c.TenantsDir != "" {
+		more, err := loadTenantsDir(c.TenantsDir)
+		if err != nil {
+			return nil, err
+		}
+		c.Tenants = append(c.Tenants, more...)
+	}
 	c.FillDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -288,6 +295,23 @@ func (c *Config) resolvePaths(base string) {
 	abs(&c.NATS.TLS.CertFile)
 	abs(&c.NATS.TLS.KeyFile)
 	abs(&c.Wasm.CacheDir)
+	abs(&c.TenantsDir)
+	c.resolveTenantPaths(base)
+}
+
+// resolveTenantPaths is resolvePaths for the tenants' files.
+func (c *Config) resolveTenantPaths(base string) {
+	home, _ := os.UserHomeDir()
+	abs := func(p *string) {
+		switch {
+		case *p == "~" && home != "":
+			*p = home
+		case strings.HasPrefix(*p, "~/") && home != "":
+			*p = filepath.Join(home, (*p)[2:])
+		case *p != "" && base != "" && !filepath.IsAbs(*p):
+			*p = filepath.Join(base, *p)
+		}
+	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		abs(&t.Certificate.CertFile)

@@ -312,19 +312,23 @@ func (c *Config) validateTenants(p *problems) {
 	defaults := 0
 	for i, t := range c.Tenants {
 		path := fmt.Sprintf("tenants[%d]", i)
-		t.validate(p, path, fileTenant)
+		if t.source != "" {
+			path = t.source + ":" // checked when read; what is left is how it fits the others
+		} else {
+			t.validate(p, path, fileTenant)
+		}
 		if j, dup := names[t.Name]; dup && tenantNameRE.MatchString(t.Name) {
-			p.add(path+".name", "%q is also tenants[%d].name", t.Name, j)
+			p.add(join(path, "name"), "%q is also the name of %s", t.Name, tenantPath(c.Tenants[j], j))
 		}
 		names[t.Name] = i
 		if t.Default {
 			defaults++
 			if defaults == 2 {
-				p.add(path+".default", "only one tenant may be the default")
+				p.add(join(path, "default"), "only one tenant may be the default")
 			}
 		}
 		for j, n := range t.ServerNames {
-			sp := fmt.Sprintf("%s.server_names[%d]", path, j)
+			sp := fmt.Sprintf("%s[%d]", join(path, "server_names"), j)
 			if checkServerName(n) != nil {
 				continue // t.validate said so
 			}
@@ -335,6 +339,22 @@ func (c *Config) validateTenants(p *problems) {
 			sni[key] = sp
 		}
 	}
+}
+
+// join is path.field, or "file: field" for a tenant document's path.
+func join(path, field string) string {
+	if strings.HasSuffix(path, ":") {
+		return path + " " + field
+	}
+	return path + "." + field
+}
+
+// tenantPath names tenant i in errors: its index, or its document.
+func tenantPath(t Tenant, i int) string {
+	if t.source != "" {
+		return t.source
+	}
+	return fmt.Sprintf("tenants[%d]", i)
 }
 
 // tenantKind is where a tenant is defined, which decides what its
