@@ -57,8 +57,13 @@ func main() {
 	ns := flag.String("n", "100,1000", "tenant counts, comma-separated")
 	bin := flag.String("bin", "_build/tlsgate", "the tlsgate binary")
 	workers := flag.Int("workers", 4, "client connections in parallel")
+	flag.StringVar(&layout, "layout", "dir", `where the tenants are: "dir" (tenants_dir, a file each) or "file" (the configuration file's tenants:)`)
 	flag.Parse()
+	if layout != "dir" && layout != "file" {
+		log.Fatalf("-layout %q: want dir or file", layout)
+	}
 	log.SetFlags(0)
+	fmt.Printf("tenants in: %s\n\n", layout)
 	fmt.Println("| tenants | ready | idle RSS | cold first handshake (warm) | 1 full + 1 resumed each: RSS | 2nd round resumed | file change applied (failed conns) | registry put / change applied (failed conns) | registry put to gateway A / B |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, f := range strings.Split(*ns, ",") {
@@ -72,7 +77,14 @@ func main() {
 		}
 		fmt.Println(row)
 	}
+	fmt.Println("\nA gateway whose tenants are all in the registry (second start):\n\n| registry tenants | ready | idle RSS |\n|---|---|---|")
+	for _, row := range registryStarts {
+		fmt.Println(row)
+	}
 }
+
+// registryStarts are the rows of the second table, one per N.
+var registryStarts []string
 
 // gw is one tlsgate process.
 type gw struct {
@@ -91,15 +103,42 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-func writeConfig(path string, n int, nats string, extraTTL string) error {
+// layout is where the tenants are defined: "file" (all in tenants: of the
+// configuration file) or "dir" (one document each in tenants_dir).
+var layout string
+
+func tenantDoc(i int, ttl string) string {
+	return fmt.Sprintf("{name: t%d, server_names: [t%d.test], certificate: {self_signed: true}, upstream: builtin, session_ttl: %s, guest: {module: \"builtin:sessioncache\", fetch_deadline: 50ms}}", i, i, ttl)
+}
+
+// writeConfig writes the configuration of n tenants; only tenant 0 gets
+// ttl0 as its session_ttl, so a second call with another ttl0 changes
+// exactly one tenant.
+func writeConfig(path string, n int, nats string, ttl0 string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sealing: {keys: [{id: k1, key: %q}]}\nregistry: {enabled: true}\n%s\ntenants:\n", sealingKey, nats)
+	fmt.Fprintf(&b, "sealing: {keys: [{id: k1, key: %q}]}\nregistry: {enabled: true}\n%s\n", sealingKey, nats)
+	dir := path + ".d"
+	if layout == "dir" {
+		fmt.Fprintf(&b, "tenants_dir: %q\n", dir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	} else {
+		b.WriteString("tenants:\n")
+	}
 	for i := range n {
 		ttl := "24h"
-		if i == 0 && extraTTL != "" {
-			ttl = extraTTL
+		if i == 0 {
+			ttl = ttl0
 		}
-		fmt.Fprintf(&b, "  - {name: t%d, server_names: [t%d.test], certificate: {self_signed: true}, upstream: builtin, session_ttl: %s, guest: {module: \"builtin:sessioncache\", fetch_deadline: 50ms}}\n", i, i, ttl)
+		switch {
+		case layout == "file":
+			fmt.Fprintf(&b, "  - %s\n", tenantDoc(i, ttl))
+		case i == 0 || ttl0 == "24h": // the first write, or the one changed tenant
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("t%05d.yaml", i)), []byte(tenantDoc(i, ttl)+"\n"), 0o600); err != nil {
+				return err
+			}
+		}
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
@@ -262,7 +301,7 @@ func measure(bin string, n, workers int) (string, error) {
 	a := &gw{dataDir: filepath.Join(work, "a"), config: filepath.Join(work, "a.yaml"), nats: freeAddr()}
 	os.Mkdir(a.dataDir, 0o700)
 	natsA := fmt.Sprintf("nats: {storage: memory, embedded: {listen: %q}}", a.nats)
-	if err := writeConfig(a.config, n, natsA, ""); err != nil {
+	if err := writeConfig(a.config, n, natsA, "24h"); err != nil {
 		return "", err
 	}
 	if _, err := start(bin, a); err != nil { // generates the certificates
@@ -405,6 +444,53 @@ func measure(bin string, n, workers int) (string, error) {
 	if err := errors.Join(errA, errB); err != nil {
 		return "", err
 	}
+
+	// N tenants in the registry instead of the file: gateway B serves them
+	// all, then starts again with them (certificates on disk).
+	var next atomic.Int64
+	var putErr atomic.Value
+	var pw sync.WaitGroup
+	for range 8 {
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				doc := fmt.Sprintf(`{"name":"r%d","server_names":["r%d.test"],"certificate":{"self_signed":true},"upstream":"builtin","guest":{"module":"builtin:sessioncache"}}`, i, i)
+				if err := dep.PutTenant(ctx, fmt.Sprintf("r%d", i), []byte(doc), nil); err != nil {
+					putErr.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	pw.Wait()
+	if err, _ := putErr.Load().(error); err != nil {
+		return "", err
+	}
+	want := fmt.Sprintf("tenants: %d\n", n+2)
+	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + b.admin + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), want) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("gateway B does not serve the %d registry tenants after 10 minutes", n)
+		}
+	}
+	b.stop()
+	regReady, err := start(bin, b)
+	if err != nil {
+		return "", err
+	}
+	regIdle := b.rss()
+	if _, _, err := c.visit(b.addr, fmt.Sprintf("r%d.test", n-1)); err != nil {
+		return "", fmt.Errorf("registry tenant after restart: %w", err)
+	}
+	registryStarts = append(registryStarts, fmt.Sprintf("| %d | %.1f s | %s |", n, regReady.Seconds(), regIdle))
 
 	return fmt.Sprintf("| %d | %.1f s | %s | %s median, %s max (%s) | %s (%d%% resumed) | %.1f%% | %s (%d) | %s / %s (%d) | %s / %s |",
 		n, ready.Seconds(), idle, ms(cold[len(cold)/2]), ms(cold[len(cold)-1]), ms(warm[len(warm)/2]),
