@@ -39,6 +39,7 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 	rt, err := wasmhost.NewRuntime(ctx,
 		wasmhost.WithMemoryLimitPages(uint32(cfg.Wasm.MemoryLimitMB)*16),
 		wasmhost.WithMemoryBudget(uint64(cfg.Wasm.MemoryBudgetMB)<<20),
+		wasmhost.WithInstanceBudget(cfg.Wasm.MaxInstances),
 		wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err

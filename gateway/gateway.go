@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		wasmhost.WithCompilationCacheDir(cfg.Wasm.CacheDir),
 		wasmhost.WithMemoryLimitPages(uint32(cfg.Wasm.MemoryLimitMB)*16),
 		wasmhost.WithMemoryBudget(uint64(cfg.Wasm.MemoryBudgetMB)<<20),
+		wasmhost.WithInstanceBudget(cfg.Wasm.MaxInstances),
 		wasmhost.WithLogger(g.log))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: wasm runtime: %w", err)

@@ -24,6 +24,7 @@ type instance struct {
 	nextHandle           int32
 	lastUsed             time.Time // when it was last returned to the idle stack
 	accounted            int64     // bytes of memory counted in the runtime's budget
+	counted              bool      // counted in the runtime's instance budget
 	rt                   *Runtime
 	lru                  *list.Element // in the runtime's idleLRU while idle
 	idleIn               *Share        // the share it is idle in, if any (under the idleLRU's mu)

@@ -22,10 +22,14 @@ const (
 	reclaimInterval   = time.Second
 )
 
-// memoryBudget accounts the linear memory of live instances.
+// memoryBudget accounts the linear memory of live instances, and their
+// number.
 type memoryBudget struct {
 	limit int64 // 0: no limit
 	used  atomic.Int64
+
+	maxInstances int64 // 0: no limit
+	instances    atomic.Int64
 
 	mu          sync.Mutex
 	freed       int64
@@ -33,13 +37,19 @@ type memoryBudget struct {
 	reclaiming  bool
 }
 
-// take accounts a new instance of size bytes, or refuses it past the limit.
+// take accounts a new instance of size bytes, or refuses it past either
+// limit.
 func (b *memoryBudget) take(inst *instance, size int64) bool {
-	if n := b.used.Add(size); b.limit > 0 && n > b.limit {
-		b.used.Add(-size)
+	if n := b.instances.Add(1); b.maxInstances > 0 && n > b.maxInstances {
+		b.instances.Add(-1)
 		return false
 	}
-	inst.accounted = size
+	if n := b.used.Add(size); b.limit > 0 && n > b.limit {
+		b.used.Add(-size)
+		b.instances.Add(-1)
+		return false
+	}
+	inst.accounted, inst.counted = size, true
 	return true
 }
 
@@ -57,7 +67,10 @@ func (b *memoryBudget) grew(inst *instance, size int64) bool {
 // piled up.
 func (b *memoryBudget) give(inst *instance, size int64) {
 	b.used.Add(-inst.accounted)
-	inst.accounted = 0
+	if inst.counted {
+		b.instances.Add(-1)
+	}
+	inst.accounted, inst.counted = 0, false
 	if size == 0 {
 		return
 	}

@@ -271,14 +271,20 @@ func compiled(tb testing.TB, name string, wasm []byte, opts ...RuntimeOption) (*
 // instance of one pool takes the place of the instance idle longest in
 // any pool, instead of failing while others sit idle.
 func TestBudgetEvictsTheInstanceIdleLongest(t *testing.T) {
-	ctx := context.Background()
 	const page = 64 << 10
+	for name, budget := range map[string]RuntimeOption{"memory": WithMemoryBudget(2 * page), "instances": WithInstanceBudget(2)} {
+		t.Run(name, func(t *testing.T) { testBudgetEvicts(t, budget) })
+	}
+}
+
+func testBudgetEvicts(t *testing.T, budget RuntimeOption) {
+	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), "miss.wat")
 	os.WriteFile(src, []byte(`(module
   (memory (export "memory") 1)
   (func (export "tlsgate_abi_v1"))
   (func (export "tlsgate_on_session_fetch") (result i32) (i32.const 1)))`), 0o600)
-	_, m := compiled(t, "miss.wasm", wat2wasm(t, src), WithMemoryBudget(2*page))
+	_, m := compiled(t, "miss.wasm", wat2wasm(t, src), budget)
 	pools := make([]*Pool, 3)
 	for i := range pools {
 		p, err := NewPool(ctx, m, WithMinIdle(0), WithTenant(fmt.Sprintf("t%d", i)))

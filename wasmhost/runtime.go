@@ -41,6 +41,7 @@ type runtimeOptions struct {
 	cacheDir  string
 	memLimit  uint32
 	memBudget uint64
+	maxInst   int
 	logger    *slog.Logger
 }
 
@@ -71,6 +72,14 @@ func WithMemoryLimitPages(pages uint32) RuntimeOption {
 // Default: 0.
 func WithMemoryBudget(bytes uint64) RuntimeOption {
 	return func(o *runtimeOptions) { o.memBudget = bytes }
+}
+
+// WithInstanceBudget bounds how many guest instances all the runtime's
+// pools hold together. Like WithMemoryBudget, a new instance past it first
+// closes the instance idle longest, of any pool, and fails with
+// ErrMemoryBudget when every instance is busy. 0 means no bound. Default: 0.
+func WithInstanceBudget(n int) RuntimeOption {
+	return func(o *runtimeOptions) { o.maxInst = n }
 }
 
 // WithLogger sets the logger of the runtime and the default logger of its
@@ -110,7 +119,7 @@ func NewRuntime(ctx context.Context, opts ...RuntimeOption) (*Runtime, error) {
 		cache:    cache,
 		logger:   o.logger,
 		memLimit: o.memLimit,
-		mem:      memoryBudget{limit: int64(min(o.memBudget, 1<<62))},
+		mem:      memoryBudget{limit: int64(min(o.memBudget, 1<<62)), maxInstances: int64(max(o.maxInst, 0))},
 		reaper:   newReaper(),
 		closed:   make(chan struct{}),
 	}

@@ -212,6 +212,10 @@ type Wasm struct {
 	// every tenant: no instance starts past it, and one that grew the total
 	// past it is retired after its call. Default 1024.
 	MemoryBudgetMB int `koanf:"memory_budget_mb"`
+	// MaxInstances caps the guest instances of all tenants together; past
+	// it (as past MemoryBudgetMB) a new instance takes the place of the one
+	// idle longest. Default 4096.
+	MaxInstances int `koanf:"max_instances"`
 }
 
 // Tenant is one virtual host.

@@ -110,7 +110,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad tenant name", func(s string) string { return strings.Replace(s, "name: b", "name: b/c", 1) },
 			`tenants[1].name: "b/c" must be 1-64 of [A-Za-z0-9_-]`},
 		{"duplicate tenant", func(s string) string { return strings.Replace(s, "name: b", "name: a", 1) },
-			`tenants[1].name: "a" is also tenants[0].name`},
+			`tenants[1].name: "a" is also the name of tenants[0]`},
 		{"duplicate sni", func(s string) string { return strings.Replace(s, "[b.test]", "[a.test]", 1) },
 			`tenants[1].server_names[0]: "a.test" is also served by tenants[0].server_names[0]`},
 		{"bad wildcard", func(s string) string { return strings.Replace(s, `"*.a.test"`, `"a.*.test"`, 1) },

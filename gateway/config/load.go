@@ -216,6 +216,9 @@ func (c *Config) FillDefaults() {
 	if c.Wasm.MemoryBudgetMB == 0 {
 		c.Wasm.MemoryBudgetMB = 1024
 	}
+	if c.Wasm.MaxInstances == 0 {
+		c.Wasm.MaxInstances = 4096
+	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 10 * time.Second
 	}

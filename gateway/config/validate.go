@@ -95,6 +95,9 @@ func (c *Config) Validate() error {
 	if c.Wasm.MemoryBudgetMB < c.Wasm.MemoryLimitMB || c.Wasm.MemoryBudgetMB > 1<<20 {
 		p.add("wasm.memory_budget_mb", "%d is out of range wasm.memory_limit_mb (%d)..1048576", c.Wasm.MemoryBudgetMB, c.Wasm.MemoryLimitMB)
 	}
+	if c.Wasm.MaxInstances < 1 || c.Wasm.MaxInstances > 1<<20 {
+		p.add("wasm.max_instances", "%d is out of range 1..1048576", c.Wasm.MaxInstances)
+	}
 	if c.HandshakeTimeout <= 0 {
 		p.add("handshake_timeout", "must be positive")
 	}
