@@ -2,8 +2,10 @@ package wasmhosttest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +16,9 @@ import (
 // module with rt and makes a pool for the tenant whose KV is kv(ctx, tenant)
 // (an error from kv fails the Load),
 // with the spec's guest configuration, an Observer that counts abandoned KV
-// operations (see KVOpCounter), and then opts (for example
+// operations (see KVOpCounter), a wasmhost.Share with every other Load of the
+// same bytes and guest configuration (used when the guest exports
+// tlsgate_shared_instances), and then opts (for example
 // wasmhost.WithCallTimeout; a wasmhost.WithObserver there replaces the
 // counting one). Closing the Guest closes the pool and the module. The
 // caller keeps ownership of rt and of the KVs.
@@ -37,6 +41,60 @@ type wasmhostHost struct {
 	rt   *wasmhost.Runtime
 	kv   func(ctx context.Context, tenant string) (wasmhost.KV, error)
 	opts []wasmhost.PoolOption
+
+	// Loads of the same module bytes and guest config share one compiled
+	// module and one wasmhost.Share, as tlsgate's tenants do: the kit's
+	// checks of two tenants then run on shared instances when the guest
+	// exports tlsgate_shared_instances.
+	mu   sync.Mutex
+	mods map[string]*loadedModule
+}
+
+type loadedModule struct {
+	m     *wasmhost.Module
+	share *wasmhost.Share
+	refs  int
+}
+
+func (h *wasmhostHost) module(ctx context.Context, spec GuestSpec) (string, *loadedModule, error) {
+	sum := sha256.Sum256(spec.Wasm)
+	key := string(sum[:]) + "\x00" + string(spec.Config)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if lm, ok := h.mods[key]; ok {
+		lm.refs++
+		return key, lm, nil
+	}
+	m, err := h.rt.Compile(ctx, spec.Name, spec.Wasm)
+	if err != nil {
+		return "", nil, err
+	}
+	share, err := wasmhost.NewShare(m, spec.Config)
+	if err != nil {
+		return "", nil, errors.Join(err, m.Close(ctx))
+	}
+	if h.mods == nil {
+		h.mods = map[string]*loadedModule{}
+	}
+	lm := &loadedModule{m: m, share: share, refs: 1}
+	h.mods[key] = lm
+	return key, lm, nil
+}
+
+// release drops one Load's hold on its module; the last closes it.
+func (h *wasmhostHost) release(ctx context.Context, key string) error {
+	h.mu.Lock()
+	lm := h.mods[key]
+	lm.refs--
+	last := lm.refs == 0
+	if last {
+		delete(h.mods, key)
+	}
+	h.mu.Unlock()
+	if !last {
+		return nil
+	}
+	return errors.Join(lm.share.Close(ctx), lm.m.Close(ctx))
 }
 
 var _ Host = (*wasmhostHost)(nil)
@@ -46,7 +104,7 @@ func (h *wasmhostHost) Load(ctx context.Context, spec GuestSpec) (Guest, error) 
 	if err != nil {
 		return nil, fmt.Errorf("wasmhosttest: KV of tenant %q: %w", spec.Tenant, err)
 	}
-	m, err := h.rt.Compile(ctx, spec.Name, spec.Wasm)
+	key, lm, err := h.module(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -56,25 +114,27 @@ func (h *wasmhostHost) Load(ctx context.Context, spec GuestSpec) (Guest, error) 
 		wasmhost.WithGuestConfig(spec.Config),
 		wasmhost.WithKV(kv),
 		wasmhost.WithObserver(obs),
+		wasmhost.WithShare(lm.share),
 	}, h.opts...)
-	p, err := wasmhost.NewPool(ctx, m, opts...)
+	p, err := wasmhost.NewPool(ctx, lm.m, opts...)
 	if err != nil {
-		return nil, errors.Join(err, m.Close(ctx))
+		return nil, errors.Join(err, h.release(ctx, key))
 	}
-	return &wasmhostGuest{Pool: p, m: m, ops: obs}, nil
+	return &wasmhostGuest{Pool: p, h: h, key: key, ops: obs}, nil
 }
 
-// wasmhostGuest is a pool that also owns its module.
+// wasmhostGuest is a pool that also holds its module.
 type wasmhostGuest struct {
 	*wasmhost.Pool
-	m   *wasmhost.Module
+	h   *wasmhostHost
+	key string
 	ops *opCounter
 }
 
 var _ KVOpCounter = (*wasmhostGuest)(nil)
 
 func (g *wasmhostGuest) Close(ctx context.Context) error {
-	return errors.Join(g.Pool.Close(ctx), g.m.Close(ctx))
+	return errors.Join(g.Pool.Close(ctx), g.h.release(ctx, g.key))
 }
 
 func (g *wasmhostGuest) KVOps() (completed, abandoned uint64) {
