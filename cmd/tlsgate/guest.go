@@ -77,6 +77,16 @@ func connectNATS(cmd *cobra.Command) (*natskv.Client, error) {
 	return c, nil
 }
 
+// withNATS runs fn with a client of the fleet's NATS, closed after.
+func withNATS(cmd *cobra.Command, fn func(*natskv.Client) error) error {
+	c, err := connectNATS(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(cmd.Context()))
+	return fn(c)
+}
+
 func newGuestPush() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "push NAME FILE.wasm",
@@ -95,17 +105,14 @@ func newGuestPush() *cobra.Command {
 			if _, err := gateway.CheckGuestModule(cmd.Context(), file, wasm, []byte(guestConfig)); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("%s refused, nothing deployed: %w", file, err)}
 			}
-			c, err := connectNATS(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close(context.WithoutCancel(cmd.Context()))
-			info, err := c.PutGuestModule(cmd.Context(), name, wasm)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deployed nats:%s (%d bytes, %s)\n", info.Name, info.Size, info.Digest)
-			return nil
+			return withNATS(cmd, func(c *natskv.Client) error {
+				info, err := c.PutGuestModule(cmd.Context(), name, wasm)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "deployed nats:%s (%d bytes, %s)\n", info.Name, info.Size, info.Digest)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("guest-config", "", "guest config to run tlsgate_on_init with while checking")
@@ -118,17 +125,14 @@ func newGuestList() *cobra.Command {
 		Short: "List the deployed guest modules",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := connectNATS(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close(context.WithoutCancel(cmd.Context()))
-			list, err := c.GuestModules(cmd.Context())
-			if err != nil {
-				return err
-			}
-			printGuests(cmd.OutOrStdout(), list)
-			return nil
+			return withNATS(cmd, func(c *natskv.Client) error {
+				list, err := c.GuestModules(cmd.Context())
+				if err != nil {
+					return err
+				}
+				printGuests(cmd.OutOrStdout(), list)
+				return nil
+			})
 		},
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,20 +56,17 @@ func newTenantPut() *cobra.Command {
 					return &exitError{code: 2, err: fmt.Errorf("--keys: %w (the fleet's sealing keys seal the certificate's key)", err)}
 				}
 			}
-			c, err := connectNATS(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close(context.WithoutCancel(cmd.Context()))
-			rt, err := gateway.PrepareTenant(cmd.Context(), keys, c, file, data)
-			if err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("%w\nnothing written", err)}
-			}
-			if err := c.PutTenant(cmd.Context(), rt.Name, rt.Doc, rt.Certificate); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "put tenant %s\n", rt.Name)
-			return nil
+			return withNATS(cmd, func(c *natskv.Client) error {
+				rt, err := gateway.PrepareTenant(cmd.Context(), keys, c, file, data)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("%w\nnothing written", err)}
+				}
+				if err := c.PutTenant(cmd.Context(), rt.Name, rt.Doc, rt.Certificate); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "put tenant %s\n", rt.Name)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringP("file", "f", "", "the tenant document (YAML)")
@@ -85,22 +81,19 @@ func newTenantGet() *cobra.Command {
 		Short: "Print a registry tenant's document",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := connectNATS(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close(context.WithoutCancel(cmd.Context()))
-			doc, err := c.TenantDoc(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			var out bytes.Buffer
-			if json.Indent(&out, doc, "", "  ") != nil {
-				out.Reset()
-				out.Write(doc)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), out.String())
-			return nil
+			return withNATS(cmd, func(c *natskv.Client) error {
+				doc, err := c.TenantDoc(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				var out bytes.Buffer
+				if json.Indent(&out, doc, "", "  ") != nil {
+					out.Reset()
+					out.Write(doc)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), out.String())
+				return nil
+			})
 		},
 	}
 }
@@ -111,42 +104,41 @@ func newTenantList() *cobra.Command {
 		Short: "List the registry's tenants",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := connectNATS(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close(context.WithoutCancel(cmd.Context()))
-			names, err := c.TenantNames(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TENANT\tSERVER NAMES\tGUEST\tCERTIFICATE")
-			for _, name := range names {
-				doc, err := c.TenantDoc(cmd.Context(), name)
-				if errors.Is(err, natskv.ErrTenantNotFound) {
-					continue // removed meanwhile
-				}
-				if err != nil {
-					return err
-				}
-				tc, err := config.ParseTenantStored(name, doc)
-				if err != nil {
-					fmt.Fprintf(tw, "%s\t(invalid document: %v)\t\t\n", name, err)
-					continue
-				}
-				guest, cert := "-", "self-signed"
-				if tc.Guest != nil {
-					guest = tc.Guest.Module
-				}
-				if tc.Certificate.NATS != "" {
-					cert = "sha256:" + tc.Certificate.NATS[:12]
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, strings.Join(tc.ServerNames, ","), guest, cert)
-			}
-			return tw.Flush()
+			return withNATS(cmd, func(c *natskv.Client) error { return listTenants(cmd, c) })
 		},
 	}
+}
+
+func listTenants(cmd *cobra.Command, c *natskv.Client) error {
+	names, err := c.TenantNames(cmd.Context())
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tSERVER NAMES\tGUEST\tCERTIFICATE")
+	for _, name := range names {
+		doc, err := c.TenantDoc(cmd.Context(), name)
+		if errors.Is(err, natskv.ErrTenantNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		tc, err := config.ParseTenantStored(name, doc)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\t(invalid document: %v)\t\t\n", name, err)
+			continue
+		}
+		guest, cert := "-", "self-signed"
+		if tc.Guest != nil {
+			guest = tc.Guest.Module
+		}
+		if tc.Certificate.NATS != "" {
+			cert = "sha256:" + tc.Certificate.NATS[:12]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, strings.Join(tc.ServerNames, ","), guest, cert)
+	}
+	return tw.Flush()
 }
 
 func newTenantRm() *cobra.Command {
@@ -155,16 +147,13 @@ func newTenantRm() *cobra.Command {
 		Short: "Remove a tenant from the registry (gateways stop serving it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := connectNATS(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close(context.WithoutCancel(cmd.Context()))
-			if err := c.DeleteTenant(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed tenant %s\n", args[0])
-			return nil
+			return withNATS(cmd, func(c *natskv.Client) error {
+				if err := c.DeleteTenant(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed tenant %s\n", args[0])
+				return nil
+			})
 		},
 	}
 }

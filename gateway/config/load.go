@@ -270,12 +270,12 @@ func (t *Tenant) FillDefaults() {
 	}
 }
 
-// resolvePaths expands a leading "~" or "~/" to the home directory, and
-// makes other relative file paths relative to the config file's directory
-// (base; "" leaves them relative to the working directory).
-func (c *Config) resolvePaths(base string) {
+// pathResolver returns a function that expands a leading "~" or "~/" of
+// the path it is given to the home directory, and makes another relative
+// path relative to base ("" leaves it relative to the working directory).
+func pathResolver(base string) func(*string) {
 	home, _ := os.UserHomeDir()
-	abs := func(p *string) {
+	return func(p *string) {
 		switch {
 		case *p == "~" && home != "":
 			*p = home
@@ -285,6 +285,13 @@ func (c *Config) resolvePaths(base string) {
 			*p = filepath.Join(base, *p)
 		}
 	}
+}
+
+// resolvePaths expands a leading "~" or "~/" to the home directory, and
+// makes other relative file paths relative to the config file's directory
+// (base; "" leaves them relative to the working directory).
+func (c *Config) resolvePaths(base string) {
+	abs := pathResolver(base)
 	abs(&c.DataDir)
 	abs(&c.Sealing.KeysFile)
 	abs(&c.NATS.CredsFile)
@@ -304,17 +311,7 @@ func (c *Config) resolvePaths(base string) {
 
 // resolveTenantPaths is resolvePaths for the tenants' files.
 func (c *Config) resolveTenantPaths(base string) {
-	home, _ := os.UserHomeDir()
-	abs := func(p *string) {
-		switch {
-		case *p == "~" && home != "":
-			*p = home
-		case strings.HasPrefix(*p, "~/") && home != "":
-			*p = filepath.Join(home, (*p)[2:])
-		case *p != "" && base != "" && !filepath.IsAbs(*p):
-			*p = filepath.Join(base, *p)
-		}
-	}
+	abs := pathResolver(base)
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		abs(&t.Certificate.CertFile)
