@@ -78,6 +78,21 @@ func startNATS(t *testing.T, addr, dir string) *natskv.Server {
 	if err != nil {
 		t.Fatalf("start nats on %s: %v", addr, err)
 	}
+	// The sessions bucket, made by a deployer: a gateway's user may not
+	// create streams (on an external NATS, the operator makes it).
+	c := natsClient(t, "nats://"+addr, filepath.Join(dir, "deployer.nk"))
+	if err := c.EnsureSessions(context.Background(), "file", 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := c.MigrateBuckets(context.Background()); err == nil { // binds the bucket, and nothing to migrate
+			break
+		} else if i == 100 {
+			t.Fatalf("the sessions bucket on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.Close(context.Background())
 	return s
 }
 

@@ -199,8 +199,9 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 			sopts = append(sopts, natskv.WithClientListen(n.Embedded.Listen))
 			sopts = append(sopts, sec...)
 			// The server now admits authenticated users only, this
-			// process's own client included.
-			copts = append(copts, natskv.WithNkeySeedFile(n.Embedded.GatewayNkeyFile))
+			// process's own client included: it is the server's owner,
+			// which creates the buckets the other gateways may not.
+			copts = append(copts, natskv.WithNkeySeedFile(n.Embedded.DeployerNkeyFile))
 		}
 		srv, err := natskv.StartEmbedded(ctx, sopts...)
 		if err != nil {
@@ -234,6 +235,12 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("gateway: nats: %w", err)
 	}
 	g.kv = kv
+	// The sessions bucket exists before any tenant needs it (created here
+	// by the embedding gateway, looked up by the others), so legacy
+	// buckets migrate and joining gateways find it.
+	if err := kv.EnsureSessions(ctx, n.Storage, n.Replicas); err != nil {
+		return fmt.Errorf("gateway: nats: %w", err)
+	}
 	return nil
 }
 

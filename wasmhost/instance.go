@@ -23,11 +23,11 @@ type instance struct {
 	wake                 chan struct{} // a KV operation completed (await_any)
 	nextHandle           int32
 	lastUsed             time.Time // when it was last returned to the idle stack
+	idleUntil            time.Time // idle in a share: when the reaper may close it
 	accounted            int64     // bytes of memory counted in the runtime's budget
 	counted              bool      // counted in the runtime's instance budget
 	rt                   *Runtime
 	lru                  *list.Element // in the runtime's idleLRU while idle
-	idleIn               *Share        // the share it is idle in, if any (under the idleLRU's mu)
 }
 
 // memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its
@@ -105,11 +105,12 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 // instances idle longest (of any pool) to make room; false: every instance
 // is busy and the budget is used up.
 func (p *Pool) takeMemory(inst *instance) bool {
+	size := int64(inst.mem.Size())
 	for {
-		if p.m.rt.mem.take(inst, int64(inst.mem.Size())) {
+		if p.m.rt.mem.take(inst, size) {
 			return true
 		}
-		if !p.m.rt.evictIdle() {
+		if !p.m.rt.roomAfterEviction(size) || !p.m.rt.evictIdle() {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package wasmhost
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -241,6 +242,19 @@ func (p *Pool) take(ctx context.Context, g grant) (*instance, error) {
 	case g.inst != nil:
 		return g.inst, nil
 	}
+	// A free slot: an idle shared instance before a new one.
+	if p.share != nil {
+		p.mu.Lock()
+		inst := p.share.take()
+		if inst != nil {
+			inst.cs.pool = p
+			p.all[inst] = struct{}{}
+		}
+		p.mu.Unlock()
+		if inst != nil {
+			return inst, nil
+		}
+	}
 	return p.createFor(ctx)
 }
 
@@ -339,16 +353,17 @@ func (p *Pool) release(inst *instance, reason string) {
 	}
 	inst.lastUsed = now
 	p.idle = append(p.idle, inst)
-	p.m.rt.idle.push(inst)
+	p.m.rt.idle.push(inst, p)
 	p.mu.Unlock()
 }
 
-// evict closes inst if it is still idle in p (the runtime's budget needs
-// its memory for another instance); it reports whether it did.
-func (p *Pool) evict(inst *instance) bool {
+// evict closes inst if it is still idle in p where the LRU saw it (elem;
+// not taken and returned since), because the runtime's budget needs its
+// room for another instance; it reports whether it did.
+func (p *Pool) evict(inst *instance, elem *list.Element) bool {
 	p.mu.Lock()
 	i := slices.Index(p.idle, inst)
-	if i < 0 {
+	if i < 0 || inst.lru != elem {
 		p.mu.Unlock()
 		return false
 	}

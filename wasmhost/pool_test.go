@@ -141,11 +141,16 @@ func TestPoolClose(t *testing.T) {
 		if err := p.Close(cctx); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
+		// Close returns once the call has given its instance back; Fetch
+		// returns to its caller just after.
+		if st := p.Stats(); st.InUse != 0 {
+			t.Fatalf("Close returned with the call still running: %+v", st)
+		}
 		select {
 		case err := <-done:
 			guestErr(t, err, wasmhost.FaultTimeout)
-		default:
-			t.Fatal("Close returned before the in-flight call")
+		case <-time.After(10 * time.Second):
+			t.Fatal("the in-flight call did not return after Close")
 		}
 		if _, err := p.Fetch(ctx, fetchInput(0)); !errors.Is(err, wasmhost.ErrPoolClosed) {
 			t.Fatalf("Fetch after Close: %v, want ErrPoolClosed", err)

@@ -2,8 +2,10 @@ package wasmhost
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -25,10 +27,9 @@ type Share struct {
 	m           *Module
 	guestConfig []byte
 
-	mu          sync.Mutex
-	idle        []*instance // LIFO: top is the most recently used
-	idleTimeout time.Duration
-	closed      bool
+	mu     sync.Mutex
+	idle   []*instance // LIFO: top is the most recently used
+	closed bool
 }
 
 // NewShare makes a Share for pools of m with guestConfig. It reports
@@ -38,7 +39,7 @@ func NewShare(m *Module, guestConfig []byte) (*Share, error) {
 	if m == nil {
 		return nil, errors.New("wasmhost: NewShare: nil module")
 	}
-	s := &Share{m: m, guestConfig: bytes.Clone(guestConfig), idleTimeout: 60 * time.Second}
+	s := &Share{m: m, guestConfig: bytes.Clone(guestConfig)}
 	m.rt.reaper.addShare(s)
 	return s, nil
 }
@@ -75,23 +76,17 @@ func (s *Share) put(inst *instance, now time.Time, idleTimeout time.Duration) bo
 		return false
 	}
 	inst.lastUsed = now
-	s.idleTimeout = idleTimeout
+	inst.idleUntil = now.Add(idleTimeout)
 	s.idle = append(s.idle, inst)
 	s.m.rt.idle.pushShared(inst, s)
 	return true
 }
 
-// evict closes inst if it is still idle in s.
-func (s *Share) evict(inst *instance) bool {
+// evict closes inst if it is still idle in s where the LRU saw it (elem).
+func (s *Share) evict(inst *instance, elem *list.Element) bool {
 	s.mu.Lock()
-	i := -1
-	for j, x := range s.idle {
-		if x == inst {
-			i = j
-			break
-		}
-	}
-	if i < 0 {
+	i := slices.Index(s.idle, inst)
+	if i < 0 || inst.lru != elem {
 		s.mu.Unlock()
 		return false
 	}
@@ -106,16 +101,21 @@ func (s *Share) evict(inst *instance) bool {
 }
 
 // reapIdle closes instances idle longer than the idle timeout of the pool
-// that last returned one.
+// that returned each.
 func (s *Share) reapIdle(now time.Time) {
 	s.mu.Lock()
-	k := 0
-	for k < len(s.idle) && now.Sub(s.idle[k].lastUsed) >= s.idleTimeout {
-		s.m.rt.idle.drop(s.idle[k])
-		k++
+	var victims []*instance
+	kept := s.idle[:0]
+	for _, inst := range s.idle {
+		if !now.Before(inst.idleUntil) {
+			s.m.rt.idle.drop(inst)
+			victims = append(victims, inst)
+		} else {
+			kept = append(kept, inst)
+		}
 	}
-	victims := append([]*instance(nil), s.idle[:k]...)
-	s.idle = append(s.idle[:0], s.idle[k:]...)
+	clear(s.idle[len(kept):])
+	s.idle = kept
 	s.mu.Unlock()
 	for _, inst := range victims {
 		inst.close()

@@ -16,13 +16,14 @@ import (
 type Role string
 
 const (
-	// RoleGateway is a gateway of the fleet: it may use the sessions bucket
-	// and read the deployed guest modules and the tenant registry, but it
-	// may not write, purge or delete those, nor create or change their
-	// buckets.
+	// RoleGateway is a gateway of the fleet: it may read and write the
+	// sessions bucket and read the deployed guest modules and the tenant
+	// registry, but it may not write those, nor create, change, purge or
+	// delete any stream.
 	RoleGateway Role = "gateway"
-	// RoleDeployer may do everything a gateway may, deploy guest modules
-	// (tlsgate guest push) and change the tenant registry (tlsgate tenant).
+	// RoleDeployer may do everything: deploy guest modules (tlsgate guest
+	// push), change the tenant registry (tlsgate tenant), and create the
+	// buckets. The gateway that embeds the server connects as one.
 	RoleDeployer Role = "deployer"
 )
 
@@ -31,17 +32,23 @@ const guestStream = "OBJ_" + GuestBucket
 
 // permissions returns what role may publish and subscribe to. A gateway
 // may publish anything but writes to the guest object store and the
-// registry's buckets, and the JetStream API calls that change their streams.
+// registry's buckets, and the JetStream API calls that change streams.
 func (r Role) permissions() (*server.Permissions, error) {
 	switch r {
 	case RoleDeployer:
 		return nil, nil // everything
 	case RoleGateway:
-		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + ".>"}
-		for _, stream := range []string{guestStream, "KV_" + TenantsBucket, "KV_" + CertsBucket} {
-			for _, op := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "RESTORE", "MSG.DELETE"} {
-				deny = append(deny, "$JS.API.STREAM."+op+"."+stream)
-			}
+		// No stream or account change at all: a user that may create or
+		// update any stream could give it a republish (or source) rule
+		// into the registry's or the guests' subjects, which the server
+		// does not check against the user's permissions. The sessions
+		// bucket is created by the gateway that embeds the server, which
+		// connects in-process as a deployer.
+		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + ".>",
+			"$JS.API.META.>", "$JS.API.ACCOUNT.>", "$JS.API.STREAM.TEMPLATE.>",
+			"$JS.API.STREAM.LEADER.STEPDOWN.*", "$JS.API.STREAM.PEER.REMOVE.*"}
+		for _, op := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "RESTORE", "MSG.DELETE"} {
+			deny = append(deny, "$JS.API.STREAM."+op+".*")
 		}
 		return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: deny}}, nil
 	default:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tlsgate/tlsgate/gateway/natskv"
 )
@@ -104,10 +105,64 @@ func TestClientPortAuthenticatesAndConfinesGateways(t *testing.T) {
 		return nil
 	})
 	t.Run("gateway uses session buckets", func(t *testing.T) {
+		// Made by a deployer (in a gateway: the one embedding the server);
+		// a gateway's user finds it.
+		if err := dep.EnsureSessions(opCtx(t), "file", 1); err != nil {
+			t.Fatal(err)
+		}
 		b := bucket(t, gw, "acme")
 		eventually(t, 10*time.Second, "put", func() error { return b.Put(opCtx(t), "k", []byte("sealed"), 0) })
 		if v, err := b.Get(opCtx(t), "k"); err != nil || string(v) != "sealed" {
 			t.Fatalf("Get = %q, %v", v, err)
+		}
+	})
+	t.Run("gateway cannot create or change streams", func(t *testing.T) {
+		// A stream republishing into the registry would let a gateway
+		// write it behind its permissions; so would the sessions stream
+		// changed to republish.
+		nk, err := nats.NkeyOptionFromSeed(gatewaySeed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(url, nk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		evil := jetstream.StreamConfig{Name: "evil", Subjects: []string{"evil.>"},
+			RePublish: &jetstream.RePublish{Source: "evil.>", Destination: "$KV." + natskv.TenantsBucket + ".{{wildcard(1)}}"}}
+		if _, err := js.CreateStream(ctx, evil); err == nil {
+			t.Fatal("a gateway's user created a stream")
+		}
+		sessions, err := js.Stream(opCtx(t), "KV_"+natskv.SessionsBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := sessions.CachedInfo().Config
+		changed.RePublish = &jetstream.RePublish{Source: ">", Destination: "$KV." + natskv.TenantsBucket + ".x"}
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel2()
+		if _, err := js.UpdateStream(ctx2, changed); err == nil {
+			t.Fatal("a gateway's user changed the sessions stream")
+		}
+		dk, err := nats.NkeyOptionFromSeed(deployerSeed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dc, err := nats.Connect(url, dk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dc.Close()
+		depJS, _ := jetstream.New(dc)
+		if _, err := depJS.Stream(opCtx(t), "evil"); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("the refused stream exists: %v", err)
+		}
+		if st, err := depJS.Stream(opCtx(t), "KV_"+natskv.SessionsBucket); err != nil || st.CachedInfo().Config.RePublish != nil {
+			t.Errorf("the sessions stream after the refused change: %v", err)
 		}
 	})
 	t.Run("gateway cannot deploy a guest", func(t *testing.T) {
@@ -140,7 +195,7 @@ func TestClientPortAuthenticatesAndConfinesGateways(t *testing.T) {
 }
 
 func TestClientPortServesTLS(t *testing.T) {
-	admit, gatewaySeed, _ := users(t)
+	admit, _, deployerSeed := users(t)
 	cert, pool := selfSigned(t)
 	s := startServer(t, append(admit, natskv.WithClientListen("127.0.0.1:0"),
 		natskv.WithServerTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))...)
@@ -150,7 +205,7 @@ func TestClientPortServesTLS(t *testing.T) {
 		nc.Close()
 		t.Fatal("a client that does not trust the server's certificate connected")
 	}
-	c := connect(t, natskv.WithURL(url), natskv.WithNkeySeedFile(gatewaySeed),
+	c := connect(t, natskv.WithURL(url), natskv.WithNkeySeedFile(deployerSeed), // may create the bucket
 		natskv.WithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
 	b := bucket(t, c, "acme")
 	eventually(t, 10*time.Second, "put over TLS", func() error { return b.Put(opCtx(t), "k", []byte("v"), 0) })

@@ -201,6 +201,14 @@ func (c *Client) sessions(ctx context.Context, storage string, replicas int) (*s
 	return s, nil
 }
 
+// EnsureSessions makes the shared sessions bucket with that storage and
+// replicas, as the first Bucket would, binding it in the background when
+// NATS cannot be reached now. Errors are Bucket's.
+func (c *Client) EnsureSessions(ctx context.Context, storage string, replicas int) error {
+	_, err := c.sessions(ctx, storage, replicas)
+	return err
+}
+
 // Name returns the shared bucket's name, SessionsBucket.
 func (b *Bucket) Name() string { return SessionsBucket }
 
@@ -382,8 +390,17 @@ func (s *sessions) bindNow(ctx context.Context) (jetstream.KeyValue, error) {
 
 // bind creates or updates the bucket. If JetStream refuses the update (a
 // bucket made with a different storage, say), it uses the existing bucket as
-// it is.
+// it is. A client connected over the network first looks the bucket up,
+// and creates it only if it does not exist: a gateway's NATS user may not
+// create or change streams (see RoleGateway); the gateway embedding the
+// server (in-process) creates and updates it.
 func (s *sessions) bind(ctx context.Context) (jetstream.KeyValue, error) {
+	if !s.c.inProcess {
+		kv, err := s.c.js.KeyValue(ctx, SessionsBucket)
+		if err == nil || !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return kv, err
+		}
+	}
 	kv, err := s.c.js.CreateOrUpdateKeyValue(ctx, s.cfg)
 	if err == nil {
 		return kv, nil

@@ -22,6 +22,7 @@ type Client struct {
 	denied    chan error    // permission violations the server reported, newest kept
 	closed    chan struct{} // closed by nats when the connection is closed
 	brk       *breaker
+	inProcess bool // connected to an embedded server in this process (its owner)
 	sessMu    sync.Mutex
 	sess      *sessions // the shared sessions bucket, made by the first Bucket
 	closeOnce sync.Once
@@ -141,6 +142,7 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 	case o.inProcess != nil:
 		nopts = append(nopts, nats.InProcessServer(o.inProcess.ns))
 		url = ""
+		c.inProcess = true
 	case o.url != "":
 		nopts = append(nopts, nats.RetryOnFailedConnect(true))
 	default:

@@ -315,7 +315,7 @@ func TestEmbeddedServerKeepsDataAcrossRestart(t *testing.T) {
 func TestConnectWhileNATSIsDown(t *testing.T) {
 	port := freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	admit, seed, _ := users(t)
+	admit, _, seed := users(t) // a deployer's: the first client creates the bucket
 	c := connect(t, natskv.WithURL("nats://"+addr), natskv.WithName("tlsgate-test"), natskv.WithNkeySeedFile(seed))
 	if c.Connected() {
 		t.Fatal("Connected() = true with no server listening")
