@@ -293,6 +293,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	}
 	g.snap.Store(s)
 	g.guests.ensure(s)
+	if g.registry != nil {
+		g.registry.retryRefused(s.dropped) // and any refused before: the file may have freed their names
+	}
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	g.log.Info("configuration reloaded", "tenants", len(s.list))
 	g.retire(ctx, old)

@@ -23,6 +23,8 @@ type registryWatch struct {
 	mu      sync.Mutex
 	pending map[string]natskv.TenantChange // newest change of each name not applied yet
 	initial map[string]bool                // names the watch delivered before it was synced
+	seen    map[string]bool                // the names of the last full delivery, until applied
+	refused map[string]natskv.TenantChange // documents refused, tried again after the next change
 	syncing bool                           // the watch has not delivered the whole registry yet
 	wake    chan struct{}
 
@@ -43,7 +45,8 @@ const (
 )
 
 func (g *Gateway) startRegistry() {
-	w := &registryWatch{g: g, pending: map[string]natskv.TenantChange{}, wake: make(chan struct{}, 1), synced: make(chan struct{})}
+	w := &registryWatch{g: g, pending: map[string]natskv.TenantChange{}, refused: map[string]natskv.TenantChange{},
+		wake: make(chan struct{}, 1), synced: make(chan struct{})}
 	g.registry = w
 	g.retiring.Add(2)
 	go func() { defer g.retiring.Done(); w.watch() }()
@@ -122,20 +125,37 @@ func (w *registryWatch) changed(c natskv.TenantChange) {
 	}
 }
 
-// doneSyncing: the watch has delivered the whole registry. A tenant being
-// served that it did not deliver was removed while no watch ran.
+// doneSyncing: the watch has delivered the whole registry. A tenant it did
+// not deliver was removed while no watch ran: whether it is served, queued
+// or being applied now, the next apply removes it (see applyRegistry).
 func (w *registryWatch) doneSyncing() {
 	w.mu.Lock()
 	if w.syncing {
 		w.syncing = false
-		for name := range w.g.snap.Load().reg {
-			if _, seen := w.initial[name]; !seen {
-				if _, queued := w.pending[name]; !queued {
-					w.pending[name] = natskv.TenantChange{Name: name, Deleted: true}
-				}
+		w.seen, w.initial = w.initial, nil
+		for name := range w.pending {
+			if !w.seen[name] {
+				w.pending[name] = natskv.TenantChange{Name: name, Deleted: true}
 			}
 		}
-		w.initial = nil
+		for name := range w.refused {
+			if !w.seen[name] {
+				delete(w.refused, name)
+			}
+		}
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+// retryRefused tries the refused documents again (a file reload may have
+// freed the names they wanted).
+func (w *registryWatch) retryRefused(refused map[string]natskv.TenantChange) {
+	w.mu.Lock()
+	for name, c := range refused {
+		if _, newer := w.pending[name]; !newer {
+			w.refused[name] = c
+		}
 	}
 	w.mu.Unlock()
 	w.poke()
@@ -149,7 +169,8 @@ func (w *registryWatch) poke() {
 }
 
 // apply applies what is pending, a batch at a time, until the gateway
-// closes.
+// closes. The documents refused before are tried again with each batch:
+// a change may have freed the name they wanted.
 func (w *registryWatch) apply() {
 	for {
 		select {
@@ -162,15 +183,28 @@ func (w *registryWatch) apply() {
 			w.mu.Unlock()
 			continue // the first sync is applied whole
 		}
-		batch := w.pending
-		w.pending = map[string]natskv.TenantChange{}
+		batch, seen, retry := w.pending, w.seen, w.refused
+		w.pending, w.seen, w.refused = map[string]natskv.TenantChange{}, nil, map[string]natskv.TenantChange{}
 		first := !w.isSynced()
 		w.mu.Unlock()
-		if len(batch) > 0 {
+		tries := map[string]bool{}
+		for name, c := range retry {
+			if _, newer := batch[name]; !newer {
+				batch[name], tries[name] = c, true
+			}
+		}
+		if len(batch) > 0 || seen != nil {
 			// Certificates are loaded on first use; a change to a tenant
 			// already known is checked now, so a bad one is refused while
 			// the old version serves.
-			w.g.applyRegistry(w.g.ctx, batch, !first)
+			refused := w.g.applyRegistry(w.g.ctx, batch, seen, tries, !first)
+			w.mu.Lock()
+			for name, c := range refused {
+				if _, newer := w.pending[name]; !newer {
+					w.refused[name] = c
+				}
+			}
+			w.mu.Unlock()
 		}
 		if first {
 			w.syncedOnce.Do(func() { close(w.synced) })
@@ -179,11 +213,16 @@ func (w *registryWatch) apply() {
 }
 
 // applyRegistry applies registry changes as one new snapshot that shares
-// every other tenant with the one serving. A document that does not parse,
-// clashes with another tenant, or does not build (its guest, or with
-// checkCerts its certificate) is refused, logged and counted, and that
-// tenant's version in force, if any, keeps serving.
-func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.TenantChange, checkCerts bool) {
+// every other tenant with the one serving: removals first, then documents,
+// again and again while one of them makes room for another (a tenant that
+// gives up a server name and one that takes it, in one batch). With seen
+// (the names of a full delivery of the registry), a served tenant not among
+// them is removed too. A document that does not parse, clashes with another
+// tenant, or does not build (its guest, or with checkCerts its certificate)
+// is refused and returned (to be tried again), logged and counted unless
+// it was a retry (tries), and that tenant's version in force, if any, keeps
+// serving.
+func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.TenantChange, seen, tries map[string]bool, checkCerts bool) map[string]natskv.TenantChange {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	start := time.Now()
@@ -192,47 +231,76 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	for _, t := range old.tenants {
 		s.add(t, false)
 	}
-	sources := moduleSources{}
-	var applied, removed, refused int
+	var removed int
+	remove := func(name string) {
+		if cur := s.reg[name]; cur != nil {
+			s.remove(ctx, cur)
+			removed++
+			g.log.Info("registry tenant removed", "tenant", name)
+		}
+	}
+	if seen != nil {
+		for name := range old.reg {
+			if _, put := batch[name]; !seen[name] && !put {
+				remove(name)
+			}
+		}
+	}
+	var puts []natskv.TenantChange
 	for _, name := range slices.Sorted(maps.Keys(batch)) {
-		c := batch[name]
-		cur := s.reg[name]
-		if c.Deleted {
+		switch c := batch[name]; {
+		case c.Deleted || (seen != nil && !seen[name]):
+			remove(name)
+		case s.reg[name] != nil && bytes.Equal(s.reg[name].doc, c.Doc):
+			// the same document again (a watch set up anew)
+		default:
+			puts = append(puts, c)
+		}
+	}
+	sources := moduleSources{}
+	applied := 0
+	refused := map[string]natskv.TenantChange{}
+	reasons := map[string]error{}
+	for progress := true; progress && len(puts) > 0; {
+		progress = false
+		var again []natskv.TenantChange
+		for _, c := range puts {
+			cur := s.reg[c.Name]
+			t, err := g.buildRegistryTenant(ctx, s, c.Name, c.Doc, cur, sources, checkCerts)
+			if err != nil {
+				again, reasons[c.Name] = append(again, c), err
+				continue
+			}
 			if cur != nil {
 				s.remove(ctx, cur)
-				removed++
-				g.log.Info("registry tenant removed", "tenant", name)
 			}
+			s.add(t, true)
+			applied, progress = applied+1, true
+		}
+		puts = again
+	}
+	for _, c := range puts {
+		refused[c.Name] = c
+		if tries[c.Name] {
+			g.log.Debug("registry tenant still refused", "tenant", c.Name, "err", reasons[c.Name])
 			continue
 		}
-		if cur != nil && bytes.Equal(cur.doc, c.Doc) {
-			continue // the same document again (a watch set up anew)
-		}
-		t, err := g.buildRegistryTenant(ctx, s, name, c.Doc, cur, sources, checkCerts)
-		if err != nil {
-			refused++
-			g.log.Warn("registry tenant refused; its previous version, if any, keeps serving", "tenant", name, "revision", c.Revision, "err", err)
-			continue
-		}
-		if cur != nil {
-			s.remove(ctx, cur)
-		}
-		s.add(t, true)
-		applied++
+		g.metrics.registry.WithLabelValues("refused").Inc()
+		g.log.Warn("registry tenant refused; its previous version, if any, keeps serving", "tenant", c.Name,
+			"revision", c.Revision, "err", reasons[c.Name])
 	}
 	g.metrics.registry.WithLabelValues("applied").Add(float64(applied))
 	g.metrics.registry.WithLabelValues("removed").Add(float64(removed))
-	g.metrics.registry.WithLabelValues("refused").Add(float64(refused))
 	if applied+removed == 0 {
-		s.fresh = nil // nothing to swap in; nothing was built
-		return
+		return refused // nothing to swap in; nothing was built
 	}
 	s.finish()
 	g.snap.Store(s)
 	g.guests.ensure(s)
-	g.log.Info("tenant registry applied", "applied", applied, "removed", removed, "refused", refused,
+	g.log.Info("tenant registry applied", "applied", applied, "removed", removed, "refused", len(refused),
 		"tenants", len(s.list), "took", time.Since(start).Round(time.Microsecond))
 	g.retire(ctx, old)
+	return refused
 }
 
 // buildRegistryTenant builds one registry tenant from its document beside

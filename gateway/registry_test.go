@@ -121,7 +121,7 @@ func TestRegistryPutChangeRemove(t *testing.T) {
 	g, deployer := registryGateway(t)
 	webPool := g.snap.Load().tenant("web").pool
 	crt1, key1 := certFilesFor(t, "shop.test")
-	putTenant(t, g, deployer, shopDoc(crt1, key1, config.BuiltinSessionCache))
+	first := putTenant(t, g, deployer, shopDoc(crt1, key1, config.BuiltinSessionCache))
 	eventually(t, "the put tenant is served with its certificate", servesCert(g, "shop.test", crt1))
 	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		if _, second := resumeOnce(t, g, g.addr(), clientOpts{sni: "shop.test", version: v}); !second.state.DidResume {
@@ -135,6 +135,9 @@ func TestRegistryPutChangeRemove(t *testing.T) {
 	crt2, key2 := certFilesFor(t, "shop.test")
 	putTenant(t, g, deployer, shopDoc(crt2, key2, config.BuiltinSessionCache))
 	eventually(t, "the changed certificate is served", servesCert(g, "shop.test", crt2))
+	if _, err := deployer.TenantCertificate(context.Background(), "shop", first.Certificate.Digest); !errors.Is(err, natskv.ErrTenantNotFound) {
+		t.Errorf("the replaced certificate entry is still in NATS: %v", err)
+	}
 
 	// Documents that do not build here, written past tlsgate tenant put's
 	// checks: a guest that is not deployed, and a certificate entry that is
@@ -160,7 +163,7 @@ func TestRegistryPutChangeRemove(t *testing.T) {
 	}
 	crt3, key3 := certFilesFor(t, "shop.test")
 	other := putTenantDryRun(t, g, deployer, shopDoc(crt3, key3, config.BuiltinSessionCache))
-	if err := deployer.PutTenant(ctx, "shop", other.Doc, nil); err != nil { // names crt3's entry; NATS holds crt2's
+	if err := deployer.PutTenant(ctx, "shop", other.Doc, nil); err != nil { // names crt3's entry, which is not in NATS
 		t.Fatal(err)
 	}
 	eventually(t, "the mismatched certificate is refused", func() error {
@@ -202,7 +205,7 @@ func TestRegistryKeysSealedAndWritesDenied(t *testing.T) {
 	g, deployer := registryGateway(t)
 	crt, key := certFilesFor(t, "shop.test")
 	rt := putTenant(t, g, deployer, shopDoc(crt, key, config.BuiltinSessionCache))
-	entry, err := deployer.TenantCertificate(context.Background(), "shop")
+	entry, err := deployer.TenantCertificate(context.Background(), "shop", rt.Certificate.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +220,7 @@ func TestRegistryKeysSealedAndWritesDenied(t *testing.T) {
 	}
 	der, _ := x509.MarshalPKCS8PrivateKey(priv)
 	for name, secret := range map[string][]byte{"key PEM": keyPEM, "key DER": der, "PEM body": keyPEM[28 : len(keyPEM)-30]} {
-		if bytes.Contains(entry, secret) || bytes.Contains(rt.Doc, secret) {
+		if bytes.Contains(entry, secret) || bytes.Contains(rt.Doc, secret) || bytes.Contains(rt.Certificate.Entry, secret) {
 			t.Errorf("the registry holds the private key's %s in clear", name)
 		}
 	}
@@ -297,4 +300,90 @@ func TestFileReloadKeepsRegistryTenants(t *testing.T) {
 		t.Error(err)
 	}
 	dial(t, g.addr(), clientOpts{sni: "blog.test", version: tls.VersionTLS13})
+}
+
+func selfSignedDoc(name, sni string) string {
+	return "name: " + name + "\nserver_names: [" + sni + "]\nupstream: builtin\ncertificate: {self_signed: true}\n"
+}
+
+// A batch in which one tenant gives up a server name and another takes it
+// applies both, whatever their names' order.
+func TestRegistryMovesANameInOneBatch(t *testing.T) {
+	g, deployer := registryGateway(t)
+	ctx := context.Background()
+	change := func(name, sni string) natskv.TenantChange {
+		return natskv.TenantChange{Name: name, Doc: putTenantDryRun(t, g, deployer, selfSignedDoc(name, sni)).Doc}
+	}
+	g.applyRegistry(ctx, map[string]natskv.TenantChange{"b": change("b", "x.test")}, nil, nil, false)
+	refused := g.applyRegistry(ctx, map[string]natskv.TenantChange{"b": change("b", "y.test"), "a": change("a", "x.test")}, nil, nil, false)
+	if len(refused) != 0 || g.snap.Load().tenant("a") == nil {
+		t.Fatalf("a, taking the name b gives up in the same batch, was refused: %v", refused)
+	}
+	if got := g.snap.Load().tenant("b").cfg.ServerNames; len(got) != 1 || got[0] != "y.test" {
+		t.Errorf("b serves %q", got)
+	}
+}
+
+// After a watch had to be set up again, a tenant the registry no longer
+// holds is removed, even when a change of it was still queued.
+func TestRegistryResyncRemovesWhatWasDeleted(t *testing.T) {
+	g, deployer := registryGateway(t)
+	ctx := context.Background()
+	x1 := putTenantDryRun(t, g, deployer, selfSignedDoc("x", "x.test"))
+	g.applyRegistry(ctx, map[string]natskv.TenantChange{"x": {Name: "x", Doc: x1.Doc}}, nil, nil, false)
+	w := &registryWatch{g: g, pending: map[string]natskv.TenantChange{}, refused: map[string]natskv.TenantChange{}, wake: make(chan struct{}, 1)}
+	x2 := putTenantDryRun(t, g, deployer, selfSignedDoc("x", "x2.test"))
+	w.changed(natskv.TenantChange{Name: "x", Doc: x2.Doc}) // queued, then the watch ends
+	w.mu.Lock()
+	w.syncing, w.initial = true, map[string]bool{} // the new watch delivers nothing of x
+	w.mu.Unlock()
+	w.doneSyncing()
+	g.applyRegistry(ctx, w.pending, w.seen, nil, true)
+	if g.snap.Load().tenant("x") != nil {
+		t.Error("x, deleted from the registry while no watch ran, is still served")
+	}
+}
+
+// A registry tenant dropped because a file tenant took its name comes back
+// once the file tenant goes; and a registry tenant may not take a name
+// within a file tenant's wildcard.
+func TestRegistryTenantsAndFileTenantsShareNames(t *testing.T) {
+	g, deployer := registryGateway(t)
+	ctx := context.Background()
+	putTenant(t, g, deployer, selfSignedDoc("shop", "shop.test"))
+	served := func(name string, want bool) func() error {
+		return func() error {
+			if got := g.snap.Load().tenant(name) != nil; got != want {
+				return fmt.Errorf("tenant %s served: %v, want %v", name, got, want)
+			}
+			return nil
+		}
+	}
+	eventually(t, "the registry tenant is served", served("shop", true))
+	plain := *g.snap.Load().cfg
+	clash := plain
+	clash.Tenants = append(append([]config.Tenant{}, plain.Tenants...), cacheTenant("blog", "shop.test"))
+	clash.FillDefaults()
+	if err := g.Reload(ctx, &clash); err != nil {
+		t.Fatal(err)
+	}
+	if err := served("shop", false)(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(ctx, &plain); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the registry tenant is back once the file tenant went", served("shop", true))
+
+	wild := plain
+	wild.Tenants = append(append([]config.Tenant{}, plain.Tenants...), cacheTenant("all", "*.all.test"))
+	wild.FillDefaults()
+	if err := g.Reload(ctx, &wild); err != nil {
+		t.Fatal(err)
+	}
+	refused := g.applyRegistry(ctx, map[string]natskv.TenantChange{"one": {Name: "one",
+		Doc: putTenantDryRun(t, g, deployer, selfSignedDoc("one", "one.all.test")).Doc}}, nil, nil, false)
+	if _, ok := refused["one"]; !ok || g.snap.Load().tenant("one") != nil {
+		t.Error("a registry tenant took a name within a file tenant's wildcard")
+	}
 }

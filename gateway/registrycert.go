@@ -135,7 +135,7 @@ func loadRegistryCert(ctx context.Context, kv *natskv.Client, seal *sealer, tena
 	if kv == nil {
 		return tls.Certificate{}, errors.New("no NATS")
 	}
-	entry, err := kv.TenantCertificate(ctx, tenant)
+	entry, err := kv.TenantCertificate(ctx, tenant, digest)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -145,8 +145,8 @@ func loadRegistryCert(ctx context.Context, kv *natskv.Client, seal *sealer, tena
 // RegistryTenant is a tenant ready to be put in the registry.
 type RegistryTenant struct {
 	Name        string
-	Doc         []byte // the tenant document, JSON
-	Certificate []byte // its certificate entry, or nil (self-signed)
+	Doc         []byte             // the tenant document, JSON
+	Certificate *natskv.TenantCert // its certificate entry, or nil (self-signed)
 }
 
 // PrepareTenant reads a tenant document given to tlsgate tenant put (from
@@ -178,7 +178,7 @@ func PrepareTenant(ctx context.Context, keys []config.SealingKey, kv *natskv.Cli
 		if err != nil {
 			return rt, fmt.Errorf("%s: certificate: %w", source, err)
 		}
-		rt.Certificate = entry
+		rt.Certificate = &natskv.TenantCert{Digest: digest, Entry: entry}
 		tc.Certificate = config.Certificate{NATS: digest}
 	}
 	if g := tc.Guest; g != nil {

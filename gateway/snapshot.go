@@ -90,6 +90,9 @@ type snapshot struct {
 	// built for it (the others are shared with an older snapshot).
 	owners map[string]string
 	fresh  map[*tenant]bool
+	// dropped are the registry documents a file reload had to drop for a
+	// clash with the file's tenants: the registry tries them again.
+	dropped map[string]natskv.TenantChange
 }
 
 func (s *snapshot) tenant(name string) *tenant {
@@ -167,6 +170,14 @@ func (s *snapshot) clash(tc config.Tenant) error {
 				return fmt.Errorf("gateway: registry tenant %s: default: tenant %s is the default", tc.Name, owner)
 			}
 			return fmt.Errorf("gateway: registry tenant %s: server name %q is served by tenant %s", tc.Name, k, owner)
+		}
+		// An exact name routes before a wildcard: a registry tenant may
+		// not take a name out of a file tenant's wildcard.
+		if _, rest, ok := strings.Cut(k, "."); ok && !strings.HasPrefix(k, "*.") {
+			if owner, ok := s.owners["*."+rest]; ok && owner != tc.Name && s.tenants[owner] != nil && s.tenants[owner].doc == nil {
+				return fmt.Errorf("gateway: registry tenant %s: server name %q is within %q, served by tenant %s of the configuration file",
+					tc.Name, k, "*."+rest, owner)
+			}
 		}
 	}
 	return nil
@@ -264,6 +275,10 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 			if err := s.clash(ot.cfg); err != nil {
 				g.metrics.registry.WithLabelValues("refused").Inc()
 				g.log.Warn("registry tenant dropped: it clashes with the configuration file", "tenant", name, "err", err)
+				if s.dropped == nil {
+					s.dropped = map[string]natskv.TenantChange{}
+				}
+				s.dropped[name] = natskv.TenantChange{Name: name, Doc: ot.doc}
 				continue
 			}
 			t, err := g.buildTenant(ctx, cfg, ot.cfg, registryPath(name), ot, sources)

@@ -61,10 +61,13 @@ func (q *quota) charge(now time.Time, ttl time.Duration, size int64) (refund fun
 	s.end = max(s.end, end)
 	s.bytes += size
 	s.entries++
+	charged := s.end
 	return func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		s.bytes -= size
-		s.entries--
+		if s.end == charged { // not expired and reused since
+			s.bytes -= size
+			s.entries--
+		}
 	}, nil
 }

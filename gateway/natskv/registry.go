@@ -57,23 +57,39 @@ func (c *Client) registry(ctx context.Context, bucket string, create bool) (jets
 	return kv, nil
 }
 
-// PutTenant writes a registry tenant: its certificate entry (cert, may be
-// nil for a tenant without one in NATS) first, then its document, so a
-// gateway that sees the document finds the certificate. Both are written
-// by a deployer only. The caller validates doc; see tlsgate tenant put.
-func (c *Client) PutTenant(ctx context.Context, name string, doc, cert []byte) error {
+// TenantCert is a registry tenant's certificate entry, kept under the key
+// "<tenant>.<digest>": a new certificate is written beside the old one,
+// which gateways that have not read the new document yet still find, and
+// the old one is removed once the document naming the new one is written.
+type TenantCert struct {
+	Digest string // SHA-256 of Entry, lower-case hex: what the document names
+	Entry  []byte
+}
+
+func certKey(tenant, digest string) string { return tenant + "." + digest }
+
+// PutTenant writes a registry tenant: its certificate entry (cert, nil for
+// a tenant without one in NATS) first, then its document, so a gateway that
+// sees the document finds the certificate, then removes the tenant's other
+// certificate entries. Only a deployer may. The caller validates doc; see
+// tlsgate tenant put.
+func (c *Client) PutTenant(ctx context.Context, name string, doc []byte, cert *TenantCert) error {
 	if err := ValidateTenant(name); err != nil {
 		return err
+	}
+	if cert != nil && !validKey(certKey(name, cert.Digest)) {
+		return fmt.Errorf("natskv: put tenant %s: certificate digest %q is not hex", name, cert.Digest)
 	}
 	ctx, stop := c.untilDenied(ctx)
 	defer stop()
 	err := func() error {
+		var certs jetstream.KeyValue
 		if cert != nil {
-			certs, err := c.registry(ctx, CertsBucket, true)
-			if err != nil {
+			var err error
+			if certs, err = c.registry(ctx, CertsBucket, true); err != nil {
 				return err
 			}
-			if _, err := certs.Put(ctx, name, cert); err != nil {
+			if _, err := certs.Put(ctx, certKey(name, cert.Digest), cert.Entry); err != nil {
 				return err
 			}
 		}
@@ -81,8 +97,14 @@ func (c *Client) PutTenant(ctx context.Context, name string, doc, cert []byte) e
 		if err != nil {
 			return err
 		}
-		_, err = docs.Put(ctx, name, doc)
-		return err
+		if _, err = docs.Put(ctx, name, doc); err != nil {
+			return err
+		}
+		keep := ""
+		if cert != nil {
+			keep = certKey(name, cert.Digest)
+		}
+		return c.dropCerts(ctx, name, keep)
 	}()
 	if d := denial(ctx); d != nil {
 		return fmt.Errorf("natskv: put tenant %s: this NATS user may not change the registry (use a deployer's credentials): %w", name, d)
@@ -93,21 +115,52 @@ func (c *Client) PutTenant(ctx context.Context, name string, doc, cert []byte) e
 	return nil
 }
 
+// dropCerts removes the certificate entries of tenant name but keep.
+func (c *Client) dropCerts(ctx context.Context, name, keep string) error {
+	certs, err := c.registry(ctx, CertsBucket, false)
+	if errors.Is(err, errNoRegistry) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	keys, err := certs.ListKeysFiltered(ctx, name+".*")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for k := range keys.Keys() {
+		if k != keep {
+			errs = append(errs, certs.Purge(ctx, k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // TenantDoc returns the registry's document of tenant name. Errors wrap
 // ErrTenantNotFound, or wasmhost.ErrUnavailable.
 func (c *Client) TenantDoc(ctx context.Context, name string) ([]byte, error) {
 	return c.registryGet(ctx, TenantsBucket, name)
 }
 
-// TenantCertificate returns the certificate entry of registry tenant name.
-// Errors wrap ErrTenantNotFound, or wasmhost.ErrUnavailable.
-func (c *Client) TenantCertificate(ctx context.Context, name string) ([]byte, error) {
-	return c.registryGet(ctx, CertsBucket, name)
+// TenantCertificate returns the certificate entry of registry tenant name
+// whose digest is digest. Errors wrap ErrTenantNotFound, or
+// wasmhost.ErrUnavailable.
+func (c *Client) TenantCertificate(ctx context.Context, name, digest string) ([]byte, error) {
+	if err := ValidateTenant(name); err != nil {
+		return nil, err
+	}
+	if !validKey(certKey(name, digest)) {
+		return nil, fmt.Errorf("%w: %s: certificate digest %q", ErrTenantNotFound, name, digest)
+	}
+	return c.registryGet(ctx, CertsBucket, certKey(name, digest))
 }
 
 func (c *Client) registryGet(ctx context.Context, bucket, name string) ([]byte, error) {
-	if err := ValidateTenant(name); err != nil {
-		return nil, err
+	if bucket == TenantsBucket {
+		if err := ValidateTenant(name); err != nil {
+			return nil, err
+		}
 	}
 	kv, err := c.registry(ctx, bucket, false)
 	if errors.Is(err, errNoRegistry) {
@@ -146,7 +199,7 @@ func (c *Client) TenantNames(ctx context.Context) ([]string, error) {
 }
 
 // DeleteTenant removes registry tenant name (its document, then its
-// certificate entry); gateways stop serving it. Errors wrap
+// certificate entries); gateways stop serving it. Errors wrap
 // ErrTenantNotFound for a name the registry does not have.
 func (c *Client) DeleteTenant(ctx context.Context, name string) error {
 	if _, err := c.TenantDoc(ctx, name); err != nil {
@@ -162,14 +215,7 @@ func (c *Client) DeleteTenant(ctx context.Context, name string) error {
 		if err := docs.Delete(ctx, name); err != nil {
 			return err
 		}
-		certs, err := c.registry(ctx, CertsBucket, false)
-		if errors.Is(err, errNoRegistry) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return certs.Delete(ctx, name)
+		return c.dropCerts(ctx, name, "")
 	}()
 	if d := denial(ctx); d != nil {
 		return fmt.Errorf("natskv: delete tenant %s: this NATS user may not change the registry (use a deployer's credentials): %w", name, d)
