@@ -319,6 +319,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	if tc.MinVersion == "1.3" {
 		t.tlsBase.MinVersion = tls.VersionTLS13
 	}
+	t.tlsBase.CurvePreferences = config.CurveIDs(tc.CurvePreferences)
 	switch {
 	case tc.Upstream == config.BuiltinUpstream:
 		t.handler = builtinPage(tc.Name)

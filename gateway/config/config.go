@@ -242,6 +242,12 @@ type Tenant struct {
 	SessionTTL time.Duration `koanf:"session_ttl"`
 	// MinVersion: "1.2" (default) or "1.3".
 	MinVersion string `koanf:"min_version"`
+	// CurvePreferences are the key exchanges the tenant accepts, a set of
+	// X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, X25519, P256,
+	// P384, P521 (crypto/tls chooses among those the client offers in its
+	// own order: hybrids, then X25519, then the NIST curves). Empty: all
+	// of them, Go's default.
+	CurvePreferences []string `koanf:"curve_preferences"`
 
 	// source is the file of a tenant of TenantsDir, which errors name
 	// instead of its index in Tenants.

@@ -425,6 +425,9 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
 		p.add(at("min_version"), "%q is not one of 1.2, 1.3", t.MinVersion)
 	}
+	if i, msg, ok := checkCurves(t.CurvePreferences); !ok {
+		p.add(fmt.Sprintf("%s[%d]", at("curve_preferences"), i), "%s", msg)
+	}
 	g := t.Guest
 	if g == nil {
 		return
