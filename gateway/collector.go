@@ -13,6 +13,8 @@ type stateCollector struct {
 	trips     *prometheus.Desc
 	guestMem  *prometheus.Desc
 	shared    *prometheus.Desc
+	nearOps   *prometheus.Desc
+	nearSize  *prometheus.Desc
 }
 
 func newStateCollector(g *Gateway) *stateCollector {
@@ -32,6 +34,11 @@ func newStateCollector(g *Gateway) *stateCollector {
 		shared: prometheus.NewDesc("tlsgate_guest_shared_idle_instances",
 			"Idle guest instances that any tenant of the module (with the same guest config) may use, by module; only for guests that export tlsgate_shared_instances. Instances in use are counted in tlsgate_guest_instances of the tenant using them.",
 			[]string{"module"}, nil),
+		nearOps: prometheus.NewDesc("tlsgate_kv_near_cache_total",
+			"Guest key-value reads answered from the near cache (result hit), sent to NATS (miss), and entries evicted to stay within nats.near_cache_mb (evicted).",
+			[]string{"result"}, nil),
+		nearSize: prometheus.NewDesc("tlsgate_kv_near_cache_bytes",
+			"Bytes of sessions held by the near cache.", nil, nil),
 		trips: prometheus.NewDesc("tlsgate_kv_breaker_trips_total",
 			"Times NATS stopped answering key-value operations while connected (the breaker opened).", nil, nil),
 	}
@@ -46,6 +53,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.trips
 	ch <- c.guestMem
 	ch <- c.shared
+	ch <- c.nearOps
+	ch <- c.nearSize
 }
 
 // Collect implements prometheus.Collector.
@@ -83,6 +92,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.kvUp, prometheus.GaugeValue, up)
 		ch <- prometheus.MustNewConstMetric(c.trips, prometheus.CounterValue, float64(c.g.kv.BreakerTrips()))
+		if st := c.g.kv.NearCacheStats(); c.g.snap.Load().cfg.NATS.NearCacheMB > 0 {
+			ch <- prometheus.MustNewConstMetric(c.nearOps, prometheus.CounterValue, float64(st.Hits), "hit")
+			ch <- prometheus.MustNewConstMetric(c.nearOps, prometheus.CounterValue, float64(st.Misses), "miss")
+			ch <- prometheus.MustNewConstMetric(c.nearOps, prometheus.CounterValue, float64(st.Evictions), "evicted")
+			ch <- prometheus.MustNewConstMetric(c.nearSize, prometheus.GaugeValue, float64(st.Bytes))
+		}
 	}
 }
 

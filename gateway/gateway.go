@@ -186,6 +186,9 @@ func (g *Gateway) migrateBuckets() {
 func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 	n := cfg.NATS
 	copts := []natskv.ClientOption{natskv.WithName("tlsgate"), natskv.WithLogger(g.log)}
+	if n.NearCacheMB > 0 {
+		copts = append(copts, natskv.WithNearCache(int64(n.NearCacheMB)<<20))
+	}
 	if n.URL == "" {
 		sopts := []natskv.ServerOption{
 			natskv.WithDataDir(cfg.DataDir + "/nats"),

@@ -163,3 +163,18 @@ func histogramCount(t *testing.T, g *Gateway, metric string) uint64 {
 	}
 	return n
 }
+
+// A session this gateway stored is fetched from its near cache: no NATS
+// round trip, and counted as a hit.
+func TestNearCacheServesOwnSessions(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test")))
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		before := counterValue(t, g, "tlsgate_kv_near_cache_total", "result", "hit")
+		if _, second := resumeOnce(t, g, g.addr(), clientOpts{sni: "a.test", version: v}); !second.state.DidResume {
+			t.Fatalf("%s: did not resume", tls.VersionName(v))
+		}
+		if after := counterValue(t, g, "tlsgate_kv_near_cache_total", "result", "hit"); after != before+1 {
+			t.Errorf("%s: near cache hits went %v -> %v, want +1", tls.VersionName(v), before, after)
+		}
+	}
+}

@@ -117,6 +117,11 @@ type NATS struct {
 	Storage string `koanf:"storage"`
 	// Replicas of each KV bucket. Default 1.
 	Replicas int `koanf:"replicas"`
+	// NearCacheMB is how much of the sessions this gateway stored it keeps
+	// in memory, each until it expires, to answer a guest's reads of them
+	// without a NATS round trip; writes and deletes by other gateways are
+	// sent to it. Default 64; -1 turns it off.
+	NearCacheMB int `koanf:"near_cache_mb"`
 }
 
 // ClientTLS is TLS towards NATS.

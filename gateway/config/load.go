@@ -186,6 +186,9 @@ func (c *Config) FillDefaults() {
 	if c.NATS.Replicas == 0 {
 		c.NATS.Replicas = 1
 	}
+	if c.NATS.NearCacheMB == 0 {
+		c.NATS.NearCacheMB = 64
+	}
 	if c.NATS.Embedded.GatewayNkeyFile == "" {
 		c.NATS.Embedded.GatewayNkeyFile = filepath.Join(c.DataDir, "nats-gateway.nk")
 	}

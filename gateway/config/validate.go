@@ -193,6 +193,9 @@ func (c *Config) validateLimits(p *problems) {
 }
 
 func (c *Config) validateNATS(p *problems) {
+	if n := c.NATS.NearCacheMB; n < -1 || n == 0 || n > 1<<16 {
+		p.add("nats.near_cache_mb", "%d is out of range 1..65536 (or -1: off)", n)
+	}
 	n := c.NATS
 	if n.URL != "" {
 		for i, u := range strings.Split(n.URL, ",") {

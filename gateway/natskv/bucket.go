@@ -1,6 +1,7 @@
 package natskv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -220,6 +221,11 @@ func (b *Bucket) Tenant() string { return b.tenant }
 // bucket cannot be reached, or ctx's error.
 func (b *Bucket) Get(ctx context.Context, key string) (_ []byte, err error) {
 	defer b.record(ctx, time.Now(), &err)
+	if near := b.s.c.near; near != nil && validKey(key) && ctx.Err() == nil {
+		if v, ok := near.get(b.prefix+key, time.Now()); ok {
+			return bytes.Clone(v), nil
+		}
+	}
 	kv, err := b.prepare(ctx, key)
 	if err != nil {
 		return nil, err
@@ -229,6 +235,14 @@ func (b *Bucket) Get(ctx context.Context, key string) (_ []byte, err error) {
 		return nil, b.fail(ctx, "get", err)
 	}
 	return e.Value(), nil
+}
+
+// remember keeps what this gateway just wrote, as stream message seq, in
+// the near cache.
+func (b *Bucket) remember(key string, value []byte, ttl time.Duration, seq uint64) {
+	if near := b.s.c.near; near != nil {
+		near.put(b.prefix+key, bytes.Clone(value), ttl, time.Now(), seq)
+	}
 }
 
 // record tells the client's breaker how an operation that started at
@@ -254,10 +268,13 @@ func (b *Bucket) Put(ctx context.Context, key string, value []byte, ttl time.Dur
 	}
 	// KeyValue.Put has no TTL option: publish to the key's subject, as
 	// Put does, with a per-message TTL.
-	if _, err = b.s.c.js.Publish(ctx, "$KV."+SessionsBucket+"."+b.prefix+key, value, jetstream.WithMsgTTL(ttl)); err != nil {
+	ack, err := b.s.c.js.Publish(ctx, "$KV."+SessionsBucket+"."+b.prefix+key, value, jetstream.WithMsgTTL(ttl))
+	if err != nil {
 		refund()
+		b.s.c.near.dropIf(b.prefix + key)
 		return b.fail(ctx, "put", err)
 	}
+	b.remember(key, value, ttl, ack.Sequence)
 	return nil
 }
 
@@ -274,10 +291,12 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte, ttl time.
 	if err != nil {
 		return err
 	}
-	if _, err := kv.Create(ctx, b.prefix+key, value, jetstream.KeyTTL(ttl)); err != nil {
+	rev, err := kv.Create(ctx, b.prefix+key, value, jetstream.KeyTTL(ttl))
+	if err != nil {
 		refund()
 		return b.fail(ctx, "create", err)
 	}
+	b.remember(key, value, ttl, rev)
 	return nil
 }
 
@@ -291,6 +310,7 @@ func (b *Bucket) Delete(ctx context.Context, key string) (err error) {
 	}
 	// A purge with a marker TTL: the marker goes after limitMarkerTTL,
 	// instead of living for the bucket's maximum age.
+	b.s.c.near.dropIf(b.prefix + key) // the other gateways see the purge marker
 	if err := kv.Purge(ctx, b.prefix+key, jetstream.PurgeTTL(limitMarkerTTL)); err != nil {
 		return b.fail(ctx, "delete", err)
 	}
@@ -374,6 +394,9 @@ func (s *sessions) startBind() (lastErr error, ok bool) {
 func (s *sessions) bindNow(ctx context.Context) (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
 	kv, err := s.bind(ctx)
+	if err == nil {
+		s.watchNear(ctx) // before the bucket serves: a near cache serves only while watching
+	}
 	cancel()
 	s.mu.Lock()
 	s.binding, s.lastErr = false, err
@@ -429,7 +452,11 @@ func (b *Bucket) fail(ctx context.Context, op string, err error) error {
 	case overQuota(err):
 		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, SessionsBucket, wasmhost.ErrLimitExceeded, err)
 	case streamGone(err):
-		b.s.kv.Store(nil) // rebind on a later operation
+		b.s.kv.Store(nil) // rebind on a later operation, and watch again
+		if near := b.s.c.near; near != nil {
+			near.watching.Store(false)
+			near.clear()
+		}
 		return fmt.Errorf("natskv: %s: bucket %s: %w: %w", op, SessionsBucket, wasmhost.ErrUnavailable, err)
 	case unreachable(err) || !b.s.c.Connected():
 		return fmt.Errorf("natskv: %s: %w: %w", op, wasmhost.ErrUnavailable, err)

@@ -22,7 +22,10 @@ type Client struct {
 	denied    chan error    // permission violations the server reported, newest kept
 	closed    chan struct{} // closed by nats when the connection is closed
 	brk       *breaker
-	inProcess bool // connected to an embedded server in this process (its owner)
+	inProcess bool       // connected to an embedded server in this process (its owner)
+	near      *nearCache // nil: no near cache (WithNearCache)
+	nearMu    sync.Mutex // guards nearStop
+	nearStop  func()     // stops the near cache's watch
 	sessMu    sync.Mutex
 	sess      *sessions // the shared sessions bucket, made by the first Bucket
 	closeOnce sync.Once
@@ -40,6 +43,7 @@ type clientOptions struct {
 	tls       *tls.Config
 	name      string
 	logger    *slog.Logger
+	nearBytes int64
 }
 
 // WithInProcess connects to the embedded server s without a socket. It
@@ -119,11 +123,18 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if c.near != nil {
+				c.near.watching.Store(false) // until the watch has caught up again
+				c.forgetNear()
+			}
 			if err != nil {
 				c.log.Warn("natskv: disconnected from NATS", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			if c.near != nil {
+				go c.rewatchNear()
+			}
 			c.log.Info("natskv: connected to NATS", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -171,6 +182,9 @@ func Connect(ctx context.Context, opts ...ClientOption) (*Client, error) {
 		return nil, fmt.Errorf("natskv: jetstream: %w", err)
 	}
 	c.nc, c.js = nc, js
+	if o.nearBytes > 0 {
+		c.near = newNearCache(o.nearBytes, MaxTTL)
+	}
 	c.brk = &breaker{log: c.log, done: c.closed, probe: func(ctx context.Context) error {
 		_, err := js.AccountInfo(ctx)
 		return err
@@ -204,6 +218,12 @@ func (c *Client) LastError() error { return c.nc.LastError() }
 // safe to call Close more than once.
 func (c *Client) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
+		c.nearMu.Lock()
+		if c.nearStop != nil {
+			c.nearStop()
+			c.nearStop = nil
+		}
+		c.nearMu.Unlock()
 		if !c.nc.IsConnected() {
 			c.nc.Close()
 		} else if err := c.nc.Drain(); err != nil {
