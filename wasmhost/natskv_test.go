@@ -65,6 +65,33 @@ func newBucket(tb testing.TB) *natskv.Bucket {
 	return b
 }
 
+var (
+	nearOnce sync.Once
+	nearCli  *natskv.Client
+	nearErr  error
+)
+
+// newNearBucket is newBucket through a client with a near cache, on the
+// same embedded server.
+func newNearBucket(tb testing.TB) *natskv.Bucket {
+	tb.Helper()
+	natsClient(tb)
+	nearOnce.Do(func() {
+		nearCli, nearErr = natskv.Connect(context.Background(), natskv.WithInProcess(natsSrv), natskv.WithLogger(quietLogger),
+			natskv.WithNearCache(64<<20))
+	})
+	if nearErr != nil {
+		tb.Fatal(nearErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := nearCli.Bucket(ctx, fmt.Sprintf("t%d", bucketSeq.Add(1)), natskv.WithStorage("memory"))
+	if err != nil {
+		tb.Fatalf("bucket: %v", err)
+	}
+	return b
+}
+
 // rawBucket opens b with the plain jetstream API, as a program without
 // tlsgate would.
 func rawBucket(tb testing.TB, b *natskv.Bucket) jetstream.KeyValue {
