@@ -41,6 +41,7 @@ type Gateway struct {
 	modules  moduleCache
 	stores   *storeQueue
 	registry *registryWatch // nil unless registry.enabled
+	origin   byte           // marks the identifiers this gateway issues
 	// dryRun builds tenants for Check: nothing is written (no generated
 	// certificate or key file), and there is no NATS.
 	dryRun bool
@@ -81,7 +82,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		opt(&o)
 	}
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g := &Gateway{ctx: gctx, cancel: cancel, log: o.log, metrics: newMetrics()}
+	g := &Gateway{ctx: gctx, cancel: cancel, log: o.log, metrics: newMetrics(), origin: newOrigin()}
 	g.metrics.reg.MustRegister(newStateCollector(g))
 	defer func() {
 		if err != nil {

@@ -387,3 +387,31 @@ func TestRegistryTenantsAndFileTenantsShareNames(t *testing.T) {
 		t.Error("a registry tenant took a name within a file tenant's wildcard")
 	}
 }
+
+// A client that resumes on another gateway at once, before the session it
+// was issued has reached the store from the first gateway (whose guest
+// burns CPU before it stores): the second gateway sees an authentic
+// identifier issued a moment ago and asks again until the session lands,
+// within the fetch deadline.
+func TestResumeOnAnotherGatewayAtOnce(t *testing.T) {
+	slowStore := cacheTenant("a", "a.test")
+	slowStore.Guest = &config.Guest{Module: watGuest(t, "slow_store"),
+		FetchDeadline: 10 * time.Second, StoreDeadline: 10 * time.Second, CPUBudget: 2 * time.Second} // generous: a busy machine
+	cfgA := testConfig(t, slowStore)
+	cfgA.NATS.Embedded.Listen = "127.0.0.1:0"
+	gA := startGateway(t, cfgA)
+	cfgB := testConfig(t, slowStore)
+	cfgB.NATS = config.NATS{URL: gA.NATSURL(), NkeyFile: cfgA.NATS.Embedded.GatewayNkeyFile, Storage: "memory", Replicas: 1}
+	cfgB.FillDefaults()
+	gB := startGateway(t, cfgB)
+	eventuallyResumes(t, gB, "a.test") // B's bucket is bound
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		for i := range 3 {
+			o := clientOpts{sni: "a.test", version: v, cache: tls.NewLRUClientSessionCache(1)}
+			dial(t, gA.addr(), o)
+			if !dial(t, gB.addr(), o).state.DidResume { // no wait for A's store
+				t.Fatalf("%s, round %d: a session made on A did not resume on B at once", tls.VersionName(v), i)
+			}
+		}
+	}
+}

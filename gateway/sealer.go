@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
 )
@@ -34,14 +36,21 @@ type sealer struct {
 	// idKeys authenticate the identifiers the gateway issues as tickets,
 	// one per sealing key (the first signs, all verify).
 	idKeys [][]byte
+	origin byte // marks this gateway's identifiers (see issuedHere)
 }
 
-// Identifier layout: 20 random bytes, then the first 12 bytes of
-// HMAC-SHA256(idKey, "tlsgate-id/1" 0 tenant 0 random). A ticket a client
-// made up, or one issued for another tenant, is recognised without asking
-// the guest or the store anything.
+// Identifier layout: the issue time (Unix milliseconds, 6 bytes, big
+// endian), a byte naming the issuing process (idOrigin, random per process,
+// so a gateway knows its own identifiers, near enough), 13 random bytes,
+// then the first 12 bytes of
+// HMAC-SHA256(idKey, "tlsgate-id/1" 0 tenant 0 time random). A ticket a
+// client made up, or one issued for another tenant, is recognised without
+// asking the guest or the store anything; and a gateway that cannot find a
+// session issued a moment ago by another gateway knows it may still be on
+// its way to the store (see freshlyIssued).
 const (
-	idRandomLen = 20
+	idTimeLen   = 6
+	idRandomLen = 20 // time and random: what the MAC covers
 	idMACLen    = ticketIDLen - idRandomLen
 )
 
@@ -86,10 +95,45 @@ func idMAC(key []byte, tenant string, random []byte) []byte {
 // newIdentifier returns a fresh ticket identifier for tenant.
 func (s *sealer) newIdentifier(tenant string) []byte {
 	id := make([]byte, idRandomLen, ticketIDLen)
-	if _, err := rand.Read(id); err != nil {
+	ms := uint64(time.Now().UnixMilli())
+	for i := range idTimeLen {
+		id[i] = byte(ms >> (8 * (idTimeLen - 1 - i)))
+	}
+	id[idTimeLen] = s.origin
+	if _, err := rand.Read(id[idTimeLen+1:]); err != nil {
 		panic("gateway: crypto/rand failed: " + err.Error())
 	}
 	return append(id, idMAC(s.idKeys[0], tenant, id)...)
+}
+
+// origins numbers the gateways of this process from a random start, so
+// up to 256 gateways in one process (tests, embedding) mark their
+// identifiers apart.
+var origins = func() *atomic.Uint32 {
+	var b [1]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("gateway: crypto/rand failed: " + err.Error())
+	}
+	var n atomic.Uint32
+	n.Store(uint32(b[0]))
+	return &n
+}()
+
+// newOrigin draws the mark of a gateway's identifiers.
+func newOrigin() byte { return byte(origins.Add(1)) }
+
+// issuedHere reports whether id (one that issued accepts) was issued by
+// this gateway, or (one in 256) by another that drew the same mark.
+func (s *sealer) issuedHere(id []byte) bool { return id[idTimeLen] == s.origin }
+
+// issuedAt returns when id (one that issued accepts) was issued, by the
+// clock of the gateway that issued it.
+func issuedAt(id []byte) time.Time {
+	var ms uint64
+	for _, b := range id[:idTimeLen] {
+		ms = ms<<8 | uint64(b)
+	}
+	return time.UnixMilli(int64(ms))
 }
 
 // issued reports whether id is an identifier this fleet issued for tenant

@@ -303,6 +303,23 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 		case <-ctx.Done():
 		}
 	}
+	// Read your writes across the fleet: an identifier another gateway
+	// issued a moment ago may still be on its way to the store. Ask again
+	// until it lands or the fetch deadline passes (only for authentic
+	// identifiers, so a client cannot make a gateway wait with made-up ones).
+	// This gateway's own identifiers are not waited for: their store is
+	// done (storing is nil), and what it did is known.
+	for storing == nil && errors.Is(err, wasmhost.ErrMiss) && !c.seal.issuedHere(id) && freshlyIssued(id) {
+		select {
+		case <-time.After(crossGatewayRetry):
+			blob, err = pool.Fetch(ctx, in)
+		case <-ctx.Done():
+			err = wasmhost.ErrMiss // the last answer was a miss
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
 	c.obs.fetchDone(c.t.name, time.Since(start))
 	if err != nil {
 		c.note(mech, classifyFetchError(err))
@@ -314,6 +331,21 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 		return nil
 	}
 	return c.accept(plain, cs, mech, id)
+}
+
+// Cross-gateway read-your-writes: a session issued less than
+// freshWindow ago (by the issuing gateway's clock, so the window allows for
+// skew) that is not in the store yet is asked for again every
+// crossGatewayRetry, within the fetch deadline.
+const (
+	freshWindow       = 5 * time.Second
+	crossGatewayRetry = 5 * time.Millisecond
+)
+
+// freshlyIssued reports whether id was issued less than freshWindow ago.
+func freshlyIssued(id []byte) bool {
+	age := time.Since(issuedAt(id))
+	return age > -freshWindow && age < freshWindow
 }
 
 // repeated reports whether this connection already looked identity up (a

@@ -241,6 +241,7 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 	if err != nil {
 		return nil, err
 	}
+	seal.origin = g.origin
 	s := newSnapshot(cfg, seal)
 	sources := moduleSources{} // each module read and hashed once per build, however many tenants use it
 	var built []*tenant
