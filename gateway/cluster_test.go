@@ -124,9 +124,9 @@ func (serverLog) Errorf(string, ...any) {}
 func (serverLog) Debugf(string, ...any) {}
 func (serverLog) Tracef(string, ...any) {}
 
-// streamLeader returns the server leading tenant's bucket stream, waiting
+// streamLeader returns the server leading the sessions bucket's stream, waiting
 // (bounded) until the stream exists and has one.
-func (c *natsCluster) streamLeader(t *testing.T, tenant string) *server.Server {
+func (c *natsCluster) streamLeader(t *testing.T) *server.Server {
 	t.Helper()
 	nk, err := nats.NkeyOptionFromSeed(c.seed)
 	if err != nil {
@@ -170,7 +170,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 		gws = append(gws, startGateway(t, cfg))
 	}
 	a, b := gws[0], gws[1]
-	leader := c.streamLeader(t, "a")
+	leader := c.streamLeader(t)
 	for _, g := range gws {
 		eventuallyResumes(t, g, "a.test")
 	}

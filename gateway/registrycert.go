@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
@@ -100,9 +101,9 @@ func openCertificate(seal *sealer, tenant, digest string, entry []byte) (tls.Cer
 // certificates of the names it is asked for.
 type registryCert struct {
 	tenant, digest string
+	cert           atomic.Pointer[tls.Certificate] // once loaded: every handshake reads it without a lock
 
-	mu      sync.Mutex
-	cert    *tls.Certificate
+	mu      sync.Mutex // one load at a time; guards lastErr and lastTry
 	lastErr error
 	lastTry time.Time
 }
@@ -110,10 +111,13 @@ type registryCert struct {
 // get returns the certificate, loading it once; a failed load is retried
 // no sooner than certRetry later.
 func (c *registryCert) get(ctx context.Context, kv *natskv.Client, seal *sealer, m *metrics, log *slog.Logger) (*tls.Certificate, error) {
+	if cert := c.cert.Load(); cert != nil {
+		return cert, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cert != nil {
-		return c.cert, nil
+	if cert := c.cert.Load(); cert != nil { // loaded while this one waited
+		return cert, nil
 	}
 	if c.lastErr != nil && time.Since(c.lastTry) < certRetry {
 		return nil, c.lastErr
@@ -127,8 +131,9 @@ func (c *registryCert) get(ctx context.Context, kv *natskv.Client, seal *sealer,
 		return nil, c.lastErr
 	}
 	m.certLoads.WithLabelValues("ok").Inc()
-	c.cert, c.lastErr = &cert, nil
-	return c.cert, nil
+	c.lastErr = nil
+	c.cert.Store(&cert)
+	return &cert, nil
 }
 
 func loadRegistryCert(ctx context.Context, kv *natskv.Client, seal *sealer, tenant, digest string) (tls.Certificate, error) {

@@ -299,11 +299,12 @@ type Guest struct {
 	// while it is used up, handshakes are full with no guest call. Default
 	// 500ms (half a core).
 	CPUBudget time.Duration `koanf:"cpu_budget"`
-	// KVMaxBytes bounds the bytes the tenant's KV bucket holds; writes past
-	// it fail (LIMIT_EXCEEDED) and no other tenant is affected. Default
+	// KVMaxBytes bounds the bytes the tenant's keys hold in the sessions
+	// bucket, as this gateway counts its writes until they expire; writes
+	// past it fail (LIMIT_EXCEEDED) and no other tenant is affected. Default
 	// 268435456 (256 MiB).
 	KVMaxBytes int64 `koanf:"kv_max_bytes"`
-	// KVMaxEntries bounds the entries of the tenant's bucket. Default 1000000.
+	// KVMaxEntries bounds the tenant's entries, counted the same way. Default 1000000.
 	KVMaxEntries int64 `koanf:"kv_max_entries"`
 	// KVWriteBytesPerCall bounds the KV bytes (keys and values) one guest
 	// call writes. Default 1048576 (1 MiB).

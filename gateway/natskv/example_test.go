@@ -13,7 +13,7 @@ import (
 )
 
 // A single gateway: an embedded server keeping its data under a directory,
-// an in-process client, and one bucket per tenant.
+// an in-process client, and one tenant's view of the sessions bucket.
 func Example() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "natskv-example-")

@@ -91,7 +91,7 @@ func (e *env) guestPool(t *testing.T, name string, wasm []byte, tenant, config s
 }
 
 // TestSessionCacheConformance runs the guest conformance kit on the embedded
-// guest with one natskv bucket per tenant, per-key TTLs included.
+// guest with a natskv view per tenant of the shared sessions bucket, per-key TTLs included.
 func TestSessionCacheConformance(t *testing.T) {
 	e := newEnv(t)
 	h := wasmhosttest.NewWasmhost(e.rt, func(_ context.Context, tenant string) (wasmhost.KV, error) { return e.bucket(t, tenant), nil },
