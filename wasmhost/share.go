@@ -32,9 +32,9 @@ type Share struct {
 	closed bool
 }
 
-// NewShare makes a Share for pools of m with guestConfig. It reports
-// whether m may be shared at all (it exports abi.ExportSharedInstances);
-// a Share of a module that may not is still valid, and unused.
+// NewShare makes a Share for pools of m with guestConfig. A Share of a
+// module that may not be shared (Module.SharedInstances is false) is still
+// valid, and unused.
 func NewShare(m *Module, guestConfig []byte) (*Share, error) {
 	if m == nil {
 		return nil, errors.New("wasmhost: NewShare: nil module")
@@ -43,9 +43,6 @@ func NewShare(m *Module, guestConfig []byte) (*Share, error) {
 	m.rt.reaper.addShare(s)
 	return s, nil
 }
-
-// Shared reports whether pools of the Share's module do share instances.
-func (s *Share) Shared() bool { return s.m.shared }
 
 // fits reports whether pool p (its module and guest config) may use s.
 func (s *Share) fits(p *Pool) bool {

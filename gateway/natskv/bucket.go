@@ -213,9 +213,6 @@ func (c *Client) EnsureSessions(ctx context.Context, storage string, replicas in
 // Name returns the shared bucket's name, SessionsBucket.
 func (b *Bucket) Name() string { return SessionsBucket }
 
-// Tenant returns the tenant whose view b is.
-func (b *Bucket) Tenant() string { return b.tenant }
-
 // Get returns the value of key. Errors wrap wasmhost.ErrKeyNotFound for a
 // missing, deleted or expired key, wasmhost.ErrUnavailable when NATS or the
 // bucket cannot be reached, or ctx's error.
