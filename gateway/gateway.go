@@ -250,10 +250,10 @@ func (g *Gateway) startNATS(ctx context.Context, cfg *config.Config) error {
 
 // Reload applies cfg (which must have passed Validate) as a whole: the new
 // tenants, certificates, guests and keys are built beside the ones serving,
-// then swapped in at once, and the old ones drained and closed. Changes
-// that need a restart (listeners, admin, nats, wasm, data_dir, store_queue,
-// limits)
-// refuse the reload. On any error nothing changes and the error wraps
+// then swapped in at once, and the old ones drained and closed (tenants
+// whose definition is unchanged are kept, not rebuilt). Changes that need a
+// restart (listeners, admin, nats, wasm, data_dir, store_queue, limits,
+// registry) refuse the reload. On any error nothing changes and the error wraps
 // ErrReloadRefused.
 func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	return g.ReloadWith(ctx, func() (*config.Config, error) { return cfg, nil })

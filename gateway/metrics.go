@@ -54,7 +54,7 @@ func newMetrics() *metrics {
 	}, []string{"tenant", "version", "outcome"})
 	m.resumptions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_resumption_attempts_total",
-		Help: "Resumption attempts by tenant, mechanism (tls13_psk, tls12_ticket, tls12_session_id) and result (hit, miss, timeout, guest_error, tamper, mismatch, expired, foreign: a ticket not issued for this tenant, refused without asking the guest).",
+		Help: "Resumption attempts by tenant, mechanism (tls13_psk, tls12_ticket, tls12_session_id) and result (hit, miss, timeout, guest_error, tamper, mismatch, expired, foreign: a ticket not issued for this tenant, refused without asking the guest; declined, repeated, kv_down, suspended, cpu_budget: see docs/operations.md).",
 	}, []string{"tenant", "mechanism", "result"})
 	m.fetchSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "tlsgate_session_fetch_duration_seconds", Help: "Guest session fetch latency.", Buckets: latencyBuckets,
@@ -82,7 +82,7 @@ func newMetrics() *metrics {
 		Name: "tlsgate_guest_instances_discarded_total", Help: "Guest instances closed, by reason (trap, timeout, memory, misuse, idle, closed, init; budget: the runtime memory budget was past; evicted: idle longest when the budget needed room for another instance).",
 	}, []string{"tenant", "reason"})
 	m.guestFaults = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tlsgate_guest_faults_total", Help: "Guest calls that failed, by export and kind (trap, timeout, memory, misuse, status).",
+		Name: "tlsgate_guest_faults_total", Help: "Guest calls that failed, by export and kind (trap, timeout, memory, misuse, status, init).",
 	}, []string{"tenant", "export", "kind"})
 	m.guestCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_guest_calls_total", Help: "Guest export calls.",

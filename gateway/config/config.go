@@ -113,9 +113,9 @@ type NATS struct {
 	TLS ClientTLS `koanf:"tls"`
 	// Embedded configures the in-process server used when URL is empty.
 	Embedded Embedded `koanf:"embedded"`
-	// Storage of the tenants' KV buckets: "file" (default) or "memory".
+	// Storage of the sessions bucket: "file" (default) or "memory".
 	Storage string `koanf:"storage"`
-	// Replicas of each KV bucket. Default 1.
+	// Replicas of the sessions bucket. Default 1.
 	Replicas int `koanf:"replicas"`
 	// NearCacheMB is how much of the sessions this gateway stored it keeps
 	// in memory, each until it expires, to answer a guest's reads of them
@@ -225,7 +225,8 @@ type Wasm struct {
 
 // Tenant is one virtual host.
 type Tenant struct {
-	// Name is 1-64 of [A-Za-z0-9_-]; it names the KV bucket and metrics.
+	// Name is 1-64 of [A-Za-z0-9_-]; it names the key prefix of its
+	// sessions and its metrics.
 	Name string `koanf:"name"`
 	// ServerNames are SNI names: exact ("a.example.com") or one leading
 	// wildcard label ("*.example.com").
