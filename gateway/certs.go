@@ -180,8 +180,6 @@ func newRouter(tenants []*tenant) *router {
 	return r
 }
 
-// route returns the tenant for serverName: an exact name first, then a
-// wildcard matching exactly one label, then the default tenant.
 // maxSNILen is the longest DNS name (RFC 1035); the SNI extension itself
 // allows 64 KiB.
 const maxSNILen = 253
@@ -217,6 +215,9 @@ func checkSNI(name string) error {
 	return nil
 }
 
+// route returns the tenant for serverName (an SNI, or an HTTP Host, which
+// may end in a dot): an exact name first, then a wildcard matching exactly
+// one label, then the default tenant.
 func (r *router) route(serverName string) (*tenant, error) {
 	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
 	if name != "" {

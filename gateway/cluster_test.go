@@ -207,7 +207,11 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 		}
 	}
 	for i := 0; i < 2 && recovered >= 0; i++ { // and it stays there
-		windows = append(windows, runBenchWindow(t, addrs))
+		w := runBenchWindow(t, addrs)
+		windows = append(windows, w)
+		if w.Handshakes == 0 || w.Resumed*100 < w.Handshakes*95 {
+			t.Errorf("window %d after recovering: %d of %d handshakes resumed, want at least 95%%", i, w.Resumed, w.Handshakes)
+		}
 	}
 	var hs, res, errs int64
 	for i, w := range windows {

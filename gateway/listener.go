@@ -145,12 +145,12 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	}
 	cfg := t.tlsBase.Clone()
 	if t.regCert != nil {
-		cert, err := t.regCert.get(hello.Context(), l.g.kv, snap.seal, l.g.metrics, l.g.log)
+		certs, err := t.regCert.get(hello.Context(), l.g.kv, snap.seal, l.g.metrics, l.g.log)
 		if err != nil {
 			raw.unrouted = "no_certificate" // get logged it, at most once a second
 			return nil, err
 		}
-		cfg.Certificates = []tls.Certificate{*cert}
+		cfg.Certificates = certs
 	}
 	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(),
 		obs: l.g.metrics, stores: l.g.stores, kvUp: l.g.kv.Available}

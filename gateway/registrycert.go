@@ -101,23 +101,24 @@ func openCertificate(seal *sealer, tenant, digest string, entry []byte) (tls.Cer
 // certificates of the names it is asked for.
 type registryCert struct {
 	tenant, digest string
-	cert           atomic.Pointer[tls.Certificate] // once loaded: every handshake reads it without a lock
+	certs          atomic.Pointer[[]tls.Certificate] // once loaded: every handshake reads it without a lock
 
 	mu      sync.Mutex // one load at a time; guards lastErr and lastTry
 	lastErr error
 	lastTry time.Time
 }
 
-// get returns the certificate, loading it once; a failed load is retried
+// get returns the certificate (as tls.Config.Certificates, shared: never
+// modified), loading it once; a failed load is retried
 // no sooner than certRetry later.
-func (c *registryCert) get(ctx context.Context, kv *natskv.Client, seal *sealer, m *metrics, log *slog.Logger) (*tls.Certificate, error) {
-	if cert := c.cert.Load(); cert != nil {
-		return cert, nil
+func (c *registryCert) get(ctx context.Context, kv *natskv.Client, seal *sealer, m *metrics, log *slog.Logger) ([]tls.Certificate, error) {
+	if certs := c.certs.Load(); certs != nil {
+		return *certs, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cert := c.cert.Load(); cert != nil { // loaded while this one waited
-		return cert, nil
+	if certs := c.certs.Load(); certs != nil { // loaded while this one waited
+		return *certs, nil
 	}
 	if c.lastErr != nil && time.Since(c.lastTry) < certRetry {
 		return nil, c.lastErr
@@ -132,8 +133,9 @@ func (c *registryCert) get(ctx context.Context, kv *natskv.Client, seal *sealer,
 	}
 	m.certLoads.WithLabelValues("ok").Inc()
 	c.lastErr = nil
-	c.cert.Store(&cert)
-	return &cert, nil
+	certs := []tls.Certificate{cert}
+	c.certs.Store(&certs)
+	return certs, nil
 }
 
 func loadRegistryCert(ctx context.Context, kv *natskv.Client, seal *sealer, tenant, digest string) (tls.Certificate, error) {

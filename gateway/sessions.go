@@ -296,29 +296,8 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 	// source of sessions.
 	storing := c.stores.storing(c.t.name, id)
 	blob, err := pool.Fetch(ctx, in)
-	if storing != nil && errors.Is(err, wasmhost.ErrMiss) {
-		select {
-		case <-storing:
-			blob, err = pool.Fetch(ctx, in)
-		case <-ctx.Done():
-		}
-	}
-	// Read your writes across the fleet: an identifier another gateway
-	// issued a moment ago may still be on its way to the store. Ask again
-	// until it lands or the fetch deadline passes (only for authentic
-	// identifiers, so a client cannot make a gateway wait with made-up ones).
-	// This gateway's own identifiers are not waited for: their store is
-	// done (storing is nil), and what it did is known.
-	for storing == nil && errors.Is(err, wasmhost.ErrMiss) && !c.seal.issuedHere(id) && freshlyIssued(id) {
-		select {
-		case <-time.After(crossGatewayRetry):
-			blob, err = pool.Fetch(ctx, in)
-		case <-ctx.Done():
-			err = wasmhost.ErrMiss // the last answer was a miss
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	if errors.Is(err, wasmhost.ErrMiss) {
+		blob, err = c.fetchAgain(ctx, pool, in, storing, blob, err)
 	}
 	c.obs.fetchDone(c.t.name, time.Since(start))
 	if err != nil {
@@ -333,10 +312,46 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 	return c.accept(plain, cs, mech, id)
 }
 
+// fetchAgain is read-your-writes after a miss. This gateway's own
+// identifier whose store is queued or running (storing): wait for the store
+// and ask once more. An authentic identifier another gateway issued a
+// moment ago: it may still be on its way to the store, so ask again, at
+// growing intervals from crossGatewayRetry, until it lands or the fetch
+// deadline passes (only authentic identifiers, so a client cannot make a
+// gateway wait with made-up ones; a session that never lands costs at most
+// about log2(deadline/crossGatewayRetry) fetches). This gateway's own
+// identifiers with no store pending are not waited for: what their store
+// did is known.
+func (c *connSessions) fetchAgain(ctx context.Context, pool *wasmhost.Pool, in wasmhost.FetchInput, storing <-chan struct{}, blob []byte, err error) ([]byte, error) {
+	if storing != nil {
+		select {
+		case <-storing:
+			return pool.Fetch(ctx, in)
+		case <-ctx.Done():
+			return blob, err
+		}
+	}
+	if c.seal.issuedHere(in.SessionID) || !freshlyIssued(in.SessionID) {
+		return blob, err
+	}
+	t := time.NewTimer(crossGatewayRetry)
+	defer t.Stop()
+	for wait := crossGatewayRetry; errors.Is(err, wasmhost.ErrMiss); wait *= 2 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return blob, err
+		}
+		blob, err = pool.Fetch(ctx, in)
+		t.Reset(wait * 2)
+	}
+	return blob, err
+}
+
 // Cross-gateway read-your-writes: a session issued less than
 // freshWindow ago (by the issuing gateway's clock, so the window allows for
-// skew) that is not in the store yet is asked for again every
-// crossGatewayRetry, within the fetch deadline.
+// skew) that is not in the store yet is asked for again from
+// crossGatewayRetry on, doubling, within the fetch deadline.
 const (
 	freshWindow       = 5 * time.Second
 	crossGatewayRetry = 5 * time.Millisecond

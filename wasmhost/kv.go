@@ -13,6 +13,9 @@ import (
 //
 // Implementations must be safe for concurrent use and honour ctx: the host
 // cancels it when the guest releases a handle or when the export call ends.
+// The host never modifies a value Get returns (it copies it into the guest),
+// and gives Put and Create a value of their own (a copy of the guest's), so
+// an implementation may keep either without copying.
 type KV interface {
 	// Get returns the value of key, or an error wrapping ErrKeyNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)

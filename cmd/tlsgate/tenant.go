@@ -134,7 +134,7 @@ func listTenants(cmd *cobra.Command, c *natskv.Client) error {
 			guest = tc.Guest.Module
 		}
 		if tc.Certificate.NATS != "" {
-			cert = "sha256:" + tc.Certificate.NATS[:12]
+			cert = fmt.Sprintf("sha256:%.12s", tc.Certificate.NATS)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, strings.Join(tc.ServerNames, ","), guest, cert)
 	}

@@ -57,6 +57,8 @@ func TestTenantDocumentErrors(t *testing.T) {
 		{name: "unknown key", doc: "name: a\nserver_name: [a.test]\n", want: []string{"server_name"}},
 		{name: "nats by hand", doc: "name: a\nserver_names: [a.test]\ncertificate: {nats: abc}\nupstream: builtin\n",
 			want: []string{"certificate.nats: is set by tlsgate tenant put"}},
+		{name: "stored digest not hex", stored: true, doc: "name: a\nserver_names: [a.test]\ncertificate: {nats: abc}\nupstream: builtin\n",
+			want: []string{`certificate.nats: "abc" is not a SHA-256 in hex`}},
 		{name: "stored with files", stored: true, doc: "name: a\nserver_names: [a.test]\ncertificate: {cert_file: a.crt, key_file: a.key}\nupstream: builtin\n",
 			want: []string{"certificate: a registry tenant's certificate is in NATS"}},
 	}

@@ -21,6 +21,7 @@ var (
 	hostLabelRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	guestNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	nkeyUserRE   = regexp.MustCompile(`^U[A-Z2-7]{55}$`)
+	sha256HexRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // FieldError is one validation problem at a field path.
@@ -404,6 +405,8 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 		p.add(at("certificate.nats"), "only in a tenant registry document (tlsgate tenant put sets it)")
 	case kind == registryInput && cert.NATS != "":
 		p.add(at("certificate.nats"), "is set by tlsgate tenant put: give cert_file and key_file")
+	case cert.NATS != "" && !sha256HexRE.MatchString(cert.NATS):
+		p.add(at("certificate.nats"), "%q is not a SHA-256 in hex (64 of [0-9a-f])", cert.NATS)
 	case kind == registryStored && cert.NATS == "" && !cert.SelfSigned:
 		p.add(at("certificate"), "a registry tenant's certificate is in NATS (put it with tlsgate tenant put) or self_signed")
 	case cert.NATS != "" && (cert.SelfSigned || cert.CertFile != "" || cert.KeyFile != ""):

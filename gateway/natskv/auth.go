@@ -27,9 +27,6 @@ const (
 	RoleDeployer Role = "deployer"
 )
 
-// guestStream is the JetStream stream behind GuestBucket.
-const guestStream = "OBJ_" + GuestBucket
-
 // permissions returns what role may publish and subscribe to. A gateway
 // may publish anything but writes to the guest object store and the
 // registry's buckets, and the JetStream API calls that change streams.

@@ -1,7 +1,6 @@
 package natskv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -218,27 +217,28 @@ func (b *Bucket) Name() string { return SessionsBucket }
 // bucket cannot be reached, or ctx's error.
 func (b *Bucket) Get(ctx context.Context, key string) (_ []byte, err error) {
 	defer b.record(ctx, time.Now(), &err)
+	full := b.prefix + key
 	if near := b.s.c.near; near != nil && validKey(key) && ctx.Err() == nil {
-		if v, ok := near.get(b.prefix+key, time.Now()); ok {
-			return bytes.Clone(v), nil
+		if v, ok := near.get(full, time.Now()); ok {
+			return v, nil // never modified: see wasmhost.KV
 		}
 	}
 	kv, err := b.prepare(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	e, err := kv.Get(ctx, b.prefix+key)
+	e, err := kv.Get(ctx, full)
 	if err != nil {
 		return nil, b.fail(ctx, "get", err)
 	}
 	return e.Value(), nil
 }
 
-// remember keeps what this gateway just wrote, as stream message seq, in
-// the near cache.
-func (b *Bucket) remember(key string, value []byte, ttl time.Duration, seq uint64) {
+// remember keeps what this gateway just wrote (full key, value kept as
+// wasmhost.KV allows), as stream message seq, in the near cache.
+func (b *Bucket) remember(full string, value []byte, ttl time.Duration, seq uint64) {
 	if near := b.s.c.near; near != nil {
-		near.put(b.prefix+key, bytes.Clone(value), ttl, time.Now(), seq)
+		near.put(full, value, ttl, time.Now(), seq)
 	}
 }
 
@@ -265,13 +265,14 @@ func (b *Bucket) Put(ctx context.Context, key string, value []byte, ttl time.Dur
 	}
 	// KeyValue.Put has no TTL option: publish to the key's subject, as
 	// Put does, with a per-message TTL.
-	ack, err := b.s.c.js.Publish(ctx, "$KV."+SessionsBucket+"."+b.prefix+key, value, jetstream.WithMsgTTL(ttl))
+	full := b.prefix + key
+	ack, err := b.s.c.js.Publish(ctx, "$KV."+SessionsBucket+"."+full, value, jetstream.WithMsgTTL(ttl))
 	if err != nil {
 		refund()
-		b.s.c.near.dropIf(b.prefix + key)
+		b.s.c.near.dropIf(full)
 		return b.fail(ctx, "put", err)
 	}
-	b.remember(key, value, ttl, ack.Sequence)
+	b.remember(full, value, ttl, ack.Sequence)
 	return nil
 }
 
@@ -288,12 +289,13 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte, ttl time.
 	if err != nil {
 		return err
 	}
-	rev, err := kv.Create(ctx, b.prefix+key, value, jetstream.KeyTTL(ttl))
+	full := b.prefix + key
+	rev, err := kv.Create(ctx, full, value, jetstream.KeyTTL(ttl))
 	if err != nil {
 		refund()
 		return b.fail(ctx, "create", err)
 	}
-	b.remember(key, value, ttl, rev)
+	b.remember(full, value, ttl, rev)
 	return nil
 }
 
@@ -307,8 +309,9 @@ func (b *Bucket) Delete(ctx context.Context, key string) (err error) {
 	}
 	// A purge with a marker TTL: the marker goes after limitMarkerTTL,
 	// instead of living for the bucket's maximum age.
-	b.s.c.near.dropIf(b.prefix + key) // the other gateways see the purge marker
-	if err := kv.Purge(ctx, b.prefix+key, jetstream.PurgeTTL(limitMarkerTTL)); err != nil {
+	full := b.prefix + key
+	b.s.c.near.dropIf(full) // the other gateways see the purge marker
+	if err := kv.Purge(ctx, full, jetstream.PurgeTTL(limitMarkerTTL)); err != nil {
 		return b.fail(ctx, "delete", err)
 	}
 	return nil
