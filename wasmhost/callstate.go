@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -16,10 +17,11 @@ type callStateKey struct{}
 
 // callState is the per-call state of one export call (or of an instance's
 // initialisation). Each instance owns one and reuses it, since an instance
-// runs one call at a time. It is the context.Context handed to wazero, so
-// host functions reach it without an allocation per call.
+// runs one call at a time. Host functions reach it through the call's
+// context (callCtx).
 type callState struct {
-	context.Context // the call's deadline-bounded context; nil between calls
+	parent   context.Context // the caller's context; nil between calls
+	deadline time.Time       // the call's: its timeout, or the parent's deadline if sooner
 
 	pool *Pool
 	inst *instance
@@ -49,12 +51,106 @@ type callState struct {
 	waited, busy time.Duration
 }
 
-// Value returns the callState itself for callStateKey.
-func (cs *callState) Value(key any) any {
-	if _, ok := key.(callStateKey); ok {
-		return cs
+// Stop codes of callCtx.stopped.
+const (
+	running int32 = iota
+	stoppedDeadline
+	stoppedCanceled
+)
+
+// callCtx is the context.Context of every call on one instance, handed to
+// wazero and to the KV operations a call runs inline. It is made once per
+// instance, so a call costs no context, timer or value allocation: the
+// runtime's watchdog ends a call by closing its stop channel. wazero's
+// goroutine watching a call may read it after the call ended, and a KV
+// client may keep it, so it reads only fields that never change (cs,
+// stopCh) or atomics; an instance whose call was stopped is discarded, so
+// stopCh closes at most once.
+type callCtx struct {
+	cs       *callState
+	stopCh   chan struct{}
+	deadline atomic.Int64 // UnixNano of the running call's deadline
+	stopped  atomic.Int32
+}
+
+// Deadline returns the running call's deadline.
+func (c *callCtx) Deadline() (time.Time, bool) { return time.Unix(0, c.deadline.Load()), true }
+
+// Done is closed when the watchdog stops the call.
+func (c *callCtx) Done() <-chan struct{} { return c.stopCh }
+
+// Err says why the call was stopped, or nil.
+func (c *callCtx) Err() error {
+	switch c.stopped.Load() {
+	case stoppedDeadline:
+		return context.DeadlineExceeded
+	case stoppedCanceled:
+		return context.Canceled
 	}
-	return cs.Context.Value(key)
+	return nil
+}
+
+// Value returns the callState for callStateKey. A call's context carries
+// no value of its caller's: nothing on the guest's path reads one, and the
+// caller's context changes from call to call.
+func (c *callCtx) Value(key any) any {
+	if _, ok := key.(callStateKey); ok {
+		return c.cs
+	}
+	return nil
+}
+
+// stop ends the running call with err (the watchdog, under its lock, or
+// begin for a parent already done).
+func (cs *callState) stop(err error) {
+	c := &cs.inst.ctx
+	code := stoppedCanceled
+	if err == context.DeadlineExceeded {
+		code = stoppedDeadline
+	}
+	c.stopped.Store(code)
+	close(c.stopCh)
+}
+
+// begin starts a call of at most timeout under parent: the call's context,
+// watched by the runtime's watchdog until end.
+func (inst *instance) begin(parent context.Context, now time.Time, timeout time.Duration) context.Context {
+	cs := &inst.cs
+	deadline := now.Add(timeout)
+	if d, ok := parent.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	cs.parent, cs.deadline = parent, deadline
+	inst.ctx.deadline.Store(deadline.UnixNano())
+	switch err := parent.Err(); {
+	case err != nil:
+		cs.stop(err)
+	case !now.Before(deadline):
+		cs.stop(context.DeadlineExceeded)
+	default:
+		inst.rt.watch.enter(cs)
+	}
+	return &inst.ctx
+}
+
+// end stops watching the call that returned at now, and reports why it
+// was stopped or is late: the instance must then be discarded. A call the
+// watchdog had no tick to stop is still late if it returned past its
+// deadline (an await_any woken by an operation that failed at that same
+// deadline, say).
+func (inst *instance) end(now time.Time) error {
+	cs := &inst.cs
+	inst.rt.watch.leave(cs)
+	err := inst.ctx.Err()
+	switch {
+	case err != nil:
+	case !now.Before(cs.deadline):
+		err = context.DeadlineExceeded
+	default:
+		err = cs.parent.Err()
+	}
+	cs.parent = nil
+	return err
 }
 
 // reset clears the state before a call of the given kind.

@@ -9,7 +9,10 @@
 // # Choices
 //
 //   - Each export call runs under min(ctx deadline, now+WithCallTimeout).
-//     wazero's CloseOnContextDone stops a guest that overruns it; the call
+//     One watchdog goroutine per Runtime, ticking every millisecond while
+//     calls run, stops a call that overruns it or whose ctx is cancelled
+//     (a context per call would cost a timer and four allocations on every
+//     fetch); wazero's CloseOnContextDone then closes the module. The call
 //     fails with a *GuestError of Kind FaultTimeout that also matches
 //     context.DeadlineExceeded, and the instance is discarded. A call whose
 //     deadline passed fails that way even if the export returned (late, e.g.

@@ -105,6 +105,30 @@ func TestRunawayOverrun(t *testing.T) {
 	}
 }
 
+// TestCallerCancelStopsGuest checks that a caller giving up (a client gone
+// mid-handshake, say) stops its running call, as the deadline would, and
+// that the pool goes on serving.
+func TestCallerCancelStopsGuest(t *testing.T) {
+	rt := newRuntime(t)
+	p := scriptPool(t, rt, func(s *script) { s.op(opLoop) }, wasmhost.WithMaxInstances(1),
+		wasmhost.WithCallTimeout(time.Hour), wasmhost.WithFaultSuspension(0, 0, 0))
+	for i := range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { _, err := p.Fetch(ctx, fetchInput(0)); done <- err }()
+		waitFor(t, "the call to start", func() bool { return p.Stats().InUse == 1 })
+		cancel()
+		err := <-done
+		guestErr(t, err, wasmhost.FaultTimeout)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("call %d: %v, want it to wrap context.Canceled", i, err)
+		}
+	}
+	if st := p.Stats(); st.Discarded[string(wasmhost.FaultTimeout)] != 3 {
+		t.Fatalf("stats %+v, want 3 instances discarded as timeout", st)
+	}
+}
+
 // TestInstanceInit checks _initialize and tlsgate_on_init.
 func TestInstanceInit(t *testing.T) {
 	tests := []struct {

@@ -157,7 +157,7 @@ func hammer(t *testing.T, closeShareEarly bool, opts ...RuntimeOption) {
 	pshare.Close(ctx)
 	time.Sleep(100 * time.Millisecond)
 	rt.idle.mu.Lock()
-	n := rt.idle.l.Len()
+	n := rt.idle.n
 	rt.idle.mu.Unlock()
 	t.Logf("ok=%d budget=%d closed=%d wrong=%d", ok.Load(), budget.Load(), closed.Load(), wrong.Load())
 	if ok.Load() == 0 {

@@ -182,7 +182,8 @@ func (cs *callState) launch(op *kvOp) {
 	}
 	do := op.do
 	op.do = nil
-	ctx, cancel := context.WithCancel(cs.Context)
+	// Its own context: the goroutine may outlive the call (release cancels it).
+	ctx, cancel := context.WithDeadline(cs.parent, cs.deadline)
 	op.cancel = cancel
 	p, wake := cs.pool, cs.inst.wake
 	p.ops.Add(1)
@@ -209,7 +210,7 @@ func (cs *callState) runInline(op *kvOp) {
 	}
 	do := op.do
 	op.do = nil
-	runOp(cs.Context, cs.pool, cs.inst.wake, op, do)
+	runOp(&cs.inst.ctx, cs.pool, cs.inst.wake, op, do)
 }
 
 // abandon cancels op, or, if it never started, reports it abandoned.
@@ -342,7 +343,7 @@ func hostAwait(cs *callState, _ api.Memory, stack []uint64) {
 		setStatus(stack, op.status)
 	case <-timeout:
 		setStatus(stack, abi.StatusPending)
-	case <-cs.Done():
+	case <-cs.inst.ctx.Done():
 		setStatus(stack, abi.StatusTimeout)
 	}
 }
@@ -400,7 +401,7 @@ func hostAwaitAny(cs *callState, mem api.Memory, stack []uint64) {
 		case <-timeout:
 			setI32(stack, abi.StatusPending.Neg())
 			return
-		case <-cs.Done():
+		case <-cs.inst.ctx.Done():
 			setI32(stack, abi.StatusTimeout.Neg())
 			return
 		}

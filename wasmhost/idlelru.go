@@ -1,9 +1,6 @@
 package wasmhost
 
-import (
-	"container/list"
-	"sync"
-)
+import "sync"
 
 // idleLRU orders the idle instances of every pool and share of a runtime by
 // when they were last returned, so that an instance the budget has no room
@@ -14,60 +11,98 @@ import (
 // evicting can make room. Lock order: a pool's or share's mu, then the
 // LRU's.
 type idleLRU struct {
-	mu    sync.Mutex
-	l     list.List // of *idleEntry, front: idle longest
-	bytes int64     // memory accounted to the idle instances
+	mu         sync.Mutex
+	head, tail *instance // head: idle longest
+	n          int
+	bytes      int64  // memory accounted to the idle instances
+	gen        uint64 // counts pushes, so an eviction can tell a re-idled instance
 }
 
-// idleEntry is where an idle instance waits: its pool, or a share.
+// idleLink is an instance's place in the LRU while it is idle: intrusive,
+// so that returning an instance costs no allocation. Its fields change
+// under the LRU's mu and the mu of the instance's pool or share, so either
+// lock is enough to read them.
+type idleLink struct {
+	prev, next *instance
+	in         bool
+	pool       *Pool  // where it waits: its pool,
+	share      *Share // or a share
+	bytes      int64
+	gen        uint64
+}
+
+// idleEntry is what oldest saw of the instance idle longest.
 type idleEntry struct {
 	inst  *instance
 	pool  *Pool
 	share *Share
-	bytes int64
+	gen   uint64
 }
 
 // push adds inst, just made idle in pool p (under p.mu).
-func (u *idleLRU) push(inst *instance, p *Pool) { u.add(&idleEntry{inst: inst, pool: p}) }
+func (u *idleLRU) push(inst *instance, p *Pool) { u.add(inst, p, nil) }
 
 // pushShared adds inst, just made idle in share s (under s.mu).
-func (u *idleLRU) pushShared(inst *instance, s *Share) { u.add(&idleEntry{inst: inst, share: s}) }
+func (u *idleLRU) pushShared(inst *instance, s *Share) { u.add(inst, nil, s) }
 
-func (u *idleLRU) add(e *idleEntry) {
+func (u *idleLRU) add(inst *instance, p *Pool, s *Share) {
 	u.mu.Lock()
-	e.bytes = e.inst.accounted
-	u.bytes += e.bytes
-	e.inst.lru = u.l.PushBack(e)
+	u.gen++
+	l := &inst.lru
+	*l = idleLink{prev: u.tail, in: true, pool: p, share: s, bytes: inst.accounted, gen: u.gen}
+	if u.tail != nil {
+		u.tail.lru.next = inst
+	} else {
+		u.head = inst
+	}
+	u.tail = inst
+	u.n++
+	u.bytes += l.bytes
 	u.mu.Unlock()
 }
 
 // drop removes inst, no longer idle (under the mu of its pool or share).
 func (u *idleLRU) drop(inst *instance) {
 	u.mu.Lock()
-	if inst.lru != nil {
-		u.bytes -= inst.lru.Value.(*idleEntry).bytes
-		u.l.Remove(inst.lru)
-		inst.lru = nil
+	if l := &inst.lru; l.in {
+		if l.prev != nil {
+			l.prev.lru.next = l.next
+		} else {
+			u.head = l.next
+		}
+		if l.next != nil {
+			l.next.lru.prev = l.prev
+		} else {
+			u.tail = l.prev
+		}
+		u.n--
+		u.bytes -= l.bytes
+		*l = idleLink{}
 	}
 	u.mu.Unlock()
 }
 
-// oldest returns the entry of the instance idle longest, with its element
-// (to check it is still that one when evicting), or nil.
-func (u *idleLRU) oldest() (*idleEntry, *list.Element) {
+// oldest returns what it sees of the instance idle longest (to check, when
+// evicting, that it is still idle since then), and false when none is.
+func (u *idleLRU) oldest() (idleEntry, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if e := u.l.Front(); e != nil {
-		return e.Value.(*idleEntry), e
+	inst := u.head
+	if inst == nil {
+		return idleEntry{}, false
 	}
-	return nil, nil
+	return idleEntry{inst: inst, pool: inst.lru.pool, share: inst.lru.share, gen: inst.lru.gen}, true
 }
+
+// idleSince reports whether inst is still idle since e was seen (under the
+// mu of its pool or share).
+func (e idleEntry) idleSince() bool { return e.inst.lru.in && e.inst.lru.gen == e.gen }
 
 // idle returns how many instances are idle and the memory they hold.
 func (u *idleLRU) idle() (n int, bytes int64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.l.Len(), u.bytes
+	return u.n, u.bytes
 }
 
 // maxEvictTries bounds evictIdle's retries when the instance idle longest
@@ -79,13 +114,13 @@ const maxEvictTries = 64
 // was none.
 func (r *Runtime) evictIdle() bool {
 	for range maxEvictTries {
-		e, elem := r.idle.oldest()
+		e, ok := r.idle.oldest()
 		switch {
-		case e == nil:
+		case !ok:
 			return false
-		case e.share != nil && e.share.evict(e.inst, elem):
+		case e.share != nil && e.share.evict(e):
 			return true
-		case e.pool != nil && e.pool.evict(e.inst, elem):
+		case e.pool != nil && e.pool.evict(e):
 			return true
 		}
 	}

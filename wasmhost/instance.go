@@ -1,7 +1,6 @@
 package wasmhost
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -21,13 +20,14 @@ type instance struct {
 	stack                [1]uint64
 	cs                   callState
 	wake                 chan struct{} // a KV operation completed (await_any)
+	ctx                  callCtx       // the context of its calls
 	nextHandle           int32
 	lastUsed             time.Time // when it was last returned to the idle stack
 	idleUntil            time.Time // idle in a share: when the reaper may close it
 	accounted            int64     // bytes of memory counted in the runtime's budget
 	counted              bool      // counted in the runtime's instance budget
 	rt                   *Runtime
-	lru                  *list.Element // in the runtime's idleLRU while idle
+	lru                  idleLink // in the runtime's idleLRU while idle
 }
 
 // memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its
@@ -49,19 +49,16 @@ func (inst *instance) memoryFull() bool {
 
 func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{wake: make(chan struct{}, 1), rt: p.m.rt}
+	inst.ctx.cs, inst.ctx.stopCh = &inst.cs, make(chan struct{})
 	cs := &inst.cs
 	cs.pool, cs.inst = p, inst
 	cs.reset(abi.CallInit)
 
-	ctx, cancel := context.WithTimeout(ctx, p.initTimeout)
-	defer cancel()
-	cs.Context = ctx
-	// wazero watches the context from a goroutine that may outlive the call,
-	// so it gets a context of its own, never cs (which is reset after the call).
-	mod, err := p.m.rt.rt.InstantiateModule(context.WithValue(ctx, callStateKey{}, cs), p.m.compiled, p.m.cfg)
+	callCtx := inst.begin(ctx, time.Now(), p.initTimeout)
+	mod, err := p.m.rt.rt.InstantiateModule(callCtx, p.m.compiled, p.m.cfg)
 	cs.releaseAll()
 	misuse := cs.misuse
-	cs.Context = nil
+	ctxErr := inst.end(time.Now())
 	fail := func(export string, status abi.Status, err error) (*instance, error) {
 		if mod != nil {
 			_ = mod.Close(context.Background())
@@ -71,8 +68,8 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 		return nil, &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: FaultInit, Status: status, Err: err}
 	}
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: %w: %w", ctx.Err(), err))
+	case err != nil && ctxErr != nil:
+		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: %w: %w", ctxErr, err))
 	case err != nil:
 		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: %w", err))
 	case misuse != nil:
@@ -122,16 +119,13 @@ func (p *Pool) takeMemory(inst *instance) bool {
 // FaultStatus (run itself never returns FaultStatus).
 func (inst *instance) run(ctx context.Context, p *Pool, fn api.Function, export string, timeout time.Duration) (abi.Status, *GuestError) {
 	cs := &inst.cs
-	callCtx, cancel := context.WithTimeout(ctx, timeout)
-	cs.Context = callCtx
 	inst.stack[0] = 0
 	started := time.Now()
-	err := fn.CallWithStack(context.WithValue(callCtx, callStateKey{}, cs), inst.stack[:])
-	cs.busy = max(time.Since(started)-cs.waited, 0)
+	err := fn.CallWithStack(inst.begin(ctx, started, timeout), inst.stack[:])
+	now := time.Now()
+	cs.busy = max(now.Sub(started)-cs.waited, 0)
 	cs.releaseAll()
-	ctxErr := callCtx.Err()
-	cancel()
-	cs.Context = nil
+	ctxErr := inst.end(now)
 	gerr := func(kind FaultKind, err error) *GuestError {
 		return &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: kind, Err: err}
 	}

@@ -1,7 +1,6 @@
 package wasmhost
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -357,13 +356,14 @@ func (p *Pool) release(inst *instance, reason string) {
 	p.mu.Unlock()
 }
 
-// evict closes inst if it is still idle in p where the LRU saw it (elem;
-// not taken and returned since), because the runtime's budget needs its
+// evict closes e's instance if it is still idle in p since the LRU saw it
+// (not taken and returned since), because the runtime's budget needs its
 // room for another instance; it reports whether it did.
-func (p *Pool) evict(inst *instance, elem *list.Element) bool {
+func (p *Pool) evict(e idleEntry) bool {
+	inst := e.inst
 	p.mu.Lock()
 	i := slices.Index(p.idle, inst)
-	if i < 0 || inst.lru != elem {
+	if i < 0 || !e.idleSince() {
 		p.mu.Unlock()
 		return false
 	}
@@ -512,9 +512,9 @@ func (p *Pool) waitOps(ctx context.Context) {
 }
 
 func (p *Pool) guestLog(cs *callState, level slog.Level, msg []byte) {
-	// The call's own context, not cs: a handler may keep the context, and
-	// cs is reset and reused after the call.
-	ctx := cs.Context
+	// The caller's context, not the call's: a handler may keep it, and the
+	// call's belongs to the instance.
+	ctx := cs.parent
 	if ctx == nil {
 		ctx = context.Background()
 	}

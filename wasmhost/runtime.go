@@ -16,8 +16,9 @@ import (
 )
 
 // Runtime compiles and runs guests. It owns one wazero runtime (compiler
-// engine, CloseOnContextDone, a memory cap), the "tlsgate" host module and
-// wazero's WASI module. It is safe for concurrent use.
+// engine, CloseOnContextDone, a memory cap), the "tlsgate" host module,
+// wazero's WASI module and the watchdog that ends calls past their
+// deadline. It is safe for concurrent use.
 type Runtime struct {
 	rt       wazero.Runtime
 	cache    wazero.CompilationCache
@@ -26,6 +27,7 @@ type Runtime struct {
 	mem      memoryBudget
 	idle     idleLRU
 	reaper   *reaper
+	watch    *watchdog
 
 	wasiFuncs map[string]funcSig // WASI exports a guest may import
 
@@ -121,6 +123,7 @@ func NewRuntime(ctx context.Context, opts ...RuntimeOption) (*Runtime, error) {
 		memLimit: o.memLimit,
 		mem:      memoryBudget{limit: int64(min(o.memBudget, 1<<62)), maxInstances: int64(max(o.maxInst, 0))},
 		reaper:   newReaper(),
+		watch:    newWatchdog(),
 		closed:   make(chan struct{}),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
@@ -209,6 +212,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 		close(r.closed)
 		r.reaper.close()
 		err := r.rt.Close(ctx)
+		r.watch.close()
 		if cerr := r.cache.Close(ctx); err == nil {
 			err = cerr
 		}

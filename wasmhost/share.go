@@ -2,7 +2,6 @@ package wasmhost
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"errors"
 	"slices"
@@ -79,11 +78,12 @@ func (s *Share) put(inst *instance, now time.Time, idleTimeout time.Duration) bo
 	return true
 }
 
-// evict closes inst if it is still idle in s where the LRU saw it (elem).
-func (s *Share) evict(inst *instance, elem *list.Element) bool {
+// evict closes e's instance if it is still idle in s since the LRU saw it.
+func (s *Share) evict(e idleEntry) bool {
+	inst := e.inst
 	s.mu.Lock()
 	i := slices.Index(s.idle, inst)
-	if i < 0 || inst.lru != elem {
+	if i < 0 || !e.idleSince() {
 		s.mu.Unlock()
 		return false
 	}

@@ -109,8 +109,8 @@ func (s *suspender) done(fault, probe bool, now time.Time) time.Duration {
 
 // isFault reports whether err from a call is the guest's fault.
 func isFault(err error) bool {
-	var ge *GuestError
-	if !errors.As(err, &ge) {
+	ge, ok := errors.AsType[*GuestError](err)
+	if !ok {
 		return false
 	}
 	switch ge.Kind {
