@@ -22,6 +22,7 @@ type metrics struct {
 	fetchSeconds   *prometheus.HistogramVec
 	storeSeconds   *prometheus.HistogramVec
 	stores         *prometheus.CounterVec
+	storedBytes    *prometheus.CounterVec
 	queueDepth     prometheus.Gauge
 	kvSeconds      *prometheus.HistogramVec
 	kvErrors       *prometheus.CounterVec
@@ -66,6 +67,10 @@ func newMetrics() *metrics {
 		Name: "tlsgate_session_stores_total",
 		Help: "Session stores by tenant and result (ok; refused: the guest returned ACCESS_DENIED by policy; error; dropped: the queue was full (the oldest is dropped) or closed; stale: it waited longer than store_queue.max_age).",
 	}, []string{"tenant", "result"})
+	m.storedBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_session_stored_bytes_total",
+		Help: "Bytes of sealed session state handed to the guest in stores that succeeded, by tenant: with tlsgate_session_stores_total{result=\"ok\"}, the size of a stored session.",
+	}, []string{"tenant"})
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tlsgate_store_queue_depth", Help: "Sessions waiting in the store queue.",
 	})
@@ -122,7 +127,7 @@ func newMetrics() *metrics {
 		Help: "Registry tenants' certificates loaded from NATS (on a tenant's first handshake, or when its document changes), by result (ok, error).",
 	}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
-		m.stores, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
+		m.stores, m.storedBytes, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -178,12 +183,13 @@ func (m *metrics) fetchDone(tenant string, d time.Duration) {
 	m.fetchSeconds.WithLabelValues(tenant).Observe(d.Seconds())
 }
 
-func (m *metrics) storeDone(tenant string, d time.Duration, err error) {
+func (m *metrics) storeDone(tenant string, size int, d time.Duration, err error) {
 	m.storeSeconds.WithLabelValues(tenant).Observe(d.Seconds())
 	var ge *wasmhost.GuestError
 	switch {
 	case err == nil:
 		m.stores.WithLabelValues(tenant, "ok").Inc()
+		m.storedBytes.WithLabelValues(tenant).Add(float64(size))
 	case errors.As(err, &ge) && ge.Kind == wasmhost.FaultStatus && ge.Status == abi.StatusAccessDenied:
 		// The guest declined to keep this session by its own policy.
 		m.stores.WithLabelValues(tenant, "refused").Inc()

@@ -80,8 +80,13 @@ func TestMetricsCountHitAndMiss(t *testing.T) {
 	if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "miss"); n != 1 {
 		t.Errorf("misses = %v, want 1", n)
 	}
-	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n < 2 {
+	n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok")
+	if n < 2 {
 		t.Errorf("stores ok = %v, want at least 2", n)
+	}
+	// A sealed TLS 1.3 session: the state, its binding, nonce and tag.
+	if per := counterValue(t, g, "tlsgate_session_stored_bytes_total", "tenant", "a") / n; per < 100 || per > 4096 {
+		t.Errorf("stored bytes per session = %v, want a sealed session's size", per)
 	}
 }
 

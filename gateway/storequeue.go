@@ -209,7 +209,7 @@ func (q *storeQueue) run(p pendingStore) {
 	defer cancel()
 	start := time.Now()
 	err := t.pool.Store(ctx, p.in)
-	q.m.storeDone(p.tenant, time.Since(start), err)
+	q.m.storeDone(p.tenant, len(p.in.Session), time.Since(start), err)
 	if err != nil {
 		q.log.Debug("session store failed", "tenant", p.tenant, "err", err)
 	}

@@ -3,6 +3,7 @@ package wasmhost_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -168,4 +169,39 @@ func BenchmarkInstantiateGoGuest(b *testing.B) {
 		p.Close(ctx)
 	}
 	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/live/(1<<20), "MiB/instance")
+}
+
+// BenchmarkBucketPut is one 300-byte put through natskv.Bucket with a
+// per-key TTL, as a session store writes it: publish, the server's store
+// of it (in-process), the acknowledgement.
+func BenchmarkBucketPut(b *testing.B) {
+	kv := newBucket(b)
+	ctx := context.Background()
+	v := make([]byte, 300)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := kv.Put(ctx, fmt.Sprintf("k%d", i), v, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStoreGoGuest is the same put made by the Go reference guest's
+// store export: the whole cost of one session store but the sealing.
+func BenchmarkStoreGoGuest(b *testing.B) {
+	m := compileBytes(b, newRuntime(b), "sessioncache.wasm", prebuilt.SessionCache)
+	p := newPool(b, m, wasmhost.WithKV(newBucket(b)), wasmhost.WithCallTimeout(time.Second))
+	ctx := context.Background()
+	in := wasmhost.StoreInput{SessionID: make([]byte, 32), Session: make([]byte, 300), TTL: time.Hour}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		in.SessionID[0], in.SessionID[1], in.SessionID[2] = byte(i), byte(i>>8), byte(i>>16)
+		if err := p.Store(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
