@@ -67,6 +67,27 @@ func BenchmarkDirectKVGet(b *testing.B) {
 	}
 }
 
+// BenchmarkDirectKVGetSession is DirectKVGet of an entry written as a
+// session store writes it (natskv.Bucket.Put: the tenant's key prefix and a
+// per-key TTL, which the server returns as a header the client parses):
+// the floor for BucketGet and the guests' fetches, which read such entries.
+func BenchmarkDirectKVGetSession(b *testing.B) {
+	tenant := fmt.Sprintf("t%d", bucketSeq.Add(1))
+	bucket := tenantBucket(b, tenant)
+	kv := rawBucket(b, bucket)
+	ctx := context.Background()
+	const key = "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY"
+	if err := bucket.Put(ctx, key, make([]byte, 200), time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if e, err := kv.Get(ctx, tenant+"."+key); err != nil || len(e.Value()) != 200 {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkBucketGet is the same get through natskv.Bucket, the KV the host
 // hands guests (error mapping, lazy binding).
 func BenchmarkBucketGet(b *testing.B) {

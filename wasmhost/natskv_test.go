@@ -56,9 +56,16 @@ func natsClient(tb testing.TB) *natskv.Client {
 // newBucket creates a fresh tenant bucket (memory storage) for tb.
 func newBucket(tb testing.TB) *natskv.Bucket {
 	tb.Helper()
+	return tenantBucket(tb, fmt.Sprintf("t%d", bucketSeq.Add(1)))
+}
+
+// tenantBucket is tenant's view of the sessions bucket: its keys are
+// stored under "<tenant>.".
+func tenantBucket(tb testing.TB, tenant string) *natskv.Bucket {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := natsClient(tb).Bucket(ctx, fmt.Sprintf("t%d", bucketSeq.Add(1)), natskv.WithStorage("memory"))
+	b, err := natsClient(tb).Bucket(ctx, tenant, natskv.WithStorage("memory"))
 	if err != nil {
 		tb.Fatalf("bucket: %v", err)
 	}

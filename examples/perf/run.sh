@@ -10,23 +10,31 @@
 #
 # Knobs (environment): REPS rounds of every configuration (default 5),
 # DUR seconds per measurement (default 2), CONC bench workers (default 4),
-# STIME_PROCS parallel `openssl s_time` clients (default 2). With the
-# defaults the whole script takes about 9 minutes on 2 cores.
+# STIME_PROCS parallel `openssl s_time` clients (default 2), FLEET_SESSIONS
+# per cross-gateway case (default 1000). With the defaults the whole script
+# takes about 15 minutes on 2 cores.
 #
-# What runs, all on 127.0.0.1 (ports 19401-19453):
-#   guest   tlsgate, reference guest, embedded NATS      guest-embedded.yaml
-#   floor   tlsgate, no guest: stateless tickets         floor.yaml
-#   remote  tlsgate, reference guest, NATS over TCP      guest-remote.yaml
-#           (a standalone nats-server, built from the module cache)
-#   nginx   Debian nginx, shared session cache, no tickets, one worker
-# Rounds interleave the configurations, so background load from other
-# processes spreads over all of them rather than landing on one.
+# What runs, all on 127.0.0.1 (ports 19401-19456):
+#   guest     tlsgate, reference guest, embedded NATS      guest-embedded.yaml
+#   floor     tlsgate, no guest: stateless tickets         floor.yaml
+#   remote    tlsgate, reference guest, NATS over TCP      guest-remote.yaml
+#             (a standalone nats-server, built from the module cache)
+#   remote-b  a second such gateway, same NATS and sealing keys: the fleet
+#             of the cross-gateway runs                   guest-remote-b.yaml
+#   nginx     Debian nginx, shared session cache, no tickets   nginx.conf
+#   nginxlua  Debian nginx + libnginx-mod-http-lua: ssl_session_fetch/
+#             store_by_lua over a lua_shared_dict          nginx-lua.conf
+# Both nginx run as one process. Rounds interleave the configurations, so
+# background load from other processes spreads over all of them rather
+# than landing on one. After the rounds: cross-gateway resumption, CPU
+# profiles, and the Wasm host's benchmarks (go test -bench).
 set -euo pipefail
 
 REPS=${REPS:-5}
 DUR=${DUR:-2}
 CONC=${CONC:-4}
 STIME_PROCS=${STIME_PROCS:-2}
+FLEET_SESSIONS=${FLEET_SESSIONS:-1000}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -34,7 +42,7 @@ cd "$root"
 OUT=${1:-_build/perf/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-mkdir -p "$OUT"/{bin,runs,profiles,metrics,logs,data,nginx/tmp}
+mkdir -p "$OUT"/{bin,runs,fleet,profiles,metrics,logs,data,nginx/tmp,gotest}
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -75,7 +83,8 @@ TG=$OUT/bin/tlsgate
 	echo "nats-server: $("$OUT/bin/nats-server" --version)"
 	echo "nginx: $(nginx -v 2>&1)"
 	echo "openssl: $(openssl version)"
-	echo "knobs: REPS=$REPS DUR=${DUR}s CONC=$CONC STIME_PROCS=$STIME_PROCS"
+	echo "nginx lua module: $(dpkg-query -W -f='${Version}' libnginx-mod-http-lua 2>/dev/null || echo unknown)"
+	echo "knobs: REPS=$REPS DUR=${DUR}s CONC=$CONC STIME_PROCS=$STIME_PROCS FLEET_SESSIONS=$FLEET_SESSIONS"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt" >&2
@@ -86,22 +95,32 @@ NATS_PORT=19422
 pids+=($!)
 
 declare -A gw_pid gw_addr gw_admin
-gw_addr=([guest]=127.0.0.1:19401 [floor]=127.0.0.1:19402 [remote]=127.0.0.1:19403)
-gw_admin=([guest]=127.0.0.1:19451 [floor]=127.0.0.1:19452 [remote]=127.0.0.1:19453)
-declare -A gw_config=([guest]=guest-embedded.yaml [floor]=floor.yaml [remote]=guest-remote.yaml)
-for s in guest floor remote; do
-	"$TG" serve --config "$here/${gw_config[$s]}" --data-dir "$OUT/data/$s" --log-level warn \
+gw_addr=([guest]=127.0.0.1:19401 [floor]=127.0.0.1:19402 [remote]=127.0.0.1:19403 [remote-b]=127.0.0.1:19406
+	[nginx]=127.0.0.1:19404 [nginxlua]=127.0.0.1:19405)
+gw_admin=([guest]=127.0.0.1:19451 [floor]=127.0.0.1:19452 [remote]=127.0.0.1:19453 [remote-b]=127.0.0.1:19456)
+declare -A gw_config=([guest]=guest-embedded.yaml [floor]=floor.yaml [remote]=guest-remote.yaml [remote-b]=guest-remote-b.yaml)
+start_gw() { # server [env...]
+	local s=$1
+	shift
+	env "$@" "$TG" serve --config "$here/${gw_config[$s]}" --data-dir "$OUT/data/$s" --log-level warn \
 		>"$OUT/logs/$s.log" 2>&1 &
 	gw_pid[$s]=$!
 	pids+=($!)
-done
+}
+for s in guest floor remote; do start_gw "$s"; done
 
-# nginx with its own RSA-2048 certificate (OpenSSL keys for OpenSSL's server).
+# Both nginx with their own RSA-2048 and ECDSA P-256 certificates (OpenSSL
+# keys for OpenSSL's server), one process each.
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=rsa.perf.test -days 2 \
 	-keyout "$OUT/nginx/rsa.key" -out "$OUT/nginx/rsa.crt" 2>/dev/null
-cp "$here/nginx.conf" "$OUT/nginx/nginx.conf"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=ecdsa.perf.test -days 2 \
+	-keyout "$OUT/nginx/ecdsa.key" -out "$OUT/nginx/ecdsa.crt" 2>/dev/null
+cp "$here/nginx.conf" "$here/nginx-lua.conf" "$OUT/nginx/"
 nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx.conf" 2>"$OUT/logs/nginx.log" &
-NGINX_MASTER=$!
+gw_pid[nginx]=$!
+pids+=($!)
+nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx-lua.conf" 2>"$OUT/logs/nginx-lua.log" &
+gw_pid[nginxlua]=$!
 pids+=($!)
 
 wait_ready() { # admin address: ready, and connected to NATS
@@ -114,22 +133,44 @@ wait_ready() { # admin address: ready, and connected to NATS
 	return 1
 }
 for s in guest floor remote; do wait_ready "${gw_admin[$s]}"; done
-for i in $(seq 1 50); do
-	openssl s_client -connect 127.0.0.1:19404 </dev/null >/dev/null 2>&1 && break
-	sleep 0.2
+# The second fleet gateway opens the first one's sessions: same sealing keys.
+start_gw remote-b TLSGATE_SEALING__KEYS_FILE="$OUT/data/remote/sealing-keys.yaml"
+wait_ready "${gw_admin[remote-b]}"
+for s in nginx nginxlua; do
+	for i in $(seq 1 50); do
+		openssl s_client -connect "${gw_addr[$s]}" </dev/null >/dev/null 2>&1 && break
+		sleep 0.2
+	done
 done
-NGINX_WORKERS=$(ps -o pid= --ppid $NGINX_MASTER | tr -d ' ' | tr '\n' ' ')
-log "servers up: guest=${gw_pid[guest]} floor=${gw_pid[floor]} remote=${gw_pid[remote]} nginx=$NGINX_MASTER (+ workers $NGINX_WORKERS)"
-echo "nginx processes measured: master $NGINX_MASTER, workers $NGINX_WORKERS" >>"$OUT/env.txt"
+log "servers up: $(for s in "${!gw_pid[@]}"; do printf '%s=%s ' "$s" "${gw_pid[$s]}"; done)"
+echo "nginx processes measured: nginx ${gw_pid[nginx]}, nginx + Lua ${gw_pid[nginxlua]} (one process each)" >>"$OUT/env.txt"
 
 # --- measurement helpers -------------------------------------------------------------
 sni_of() { echo "$1.perf.test"; }
 
+# counters: a gateway's handshakes, guest KV puts, successful stores and
+# their bytes so far, on one line (before and after a run: its writes per
+# handshake and bytes per stored session).
+counters() {
+	curl -sf "http://${gw_admin[$1]}/metrics" | awk '
+		/^tlsgate_handshakes_total/ && !/failed/ {h += $2}
+		/^tlsgate_kv_operation_duration_seconds_count/ && /op="put"/ {p += $2}
+		/^tlsgate_session_stores_total/ && /result="ok"/ {s += $2}
+		/^tlsgate_session_stored_bytes_total/ {b += $2}
+		END {printf "%d %d %d %d\n", h, p, s, b}'
+}
+
 bench() { # server tls cert mode outfile [extra bench flags]
 	local s=$1 v=$2 c=$3 m=$4 f=$5
 	shift 5
+	[ -n "${gw_admin[$s]:-}" ] && counters "$s" >"$f.counters"
 	"$TG" bench --addr "${gw_addr[$s]}" --sni "$(sni_of "$c")" --tls "$v" --mode "$m" \
 		--concurrency "$CONC" --duration "${DUR}s" --server-pid "${gw_pid[$s]}" --json "$@" >"$f"
+	if [ -n "${gw_admin[$s]:-}" ]; then
+		# the queue is asynchronous: let the run's last stores land
+		sleep 0.3
+		counters "$s" >>"$f.counters"
+	fi
 }
 
 cpu_ticks() { # pid... -> utime+stime of all, in clock ticks (1/100 s)
@@ -145,10 +186,7 @@ stime() {
 	local s=$1 m=$2 flavour=$3 f=$4
 	shift 4
 	local addr cnf=/dev/null i t0 t1 c0 c1 n=0 r=0 tmp
-	case $s in
-	nginx) addr=127.0.0.1:19404 ;;
-	*) addr=${gw_addr[$s]} ;;
-	esac
+	addr=${gw_addr[$s]}
 	[ "$flavour" = sessionid ] && cnf=$here/openssl-no-ticket.cnf
 	tmp=$(mktemp -d)
 	c0=$(cpu_ticks "$@")
@@ -185,14 +223,9 @@ stime_cases() { # one line per case: server mode flavour
 		floor reuse ticket
 		nginx new sessionid
 		nginx reuse sessionid
+		nginxlua new sessionid
+		nginxlua reuse sessionid
 	EOF
-}
-
-stime_pids() {
-	case $1 in
-	nginx) echo "$NGINX_MASTER $NGINX_WORKERS" ;;
-	*) echo "${gw_pid[$1]}" ;;
-	esac
 }
 
 # --- warm-up (not recorded): guest instances, NATS buckets, page cache -----------
@@ -218,12 +251,42 @@ for rep in $(seq 1 "$REPS"); do
 			done
 		done
 	done
+	# Go's client resumes TLS 1.2 by ticket only, which neither nginx
+	# issues: their TLS 1.2 resumption is s_time's (Session ID), below.
+	for s in nginx nginxlua; do
+		for v in 1.2 1.3; do
+			for c in rsa ecdsa; do
+				bench "$s" "$v" "$c" full "$OUT/runs/bench-$s-$v-$c-full-$rep.json"
+				[ "$v" = 1.3 ] && bench "$s" "$v" "$c" resume "$OUT/runs/bench-$s-$v-$c-resume-$rep.json"
+			done
+		done
+	done
 	while read -r s m fl; do
 		# shellcheck disable=SC2046
-		stime "$s" "$m" "$fl" "$OUT/runs/stime-$s-$m-$fl-$rep.json" $(stime_pids "$s")
+		stime "$s" "$m" "$fl" "$OUT/runs/stime-$s-$m-$fl-$rep.json" "${gw_pid[$s]}"
 	done < <(stime_cases)
 done
 echo "load average at end of rounds: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
+
+# --- cross-gateway: sessions made on remote resumed on remote-b -----------------
+# Each worker makes one session on one gateway (its priming handshake),
+# waits --pause, and resumes it on the other: FLEET_SESSIONS sessions per
+# case, in batches of 200 workers (under the per-client connection limit).
+log "cross-gateway resumption"
+for v in 1.2 1.3; do
+	for pause in 0ms 10ms 100ms; do
+		left=$FLEET_SESSIONS
+		i=0
+		while [ "$left" -gt 0 ]; do
+			n=$((left < 200 ? left : 200))
+			i=$((i + 1))
+			"$TG" bench --addr "${gw_addr[remote]},${gw_addr[remote-b]}" --sni ecdsa.perf.test --tls "$v" \
+				--mode resume --pause "$pause" --concurrency "$n" --count "$n" --duration 60s --json \
+				>"$OUT/fleet/fleet-$v-$pause-$i.json"
+			left=$((left - n))
+		done
+	done
+done
 
 # --- CPU profiles of resume runs (separate runs: profiling costs CPU) --------------
 handshakes() { # server -> handshakes the gateway has completed so far
@@ -263,9 +326,15 @@ profile "guest-stime-reuse-sessionid" guest "$((PD - 1))" -- env OPENSSL_CONF="$
 profile "floor-stime-reuse-ticket" floor "$((PD - 1))" -- \
 	openssl s_time -connect "${gw_addr[floor]}" -reuse -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -time "$PD"
 
-for s in guest floor remote; do
+for s in guest floor remote remote-b; do
 	curl -sf -o "$OUT/metrics/$s.txt" "http://${gw_admin[$s]}/metrics"
 done
+
+# --- the Wasm host: one KV read and one store, side by side ------------------
+# After the servers' measurements (compiling skews them); the servers idle.
+log "wasmhost benchmarks"
+go test -run '^$' -bench 'DirectKVGet|BucketGet|FetchKV|FetchGoGuest|TrivialCall$|BucketPut|StoreGoGuest' \
+	-benchtime 5000x -count 5 ./wasmhost/ >"$OUT/gotest/wasmhost.txt" 2>&1 || log "wasmhost benchmarks failed: see $OUT/gotest"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
 
 python3 "$here/summarize.py" "$OUT" >"$OUT/summary.md"
