@@ -290,14 +290,20 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 	}
 	// Read your writes: a client that reconnects at once offers the ticket
 	// this gateway issued a moment ago, whose store may still be queued or
-	// running. Look that up before fetching (a fetch racing the store can
-	// miss and return after the store is done); on a miss, wait for the
-	// store (within the deadline) and ask again. The guest stays the only
+	// running. Then wait for that store (within the deadline) before asking
+	// the guest: asked earlier, it could only miss, at the cost of a guest
+	// call and a NATS round trip. Otherwise ask, and on a miss ask again
+	// where the session may yet land (fetchAgain). The guest stays the only
 	// source of sessions.
-	storing := c.stores.storing(c.t.name, id)
+	if storing := c.stores.storing(c.t.name, id); storing != nil {
+		select {
+		case <-storing:
+		case <-ctx.Done():
+		}
+	}
 	blob, err := pool.Fetch(ctx, in)
 	if errors.Is(err, wasmhost.ErrMiss) {
-		blob, err = c.fetchAgain(ctx, pool, in, storing, blob, err)
+		blob, err = c.fetchAgain(ctx, pool, in, blob, err)
 	}
 	c.obs.fetchDone(c.t.name, time.Since(start))
 	if err != nil {
@@ -312,25 +318,16 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 	return c.accept(plain, cs, mech, id)
 }
 
-// fetchAgain is read-your-writes after a miss. This gateway's own
-// identifier whose store is queued or running (storing): wait for the store
-// and ask once more. An authentic identifier another gateway issued a
-// moment ago: it may still be on its way to the store, so ask again, at
-// growing intervals from crossGatewayRetry, until it lands or the fetch
-// deadline passes (only authentic identifiers, so a client cannot make a
-// gateway wait with made-up ones; a session that never lands costs at most
-// about log2(deadline/crossGatewayRetry) fetches). This gateway's own
-// identifiers with no store pending are not waited for: what their store
-// did is known.
-func (c *connSessions) fetchAgain(ctx context.Context, pool *wasmhost.Pool, in wasmhost.FetchInput, storing <-chan struct{}, blob []byte, err error) ([]byte, error) {
-	if storing != nil {
-		select {
-		case <-storing:
-			return pool.Fetch(ctx, in)
-		case <-ctx.Done():
-			return blob, err
-		}
-	}
+// fetchAgain is read-your-writes across gateways, after a miss: an
+// authentic identifier another gateway issued a moment ago may still be on
+// its way to the store, so ask again, at growing intervals from
+// crossGatewayRetry, until it lands or the fetch deadline passes (only
+// authentic identifiers, so a client cannot make a gateway wait with
+// made-up ones; a session that never lands costs at most about
+// log2(deadline/crossGatewayRetry) fetches). This gateway's own
+// identifiers are not asked again: lookup waited for their store, if one
+// was pending, so what it did is known.
+func (c *connSessions) fetchAgain(ctx context.Context, pool *wasmhost.Pool, in wasmhost.FetchInput, blob []byte, err error) ([]byte, error) {
 	if c.seal.issuedHere(in.SessionID) || !freshlyIssued(in.SessionID) {
 		return blob, err
 	}

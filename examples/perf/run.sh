@@ -55,7 +55,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- preflight: tools and free ports ------------------------------------------------
-for tool in go make nginx openssl python3 curl awk; do
+for tool in go make nginx openssl python3 curl awk wat2wasm; do
 	command -v "$tool" >/dev/null || { log "missing: $tool (nginx: apt-get install -y nginx-light)"; exit 1; }
 done
 for port in 19401 19402 19403 19404 19422 19451 19452 19453; do

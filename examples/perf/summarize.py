@@ -22,6 +22,8 @@ SERVERS = {
     "guest": "tlsgate + reference guest, embedded NATS",
     "floor": "tlsgate, no guest (stateless tickets, the floor)",
     "remote": "tlsgate + reference guest, NATS over loopback TCP",
+    "nginx": "nginx, ssl_session_cache, no tickets (TLS 1.3: OpenSSL's stateful tickets)",
+    "nginxlua": "nginx + Lua: ssl_session_fetch/store_by_lua over a lua_shared_dict, no tickets",
 }
 
 
@@ -37,7 +39,13 @@ bench = defaultdict(list)
 for f in glob.glob(os.path.join(out, "runs", "bench-*.json")):
     _, s, v, c, m, _rep = os.path.basename(f)[: -len(".json")].split("-")
     with open(f) as fh:
-        bench[(s, v, c, m)].append(json.load(fh))
+        r = json.load(fh)
+    if os.path.exists(f + ".counters"):
+        with open(f + ".counters") as fh:
+            lines = [ln.split() for ln in fh.read().splitlines() if ln.strip()]
+        if len(lines) == 2:
+            r["counters"] = [int(b) - int(a) for a, b in zip(*lines)]  # handshakes, puts, stores, bytes
+    bench[(s, v, c, m)].append(r)
 
 stime = defaultdict(list)
 for f in glob.glob(os.path.join(out, "runs", "stime-*.json")):
@@ -60,59 +68,159 @@ for s in SERVERS:
     for v in ("1.2", "1.3"):
         for c in ("rsa", "ecdsa"):
             fr, rr = bench.get((s, v, c, "full"), []), bench.get((s, v, c, "resume"), [])
-            if not fr or not rr:
+            if not fr:
                 continue
             F = med([cpu(r) for r in fr])
             full_cpu[(s, v, c)] = F
+            if not rr:
+                print(f"| {s} | {v} | {c} | {med([r['handshakes_per_second'] for r in fr]):.0f} | "
+                      f"{F:.0f} us ({spread([cpu(r) for r in fr])}) | - | - | - | - | - |")
+                continue
             derived = []
             for r in rr:
                 p = r["resumed_percent"] / 100
                 if p > 0:
                     derived.append((cpu(r) - (1 - p) * F) / p)
             R = med(derived)
-            resumed_derived[(s, v, c)] = R
+            if derived:
+                resumed_derived[(s, v, c)] = R
             print(f"| {s} | {v} | {c} | {med([r['handshakes_per_second'] for r in fr]):.0f} | "
                   f"{F:.0f} us ({spread([cpu(r) for r in fr])}) | "
                   f"{med([r['handshakes_per_second'] for r in rr]):.0f} | "
                   f"{med([r['resumed_percent'] for r in rr]):.1f} | "
                   f"{med([cpu(r) for r in rr]):.0f} us ({spread([cpu(r) for r in rr])}) | "
-                  f"{R:.0f} us | {F / R:.1f}x |")
+                  + (f"{R:.0f} us | {F / R:.1f}x |" if derived else "- | - |"))
 print()
 print("servers: " + "; ".join(f"{k} = {v}" for k, v in SERVERS.items()))
-print()
-
-print("## Goals\n")
-print("| check | TLS | cert | value | goal | met |")
-print("|---|---|---|---|---|---|")
-for s in ("guest", "remote"):
-    for v in ("1.2", "1.3"):
-        for c in ("rsa", "ecdsa"):
-            g, f = resumed_derived.get((s, v, c)), resumed_derived.get(("floor", v, c))
-            if g is None or f is None:
-                continue
-            ratio = g / f
-            print(f"| {s} resumed CPU / floor resumed CPU (derived) | {v} | {c} | {ratio:.2f} | <= 1.10 | "
-                  f"{'yes' if ratio <= 1.10 else 'no'} |")
-for s in ("guest", "floor", "remote"):
-    k = (s, "1.2", "rsa")
-    if k in full_cpu and k in resumed_derived:
-        ratio = full_cpu[k] / resumed_derived[k]
-        print(f"| {s} full / resumed CPU (derived) | 1.2 | rsa | {ratio:.1f}x | >= 5x | "
-              f"{'yes' if ratio >= 5 else 'no'} |")
-    rr = bench.get((s, "1.2", "rsa", "resume"), [])
-    if k in full_cpu and rr:
-        ratio = full_cpu[k] / med([cpu(r) for r in rr])
-        print(f"| {s} full / resume-run CPU, as measured | 1.2 | rsa | {ratio:.1f}x | >= 5x | "
-              f"{'yes' if ratio >= 5 else 'no'} |")
 print()
 
 print("## OpenSSL client (`openssl s_time`, TLS 1.2, RSA-2048, ECDHE-RSA-AES128-GCM-SHA256)\n")
 print("| server | resumption by | s_time mode | hs/s | resumed % | server CPU/hs (spread) |")
 print("|---|---|---|---|---|---|")
-for (s, m, fl), rs in sorted(stime.items(), key=lambda kv: (["guest", "floor", "nginx"].index(kv[0][0]), kv[0][2], kv[0][1])):
+for (s, m, fl), rs in sorted(stime.items(), key=lambda kv: (["guest", "floor", "nginx", "nginxlua"].index(kv[0][0]), kv[0][2], kv[0][1])):
     print(f"| {s} | {'Session ID' if fl == 'sessionid' else 'ticket'} | -{m} | "
           f"{med([r['handshakes_per_second'] for r in rs]):.0f} | {med([r['resumed_percent'] for r in rs]):.1f} | "
           f"{med([cpu(r) for r in rs]):.0f} us ({spread([cpu(r) for r in rs])}) |")
+print()
+
+def stime_cpu(s, m, fl):
+    rs = stime.get((s, m, fl), [])
+    return med([cpu(r) for r in rs]) if rs else None
+
+
+# KV writes per handshake and bytes per stored session, from each gateway's
+# counters before and after each run (guest and remote: the reference guest).
+print("## Writes: KV puts per handshake, bytes per stored session\n")
+print("| server | TLS | cert | mode | handshakes | KV puts per handshake | bytes per stored session |")
+print("|---|---|---|---|---|---|---|")
+for s in ("guest", "remote"):
+    for v in ("1.2", "1.3"):
+        for c in ("rsa", "ecdsa"):
+            for m in ("full", "resume"):
+                rs = [r for r in bench.get((s, v, c, m), []) if "counters" in r and r["counters"][0] > 0]
+                if not rs:
+                    continue
+                h = sum(r["counters"][0] for r in rs)
+                puts = sum(r["counters"][1] for r in rs)
+                st = sum(r["counters"][2] for r in rs)
+                by = sum(r["counters"][3] for r in rs)
+                print(f"| {s} | {v} | {c} | {m} | {h} | {puts / h:.2f} | {by / st:.0f} |" if st else
+                      f"| {s} | {v} | {c} | {m} | {h} | {puts / h:.2f} | - |")
+print()
+
+fleet = defaultdict(list)
+for f in glob.glob(os.path.join(out, "fleet", "fleet-*.json")):
+    _, v, pause, _i = os.path.basename(f)[: -len(".json")].split("-")
+    with open(f) as fh:
+        fleet[(v, pause)].append(json.load(fh))
+if fleet:
+    print("## Cross-gateway: sessions made on one gateway, resumed on the other\n")
+    print("| TLS | resumed after | sessions | resumed | resumed % |")
+    print("|---|---|---|---|---|")
+    for v in ("1.2", "1.3"):
+        for pause in ("0ms", "10ms", "100ms"):
+            rs = fleet.get((v, pause), [])
+            if not rs:
+                continue
+            n = sum(r["handshakes"] for r in rs)
+            ok = sum(r["resumed"] for r in rs)
+            print(f"| {v} | {pause} | {n} | {ok} | {100 * ok / n:.2f} |")
+    print()
+
+gobench = defaultdict(lambda: defaultdict(list))
+gt = os.path.join(out, "gotest", "wasmhost.txt")
+if os.path.exists(gt):
+    with open(gt) as fh:
+        for line in fh:
+            m = re.match(r"(Benchmark\S+?)(-\d+)?\s+\d+\s+([0-9.]+) ns/op(?:\s+([0-9.]+) B/op\s+([0-9.]+) allocs/op)?", line)
+            if m:
+                gobench[m.group(1)]["ns"].append(float(m.group(3)))
+                if m.group(5):
+                    gobench[m.group(1)]["allocs"].append(float(m.group(5)))
+if gobench:
+    print("## The Wasm host: one KV read and one store (`go test -bench`, medians of 5)\n")
+    print("| benchmark | time/op | allocs/op |")
+    print("|---|---|---|")
+    for name, d in gobench.items():
+        print(f"| `{name[len('Benchmark'):]}` | {med(d['ns']) / 1000:.2f} us | {med(d['allocs']):.0f} |")
+    print()
+
+
+def gb(name):
+    d = gobench.get("Benchmark" + name)
+    return med(d["ns"]) if d else None
+
+
+print("## Goals (issue 10)\n")
+print("| check | TLS | cert | value | goal | met |")
+print("|---|---|---|---|---|---|")
+
+
+def goal(check, v, c, value, text, ok, fmt="{:.2f}"):
+    print(f"| {check} | {v} | {c} | {fmt.format(value)} | {text} | {'yes' if ok else 'no'} |")
+
+
+for s, bound in (("guest", 1.10), ("remote", 1.20)):
+    for v in ("1.2", "1.3"):
+        for c in ("rsa", "ecdsa"):
+            g, f = resumed_derived.get((s, v, c)), resumed_derived.get(("floor", v, c))
+            if g is not None and f is not None:
+                goal(f"{s} resumed CPU / floor resumed CPU (derived)", v, c, g / f, f"<= {bound:.2f}", g / f <= bound)
+for v in ("1.2", "1.3"):
+    for c in ("rsa", "ecdsa"):
+        k = ("guest", v, c)
+        if k in full_cpu and k in resumed_derived:
+            r = resumed_derived[k] / full_cpu[k]
+            bound = 0.95 if (v, c) == ("1.3", "ecdsa") else 1.0
+            goal("guest resumed / full CPU", v, c, r, f"<= {bound:.2f}", r <= bound)
+for v, bound in (("1.2", 5.5), ("1.3", 3.0)):
+    k = ("guest", v, "rsa")
+    if k in full_cpu and k in resumed_derived:
+        r = full_cpu[k] / resumed_derived[k]
+        goal("guest CPU saving of resumption (Go client, derived)", v, "rsa", r, f">= {bound}x", r >= bound, "{:.1f}x")
+for s in ("guest", "nginx", "nginxlua"):
+    n, r = stime_cpu(s, "new", "sessionid"), stime_cpu(s, "reuse", "sessionid")
+    if n and r:
+        bound = 5.5 if s == "guest" else 0
+        goal(f"{s} CPU saving of resumption (s_time, Session ID)", "1.2", "rsa", n / r,
+             ">= 5.5x" if s == "guest" else "(comparison)", n / r >= bound, "{:.1f}x")
+g, l = stime_cpu("guest", "reuse", "sessionid"), stime_cpu("nginxlua", "reuse", "sessionid")
+if g and l:
+    goal("resumed TLS 1.2 handshakes per server CPU second: guest / nginx + Lua", "1.2", "rsa", l / g, ">= 1",
+         l / g >= 1)
+for v in ("1.2", "1.3"):
+    for pause in ("0ms", "10ms", "100ms"):
+        rs = fleet.get((v, pause), [])
+        if rs:
+            n = sum(r["handshakes"] for r in rs)
+            ok = sum(r["resumed"] for r in rs)
+            goal(f"cross-gateway resumed, {pause} after the first connection", v, "ecdsa", 100 * ok / n,
+                 ">= 99.9%", 100 * ok / n >= 99.9, "{:.2f}%")
+d, gg, nc = gb("DirectKVGetSession"), gb("FetchGoGuest"), gb("FetchGoGuestNearCache")
+if d and gg:
+    goal("Go guest fetch / direct get of the same entry, cache off", "-", "-", gg / d, "<= 1.30", gg / d <= 1.30)
+if nc:
+    goal("Go guest fetch, near cache hit", "-", "-", nc / 1000, "<= 5 us", nc <= 5000, "{:.2f} us")
 print()
 
 # CPU profiles: where a handshake's server CPU goes, in microseconds per

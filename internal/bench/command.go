@@ -17,6 +17,9 @@ the share of resumed handshakes and errors by kind.
 
 Modes:
   full    every connection starts without a session: every handshake is full.
+  first   every handshake is full too, but the client accepts a session, as a
+          browser's first visit does: a TLS 1.3 server then issues a ticket
+          (and a tlsgate guest stores it) on each. What a resumption replaces.
   resume  each worker makes one priming handshake to get a session (not
           counted), waits --pause, then resumes with its session on every
           further connection. A connection counts as resumed only when the
@@ -92,7 +95,7 @@ func NewCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.addr, "addr", "", "server address, host:port (required); several, comma-separated, are used in turn by every worker, so resume mode resumes on one server sessions made on another (a fleet)")
-	f.StringVar(&modeFlag, "mode", string(modeFull), "full (no session reuse) or resume (prime one session per worker, then resume)")
+	f.StringVar(&modeFlag, "mode", string(modeFull), "full (no session reuse), first (full, accepting a session each time) or resume (prime one session per worker, then resume)")
 	f.StringVar(&c.tlsName, "tls", "1.3", "TLS version: 1.2 or 1.3")
 	f.StringVar(&c.sni, "sni", "", "server name to send and verify (default: the host of --addr; no SNI is sent for an IP address)")
 	f.StringSliceVar(&c.alpn, "alpn", nil, "ALPN protocols to offer, comma separated (default: none)")

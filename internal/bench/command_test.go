@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,6 +98,35 @@ func TestResumptionAgainstGoServer(t *testing.T) {
 			}
 			if rep.Primed != tt.wantPrimed {
 				t.Errorf("primed = %d, want %d", rep.Primed, tt.wantPrimed)
+			}
+		})
+	}
+}
+
+// TestFirstModeAsksForSessions checks that --mode first makes full
+// handshakes for which the server issues a session every time (a TLS 1.3
+// ticket), where --mode full asks for none.
+func TestFirstModeAsksForSessions(t *testing.T) {
+	for _, tt := range []struct {
+		mode        string
+		wantTickets bool
+	}{{"first", true}, {"full", false}} {
+		t.Run(tt.mode, func(t *testing.T) {
+			var issued atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+			srv.TLS = &tls.Config{WrapSession: func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+				issued.Add(1)
+				return ss.Bytes() // never resumed: UnwrapSession is unset
+			}}
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			rep := runJSON(t, "--addr", addrOf(srv), "--mode", tt.mode, "--tls", "1.3", "--count", "30", "--concurrency", "2")
+			if rep.Handshakes != 30 || rep.Resumed != 0 || rep.ErrorsTotal != 0 {
+				t.Fatalf("handshakes %d, resumed %d, errors %v; want 30 full handshakes", rep.Handshakes, rep.Resumed, rep.Errors)
+			}
+			if n := issued.Load(); tt.wantTickets != (n >= 30) || (!tt.wantTickets && n != 0) {
+				t.Fatalf("server issued %d sessions for 30 handshakes, want tickets: %v", n, tt.wantTickets)
 			}
 		})
 	}
@@ -254,7 +284,7 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{name: "no addr", args: nil, wantErr: "--addr is required"},
 		{name: "addr without port", args: []string{"--addr", "localhost"}, wantErr: `--addr "localhost": want host:port`},
-		{name: "unknown mode", args: []string{"--addr", "h:1", "--mode", "fast"}, wantErr: `--mode "fast": want full or resume`},
+		{name: "unknown mode", args: []string{"--addr", "h:1", "--mode", "fast"}, wantErr: `--mode "fast": want full, first or resume`},
 		{name: "unknown TLS version", args: []string{"--addr", "h:1", "--tls", "1.1"}, wantErr: `--tls "1.1": want 1.2 or 1.3`},
 		{name: "no workers", args: []string{"--addr", "h:1", "--concurrency", "0"}, wantErr: "--concurrency 0: want 1..1024"},
 		{name: "too many workers", args: []string{"--addr", "h:1", "--concurrency", "5000"}, wantErr: "--concurrency 5000"},

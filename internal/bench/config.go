@@ -30,6 +30,9 @@ const (
 	modeFull mode = "full"
 	// modeResume primes one session per worker and resumes with it.
 	modeResume mode = "resume"
+	// modeFirst makes every connection a client's first: full, but asking
+	// for a session (the server issues, and a guest stores, one each time).
+	modeFirst mode = "first"
 )
 
 // config is one validated benchmark run.
@@ -67,8 +70,8 @@ func (c *config) validate() error {
 		}
 		c.addrs = append(c.addrs, a)
 	}
-	if c.mode != modeFull && c.mode != modeResume {
-		return fmt.Errorf("bench: --mode %q: want full or resume", c.mode)
+	if c.mode != modeFull && c.mode != modeResume && c.mode != modeFirst {
+		return fmt.Errorf("bench: --mode %q: want full, first or resume", c.mode)
 	}
 	if _, ok := tlsVersions[c.tlsName]; !ok {
 		return fmt.Errorf("bench: --tls %q: want 1.2 or 1.3", c.tlsName)

@@ -9,15 +9,22 @@ import "crypto/tls"
 //
 // A ticketCache belongs to one worker, whose connections are sequential and
 // call it from the worker's goroutine only, so it needs no lock.
+//
+// With forget (first mode) it offers nothing: every connection asks for a
+// session, as a client's first does, and none is resumed.
 type ticketCache struct {
 	session *tls.ClientSessionState
 	onStore func()
+	forget  bool
 }
 
 var _ tls.ClientSessionCache = (*ticketCache)(nil)
 
 // Get returns the stored session, if any.
 func (c *ticketCache) Get(string) (*tls.ClientSessionState, bool) {
+	if c.forget {
+		return nil, false
+	}
 	return c.session, c.session != nil
 }
 

@@ -29,7 +29,7 @@ type worker struct {
 	addrs       []string // connections go to each in turn
 	next        int
 	tls         *tls.Config  // the worker's own copy
-	cache       *ticketCache // nil in full mode: no session is ever offered
+	cache       *ticketCache // nil in full mode: no session is ever offered, or asked for
 	timeout     time.Duration
 	sendRequest bool
 	// awaitTickets is true while a TLS 1.3 connection in resume mode should
@@ -49,8 +49,12 @@ func newWorker(c config, i int, base *tls.Config) *worker {
 		sendRequest:  c.sendRequest,
 		awaitTickets: true,
 	}
-	if c.mode == modeResume {
+	switch c.mode {
+	case modeResume:
 		w.cache = &ticketCache{}
+		w.tls.ClientSessionCache = w.cache
+	case modeFirst:
+		w.cache = &ticketCache{forget: true}
 		w.tls.ClientSessionCache = w.cache
 	}
 	return w
