@@ -229,8 +229,11 @@ stime_cases() { # one line per case: server mode flavour
 }
 
 # --- warm-up (not recorded): guest instances, NATS buckets, page cache -----------
+# (remote-b too: a gateway's first handshakes for a tenant wait for its
+# guest's first instance, and would fall to full handshakes in the
+# cross-gateway runs' first batch)
 log "warm-up"
-for s in guest floor remote; do
+for s in guest floor remote remote-b; do
 	for c in rsa ecdsa; do
 		for v in 1.2 1.3; do
 			"$TG" bench --addr "${gw_addr[$s]}" --sni "$(sni_of "$c")" --tls $v --mode resume \
