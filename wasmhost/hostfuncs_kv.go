@@ -46,7 +46,12 @@ func (op *kvOp) completed() bool {
 // encodeKey maps a guest's binary key to the KV key: base64url without
 // padding ("-" and "_" for "+" and "/"), valid as a NATS KV key and unable to
 // contain "." or wildcards, so a guest cannot leave its namespace.
-func encodeKey(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+func encodeKey(b []byte) string {
+	// Encoded on the stack, so the key costs one allocation (the string),
+	// not two; readKey bounds b by abi.MaxKeyLen.
+	var buf [(abi.MaxKeyLen*4 + 2) / 3]byte
+	return string(base64.RawURLEncoding.AppendEncode(buf[:0], b))
+}
 
 // kvStatus maps a KV error to the completion status the guest sees.
 func kvStatus(err error) abi.Status {
