@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
 func TestResumptionThroughReferenceGuest(t *testing.T) {
@@ -151,5 +154,68 @@ func TestImmediateReconnectResumes(t *testing.T) {
 				t.Fatalf("%s: immediate reconnection %d did not resume", tls.VersionName(v), i+1)
 			}
 		}
+	}
+}
+
+// A ticket whose store never lands (its handshake's client never sent the
+// Finished, say), offered on many connections at once: each lookup waits
+// for the store until its fetch deadline, then gives up without a guest
+// call, so no guest fault is counted, the tenant's fetch is not suspended,
+// and other clients go on resuming.
+func TestUnlandedStoreCostsNoGuestFault(t *testing.T) {
+	tn := cacheTenant("a", "a.test")
+	tn.Guest.FetchDeadline = 50 * time.Millisecond
+	g := startGateway(t, testConfig(t, tn))
+	snap := g.snap.Load()
+	p := pendingStore{tenant: "a", in: wasmhost.StoreInput{SessionID: snap.seal.newIdentifier("a")}}
+	g.stores.register(p)
+	defer g.stores.abandon(p)
+	fetches := func() float64 {
+		return counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch")
+	}
+	before := fetches()
+	cs := tls.ConnectionState{Version: tls.VersionTLS13, ServerName: "a.test"}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			c := &connSessions{ctx: context.Background(), t: snap.tenant("a"), seal: snap.seal, obs: g.metrics, stores: g.stores, kvUp: g.kv.Available}
+			if ss, _ := c.unwrap(p.in.SessionID, cs); ss != nil {
+				t.Error("a session that was never stored resumed")
+			}
+		})
+	}
+	wg.Wait()
+	if n := fetches() - before; n != 0 {
+		t.Errorf("guest fetches = %v, want 0 (the store never landed)", n)
+	}
+	if n := counterValue(t, g, "tlsgate_guest_faults_total", "export", "tlsgate_on_session_fetch"); n != 0 {
+		t.Errorf("guest faults = %v, want 0", n)
+	}
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), o)
+	g.waitStores(t)
+	if !dial(t, g.addr(), o).state.DidResume {
+		t.Fatal("another client's session does not resume")
+	}
+}
+
+// An immediate reconnection costs one guest fetch: the lookup waits for
+// this gateway's store of the ticket before asking, rather than asking,
+// missing, and asking again.
+func TestImmediateReconnectFetchesOnce(t *testing.T) {
+	tn := cacheTenant("a", "a.test")
+	tn.Guest.FetchDeadline = 5 * time.Second // generous: CI machines are busy
+	g := startGateway(t, testConfig(t, tn))
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: tls.NewLRUClientSessionCache(1)}
+	dial(t, g.addr(), o)
+	before := counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch")
+	const n = 20
+	for i := range n { // no waitStores: straight back
+		if !dial(t, g.addr(), o).state.DidResume {
+			t.Fatalf("immediate reconnection %d did not resume", i+1)
+		}
+	}
+	if calls := counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch") - before; calls != n {
+		t.Errorf("guest fetches for %d immediate reconnections = %v, want %d", n, calls, n)
 	}
 }

@@ -299,6 +299,14 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 		select {
 		case <-storing:
 		case <-ctx.Done():
+			// The store did not land within the fetch deadline. The guest
+			// could only miss, so it is not asked: a call with no time
+			// left would fail as a guest timeout, and a client that holds
+			// a handshake's Finished back (its store is never queued)
+			// could then get the tenant's fetch suspended.
+			c.obs.fetchDone(c.t.name, time.Since(start))
+			c.note(mech, resultTimeout)
+			return nil
 		}
 	}
 	blob, err := pool.Fetch(ctx, in)

@@ -39,11 +39,17 @@ var errOKWithoutSession = errors.New("returned OK without calling set_session")
 // A hit returns the bytes the guest passed to set_session (a copy owned by
 // the caller). A miss (the export returned StatusNotFound) returns ErrMiss.
 // Any other outcome is an error: ErrNoExport, ErrInputTooLarge,
-// ErrPoolClosed, a context error while waiting for an instance, or a
+// ErrPoolClosed, a context error (ctx done before the call, or while
+// waiting for an instance: not the guest's fault), or a
 // *GuestError: Kind FaultStatus for another status (StatusOK without
 // set_session included), FaultTimeout, FaultTrap, FaultMemory or
 // FaultMisuse (the instance is then discarded).
 func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		// The caller gave up before the call: nothing runs, and nothing
+		// counts for or against the guest.
+		return nil, fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionFetch, err)
+	}
 	start := time.Now()
 	if err := p.overCPU(abi.ExportOnSessionFetch); err != nil {
 		p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, 0, err)
@@ -109,6 +115,11 @@ func (p *Pool) fetch(ctx context.Context, in *FetchInput) ([]byte, error) {
 // export returned StatusOK, else an error as for Fetch (a status other than
 // StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
 func (p *Pool) Store(ctx context.Context, in StoreInput) error {
+	if err := ctx.Err(); err != nil {
+		// The caller gave up before the call: nothing runs, and nothing
+		// counts for or against the guest.
+		return fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionStore, err)
+	}
 	start := time.Now()
 	if err := p.overCPU(abi.ExportOnSessionStore); err != nil {
 		p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, 0, err)

@@ -58,7 +58,11 @@ trap cleanup EXIT
 for tool in go make nginx openssl python3 curl awk wat2wasm; do
 	command -v "$tool" >/dev/null || { log "missing: $tool (apt-get install -y nginx libnginx-mod-http-lua wabt)"; exit 1; }
 done
-for port in 19401 19402 19403 19404 19422 19451 19452 19453; do
+[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || {
+	log "missing: nginx's Lua module (apt-get install -y libnginx-mod-http-lua)"
+	exit 1
+}
+for port in 19401 19402 19403 19404 19405 19406 19422 19451 19452 19453 19456; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		log "port $port is in use: stop what listens there first"
 		exit 1
@@ -116,6 +120,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=rsa.perf.test -days 2 \
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=ecdsa.perf.test -days 2 \
 	-keyout "$OUT/nginx/ecdsa.key" -out "$OUT/nginx/ecdsa.crt" 2>/dev/null
 cp "$here/nginx.conf" "$here/nginx-lua.conf" "$OUT/nginx/"
+for conf in nginx.conf nginx-lua.conf; do # they parse, modules and certificates included
+	nginx -t -q -p "$OUT/nginx/" -c "$OUT/nginx/$conf" 2>>"$OUT/logs/nginx-test.log" || {
+		log "nginx refuses $conf: see $OUT/logs/nginx-test.log"
+		exit 1
+	}
+done
 nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx.conf" 2>"$OUT/logs/nginx.log" &
 gw_pid[nginx]=$!
 pids+=($!)
@@ -137,10 +147,13 @@ for s in guest floor remote; do wait_ready "${gw_admin[$s]}"; done
 start_gw remote-b TLSGATE_SEALING__KEYS_FILE="$OUT/data/remote/sealing-keys.yaml"
 wait_ready "${gw_admin[remote-b]}"
 for s in nginx nginxlua; do
+	up=
 	for i in $(seq 1 50); do
-		openssl s_client -connect "${gw_addr[$s]}" </dev/null >/dev/null 2>&1 && break
+		if openssl s_client -connect "${gw_addr[$s]}" </dev/null >/dev/null 2>&1; then up=1; break; fi
+		kill -0 "${gw_pid[$s]}" 2>/dev/null || break
 		sleep 0.2
 	done
+	[ -n "$up" ] || { log "$s did not come up: see $OUT/logs/"; exit 1; }
 done
 log "servers up: $(for s in "${!gw_pid[@]}"; do printf '%s=%s ' "$s" "${gw_pid[$s]}"; done)"
 echo "nginx processes measured: nginx ${gw_pid[nginx]}, nginx + Lua ${gw_pid[nginxlua]} (one process each)" >>"$OUT/env.txt"
@@ -154,7 +167,7 @@ sni_of() { echo "$1.perf.test"; }
 counters() {
 	curl -sf "http://${gw_admin[$1]}/metrics" | awk '
 		/^tlsgate_handshakes_total/ && !/failed/ {h += $2}
-		/^tlsgate_kv_operation_duration_seconds_count/ && /op="put"/ {p += $2}
+		/^tlsgate_kv_operation_duration_seconds_count/ && (/op="put"/ || /op="create"/) {p += $2}
 		/^tlsgate_session_stores_total/ && /result="ok"/ {s += $2}
 		/^tlsgate_session_stored_bytes_total/ {b += $2}
 		END {printf "%d %d %d %d\n", h, p, s, b}'
@@ -278,9 +291,9 @@ for rep in $(seq 1 "$REPS"); do
 done
 echo "load average at end of rounds: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
 
-# --- cross-gateway: sessions made on remote resumed on remote-b -----------------
-# Each worker makes one session on one gateway (its priming handshake),
-# waits --pause, and resumes it on the other: FLEET_SESSIONS sessions per
+# --- cross-gateway: sessions made on remote or remote-b, resumed on the other ------
+# Each worker makes one session on one gateway (its priming handshake; half
+# the workers start on each), waits --pause, and resumes it on the other: FLEET_SESSIONS sessions per
 # case, in batches of 50 workers (a burst of 50 first handshakes at once
 # on 2 cores already queues each for ~10 ms; the fetch deadline is 50 ms).
 log "cross-gateway resumption"

@@ -35,9 +35,10 @@ Resumption notes (Go's TLS client):
   - It resumes only with session tickets (TLS 1.2 tickets, TLS 1.3 PSK). It
     cannot resume by TLS 1.2 Session ID, so a server that resumes only by
     Session ID (nginx with "ssl_session_tickets off") shows 0% resumed in 1.2.
-  - In TLS 1.3 the ticket arrives after the handshake; in resume mode each
-    worker reads briefly after the handshake to receive it (not timed), or
-    reads the response when --send-request is set.
+  - In TLS 1.3 the ticket arrives after the handshake; in resume and first
+    mode each worker reads briefly after the handshake to receive it (not
+    timed; a worker that once waits in vain stops waiting), or reads the
+    response when --send-request is set.
 
 --server-pid reads the server's user+system CPU from /proc/PID/stat (Linux,
 10 ms resolution) before and after the measured phase and reports CPU per

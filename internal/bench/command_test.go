@@ -112,12 +112,18 @@ func TestFirstModeAsksForSessions(t *testing.T) {
 		wantTickets bool
 	}{{"first", true}, {"full", false}} {
 		t.Run(tt.mode, func(t *testing.T) {
-			var issued atomic.Int64
+			var issued, offered atomic.Int64
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-			srv.TLS = &tls.Config{WrapSession: func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-				issued.Add(1)
-				return ss.Bytes() // never resumed: UnwrapSession is unset
-			}}
+			srv.TLS = &tls.Config{
+				WrapSession: func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+					issued.Add(1)
+					return ss.Bytes()
+				},
+				UnwrapSession: func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+					offered.Add(1)
+					return nil, nil // a first visit: any session offered is a defect, and is not resumed
+				},
+			}
 			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 			srv.StartTLS()
 			t.Cleanup(srv.Close)
@@ -127,6 +133,9 @@ func TestFirstModeAsksForSessions(t *testing.T) {
 			}
 			if n := issued.Load(); tt.wantTickets != (n >= 30) || (!tt.wantTickets && n != 0) {
 				t.Fatalf("server issued %d sessions for 30 handshakes, want tickets: %v", n, tt.wantTickets)
+			}
+			if n := offered.Load(); n != 0 {
+				t.Fatalf("clients offered %d sessions, want none", n)
 			}
 		})
 	}

@@ -3,7 +3,9 @@
 //
 // Workers open connections in a loop and time dial plus handshake on the
 // client. In full mode every connection starts without a session, so every
-// handshake is a full one. In resume mode each worker first makes one
+// handshake is a full one. First mode makes full handshakes too, with a
+// client session cache that offers nothing, so the server issues a session
+// each time (what a resumption replaces). In resume mode each worker first makes one
 // priming handshake to obtain a session, then resumes with it on every
 // further connection; a connection counts as resumed only when
 // [tls.ConnectionState.DidResume] is true, so a server that does not resume
@@ -18,7 +20,7 @@
 //     That is a limit of the client, not of the server.
 //   - In TLS 1.3 the server sends NewSessionTicket after the handshake, and
 //     Go's client processes it only while reading from the connection. In
-//     resume mode without --send-request, a worker therefore reads after each
+//     resume and first mode without --send-request, a worker therefore reads after each
 //     TLS 1.3 handshake until a ticket is stored (or a short wait runs out,
 //     see ticketWait); the read is not part of the measured latency. With
 //     --send-request the response read receives the ticket.

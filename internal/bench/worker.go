@@ -32,7 +32,7 @@ type worker struct {
 	cache       *ticketCache // nil in full mode: no session is ever offered, or asked for
 	timeout     time.Duration
 	sendRequest bool
-	// awaitTickets is true while a TLS 1.3 connection in resume mode should
+	// awaitTickets is true while a TLS 1.3 connection in resume or first mode should
 	// read for the server's ticket after the handshake.
 	awaitTickets bool
 }
