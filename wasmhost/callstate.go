@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,7 @@ type callCtx struct {
 	stopCh   chan struct{}
 	deadline atomic.Int64 // UnixNano of the running call's deadline
 	stopped  atomic.Int32
+	inCall   atomic.Bool // between begin and end: Value hands out cs only then
 }
 
 // Deadline returns the running call's deadline.
@@ -90,11 +92,12 @@ func (c *callCtx) Err() error {
 	return nil
 }
 
-// Value returns the callState for callStateKey. A call's context carries
-// no value of its caller's: nothing on the guest's path reads one, and the
-// caller's context changes from call to call.
+// Value returns the callState for callStateKey while a call runs. A call's
+// context carries no value of its caller's: nothing on the guest's path
+// reads one, and the caller's context changes from call to call (so
+// wazero options passed as context values do not reach guest calls).
 func (c *callCtx) Value(key any) any {
-	if _, ok := key.(callStateKey); ok {
+	if _, ok := key.(callStateKey); ok && c.inCall.Load() {
 		return c.cs
 	}
 	return nil
@@ -105,11 +108,14 @@ func (c *callCtx) Value(key any) any {
 func (cs *callState) stop(err error) {
 	c := &cs.inst.ctx
 	code := stoppedCanceled
-	if err == context.DeadlineExceeded {
+	if errors.Is(err, context.DeadlineExceeded) {
 		code = stoppedDeadline
 	}
-	c.stopped.Store(code)
-	close(c.stopCh)
+	// Err is set before Done closes: wazero reads Err once Done is closed.
+	// At most once: an instance stopped is discarded, never run again.
+	if c.stopped.CompareAndSwap(running, code) {
+		close(c.stopCh)
+	}
 }
 
 // begin starts a call of at most timeout under parent: the call's context,
@@ -122,6 +128,7 @@ func (inst *instance) begin(parent context.Context, now time.Time, timeout time.
 	}
 	cs.parent, cs.deadline = parent, deadline
 	inst.ctx.deadline.Store(deadline.UnixNano())
+	inst.ctx.inCall.Store(true)
 	switch err := parent.Err(); {
 	case err != nil:
 		cs.stop(err)
@@ -141,6 +148,7 @@ func (inst *instance) begin(parent context.Context, now time.Time, timeout time.
 func (inst *instance) end(now time.Time) error {
 	cs := &inst.cs
 	inst.rt.watch.leave(cs)
+	inst.ctx.inCall.Store(false)
 	err := inst.ctx.Err()
 	switch {
 	case err != nil:

@@ -243,3 +243,78 @@ func TestRepeatedFaultsSuspendTheGuest(t *testing.T) {
 		t.Fatalf("after a faulting probe: %v, want suspended again", err)
 	}
 }
+
+// blockKV's Get waits until its context ends.
+type blockKV struct{ wasmhost.KV }
+
+func (blockKV) Get(ctx context.Context, _ string) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestRuntimeCloseStopsRunningCalls checks that closing the runtime ends a
+// call blocked in a KV operation, which closing its module alone would not
+// wake, and that a call starting after the close stops at once.
+func TestRuntimeCloseStopsRunningCalls(t *testing.T) {
+	rt, err := wasmhost.NewRuntime(context.Background(), wasmhost.WithLogger(quietLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s script
+	h := s.op(opKVGet, s.put([]byte("k")), 1)
+	s.op(opAwait, ref(h), -1)
+	p, err := wasmhost.NewPool(context.Background(), compileGuest(t, rt, "script"), wasmhost.WithGuestConfig(s.config()),
+		wasmhost.WithKV(blockKV{}), wasmhost.WithMaxInstances(1), wasmhost.WithCallTimeout(time.Hour), wasmhost.WithPoolLogger(quietLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := p.Fetch(context.Background(), fetchInput(0)); done <- err }()
+	waitFor(t, "the call to start", func() bool { return p.Stats().InUse == 1 })
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the call blocked at close succeeded")
+		}
+	case <-time.After(30 * time.Second): // a bound on a hang, not on speed
+		t.Fatal("closing the runtime did not stop the blocked call")
+	}
+}
+
+// TestPoolWithCallerGoneAtInit checks that a pool started under a context
+// already done fails cleanly or serves: never a stopped instance in the
+// pool, nor a panic, with or without tlsgate_on_init.
+func TestPoolWithCallerGoneAtInit(t *testing.T) {
+	const onInit = `(module (memory (export "memory") 1) (func (export "tlsgate_abi_v1"))
+	  (func (export "tlsgate_on_init") (result i32) (i32.const 0))
+	  (func (export "tlsgate_on_session_fetch") (result i32) (i32.const 1)))`
+	rt := newRuntime(t)
+	for name, m := range map[string]*wasmhost.Module{
+		"with on_init":    compileBytes(t, rt, "oninit.wasm", compileWAT(t, onInit)),
+		"without on_init": compileGuest(t, rt, "trivial"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			gone, cancel := context.WithCancel(context.Background())
+			cancel()
+			p, err := wasmhost.NewPool(gone, m, wasmhost.WithMaxInstances(1), wasmhost.WithPoolLogger(quietLogger))
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("NewPool: %v, want context.Canceled", err)
+				}
+				return
+			}
+			defer p.Close(context.Background())
+			for range 2 {
+				if _, err := p.Fetch(context.Background(), fetchInput(0)); !errors.Is(err, wasmhost.ErrMiss) {
+					t.Fatalf("Fetch: %v, want a miss", err)
+				}
+			}
+			if _, err := p.Fetch(gone, fetchInput(0)); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Fetch with the caller gone: %v, want context.Canceled", err)
+			}
+		})
+	}
+}

@@ -20,8 +20,9 @@ type idleLRU struct {
 
 // idleLink is an instance's place in the LRU while it is idle: intrusive,
 // so that returning an instance costs no allocation. Its fields change
-// under the LRU's mu and the mu of the instance's pool or share, so either
-// lock is enough to read them.
+// under the LRU's mu; all but prev and next (which a neighbour's add or
+// drop rewrites) also only under the mu of the instance's pool or share,
+// so that lock is enough to read in, gen and the owner.
 type idleLink struct {
 	prev, next *instance
 	in         bool

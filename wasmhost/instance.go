@@ -48,6 +48,9 @@ func (inst *instance) memoryFull() bool {
 }
 
 func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
+	if err := ctx.Err(); err != nil { // the caller gave up: nothing to start
+		return nil, fmt.Errorf("wasmhost: tenant %q module %q: instantiate: %w", p.tenant, p.m.name, err)
+	}
 	inst := &instance{wake: make(chan struct{}, 1), rt: p.m.rt}
 	inst.ctx.cs, inst.ctx.stopCh = &inst.cs, make(chan struct{})
 	cs := &inst.cs
@@ -68,8 +71,19 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 		return nil, &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: FaultInit, Status: status, Err: err}
 	}
 	switch {
-	case err != nil && ctxErr != nil:
+	case ctxErr != nil && ctx.Err() != nil:
+		// The caller gave up meanwhile. The instance's context is stopped
+		// for good (see callCtx), so it cannot serve, whether or not
+		// instantiation got to the end; it was not the guest's doing.
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		p.m.rt.mem.give(inst, 0)
+		return nil, fmt.Errorf("wasmhost: tenant %q module %q: instantiate: %w", p.tenant, p.m.name, ctx.Err())
+	case ctxErr != nil && err != nil:
 		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: %w: %w", ctxErr, err))
+	case ctxErr != nil: // instantiated, but past the init timeout: stopped, so unusable
+		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: returned after the deadline: %w", ctxErr))
 	case err != nil:
 		return fail(abi.ExportInitialize, 0, fmt.Errorf("instantiate: %w", err))
 	case misuse != nil:

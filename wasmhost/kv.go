@@ -11,8 +11,13 @@ import (
 // by the host (base64url without padding of the guest's bytes), so a guest
 // can reach nothing outside the namespace it was given.
 //
-// Implementations must be safe for concurrent use and honour ctx: the host
-// cancels it when the guest releases a handle or when the export call ends.
+// Implementations must be safe for concurrent use and honour ctx: it ends
+// at the call's deadline, when the guest releases a handle, and, for an
+// operation launched to run beside the guest, when the export call ends.
+// ctx is valid only until the method returns: an operation run inline (the
+// guest blocked in await) gets the instance's own context, which later
+// calls reuse, so an implementation must not keep it (context.WithoutCancel
+// of it keeps nothing the host hands out).
 // The host never modifies a value Get returns (it copies it into the guest),
 // and gives Put and Create a value of their own (a copy of the guest's), so
 // an implementation may keep either without copying.

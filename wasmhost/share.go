@@ -87,7 +87,7 @@ func (s *Share) evict(e idleEntry) bool {
 		s.mu.Unlock()
 		return false
 	}
-	s.idle = append(s.idle[:i], s.idle[i+1:]...)
+	s.idle = slices.Delete(s.idle, i, i+1)
 	s.m.rt.idle.drop(inst)
 	s.mu.Unlock()
 	inst.close()

@@ -25,6 +25,7 @@ const watchdogTick = time.Millisecond
 // stop channel is closed at most once and made once per instance.
 type watchdog struct {
 	mu      sync.Mutex
+	closed  bool // the runtime is closed: every call is stopped, new ones at once
 	running map[*callState]struct{}
 	wake    chan struct{} // 1-buffered: the first call to start wakes a parked watchdog
 	stop    chan struct{}
@@ -45,6 +46,11 @@ func newWatchdog() *watchdog {
 // enter starts watching cs, whose deadline and parent are set.
 func (w *watchdog) enter(cs *callState) {
 	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		cs.stop(context.Canceled)
+		return
+	}
 	w.running[cs] = struct{}{}
 	first := len(w.running) == 1
 	w.mu.Unlock()
@@ -108,7 +114,17 @@ func (w *watchdog) check(now time.Time) {
 	}
 }
 
+// close stops every running call (a call blocked in a KV operation would
+// otherwise wait for ever: closing its module does not wake Go code) and
+// the watchdog.
 func (w *watchdog) close() {
+	w.mu.Lock()
+	w.closed = true
+	for cs := range w.running {
+		delete(w.running, cs)
+		cs.stop(context.Canceled)
+	}
+	w.mu.Unlock()
 	close(w.stop)
 	<-w.done
 }
