@@ -105,7 +105,14 @@ const (
 	// InputSessionCreated: u64, Unix seconds at which the session was first
 	// created (a full handshake). Store only.
 	InputSessionCreated InputKind = 12
+
+	// inputLast is the highest input kind of this ABI version.
+	inputLast = InputSessionCreated
 )
+
+// Known reports whether k is an input kind of this ABI version. Which
+// hooks carry it is Hook.Inputs.
+func (k InputKind) Known() bool { return k >= InputSessionID && k <= inputLast }
 
 // Mechanism tells a guest how the client offered or will offer the session.
 type Mechanism uint64

@@ -27,6 +27,7 @@ type callState struct {
 	pool *Pool
 	inst *instance
 	kind abi.CallKind
+	hook *abi.Hook // the hook running (abi.HookFor(kind)); nil between calls
 
 	// Inputs (fetch and store; zero for init).
 	sessionID  []byte
@@ -164,7 +165,7 @@ func (inst *instance) end(now time.Time) error {
 // reset clears the state before a call of the given kind.
 func (cs *callState) reset(kind abi.CallKind) {
 	p, inst, ops := cs.pool, cs.inst, cs.ops
-	*cs = callState{pool: p, inst: inst, kind: kind, ops: ops[:0]}
+	*cs = callState{pool: p, inst: inst, kind: kind, hook: abi.HookFor(kind), ops: ops[:0]}
 }
 
 // releaseAll cancels and forgets the call's live handles.
@@ -230,13 +231,15 @@ func (cs *callState) writeOutString(mem api.Memory, fn string, buf uint32, limit
 	return int32(len(s))
 }
 
-// input implements abi.FuncInput.
+// input implements abi.FuncInput: what the running hook carries
+// (abi.Hook.Inputs), -StatusNotFound for another input it knows.
 func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit int32) int32 {
-	if limit < 0 {
+	switch {
+	case limit < 0 || !kind.Known():
 		return abi.StatusBadArgument.Neg()
+	case cs.hook == nil || !cs.hook.Carries(kind):
+		return abi.StatusNotFound.Neg()
 	}
-	session := cs.kind == abi.CallFetch || cs.kind == abi.CallStore
-	store := cs.kind == abi.CallStore
 	var num uint64
 	switch kind {
 	case abi.InputTenant:
@@ -245,38 +248,26 @@ func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit
 		return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.pool.guestConfig)
 	case abi.InputCall:
 		num = uint64(cs.kind)
-	case abi.InputSessionID, abi.InputServerName, abi.InputALPN, abi.InputClientAddr, abi.InputTLSVersion, abi.InputMechanism:
-		if !session {
-			return abi.StatusNotFound.Neg()
-		}
-		switch kind {
-		case abi.InputSessionID:
-			return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.sessionID)
-		case abi.InputServerName:
-			return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.serverName)
-		case abi.InputALPN:
-			return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.alpn)
-		case abi.InputClientAddr:
-			return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.clientAddr)
-		case abi.InputTLSVersion:
-			num = uint64(cs.tlsVersion)
-		case abi.InputMechanism:
-			num = uint64(cs.mechanism)
-		}
-	case abi.InputSession, abi.InputTTL, abi.InputSessionCreated:
-		if !store {
-			return abi.StatusNotFound.Neg()
-		}
-		switch kind {
-		case abi.InputSession:
-			return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.sealed)
-		case abi.InputTTL:
-			num = uint64(max(cs.ttl.Milliseconds(), 0))
-		case abi.InputSessionCreated:
-			num = uint64(max(cs.created.Unix(), 0)) // a zero time reads as 0
-		}
-	default:
-		return abi.StatusBadArgument.Neg()
+	case abi.InputSessionID:
+		return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.sessionID)
+	case abi.InputServerName:
+		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.serverName)
+	case abi.InputALPN:
+		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.alpn)
+	case abi.InputClientAddr:
+		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.clientAddr)
+	case abi.InputTLSVersion:
+		num = uint64(cs.tlsVersion)
+	case abi.InputMechanism:
+		num = uint64(cs.mechanism)
+	case abi.InputSession:
+		return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.sealed)
+	case abi.InputTTL:
+		num = uint64(max(cs.ttl.Milliseconds(), 0))
+	case abi.InputSessionCreated:
+		num = uint64(max(cs.created.Unix(), 0)) // a zero time reads as 0
+	default: // a kind the ABI knows that this host has no value for
+		return abi.StatusUnimplemented.Neg()
 	}
 	if limit < 8 {
 		if _, ok := cs.read(mem, abi.FuncInput, buf, limit); !ok {

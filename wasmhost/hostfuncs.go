@@ -89,7 +89,7 @@ func hostInput(cs *callState, mem api.Memory, stack []uint64) {
 func hostSetSession(cs *callState, mem api.Memory, stack []uint64) {
 	ptr, n := argPtr(stack, 0), argI32(stack, 1)
 	switch {
-	case cs.kind != abi.CallFetch || n < 0:
+	case cs.hook == nil || !cs.hook.Sets(abi.FuncSetSession) || n < 0:
 		setStatus(stack, abi.StatusBadArgument)
 		return
 	case n > abi.MaxSessionLen:

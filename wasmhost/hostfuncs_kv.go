@@ -86,6 +86,8 @@ const (
 // or a status to return negated.
 func (cs *callState) readKey(mem api.Memory, fn string, ptr uint32, n int32) (string, abi.Status) {
 	switch {
+	case cs.hook == nil || !cs.hook.KV:
+		return "", abi.StatusAccessDenied
 	case n <= 0:
 		return "", abi.StatusBadArgument
 	case n > abi.MaxKeyLen:

@@ -14,20 +14,20 @@ import (
 // instance is one instantiated guest. It runs one call at a time; the pool
 // guarantees that by handing it to one caller from checkout to return.
 type instance struct {
-	mod                  api.Module
-	mem                  api.Memory
-	fetch, store, onInit api.Function
-	stack                [1]uint64
-	cs                   callState
-	wake                 chan struct{} // a KV operation completed (await_any)
-	ctx                  callCtx       // the context of its calls
-	nextHandle           int32
-	lastUsed             time.Time // when it was last returned to the idle stack
-	idleUntil            time.Time // idle in a share: when the reaper may close it
-	accounted            int64     // bytes of memory counted in the runtime's budget
-	counted              bool      // counted in the runtime's instance budget
-	rt                   *Runtime
-	lru                  idleLink // in the runtime's idleLRU while idle
+	mod        api.Module
+	mem        api.Memory
+	fns        [len(abi.Hooks)]api.Function // the hooks it exports, by CallKind
+	stack      [1]uint64
+	cs         callState
+	wake       chan struct{} // a KV operation completed (await_any)
+	ctx        callCtx       // the context of its calls
+	nextHandle int32
+	lastUsed   time.Time // when it was last returned to the idle stack
+	idleUntil  time.Time // idle in a share: when the reaper may close it
+	accounted  int64     // bytes of memory counted in the runtime's budget
+	counted    bool      // counted in the runtime's instance budget
+	rt         *Runtime
+	lru        idleLink // in the runtime's idleLRU while idle
 }
 
 // memoryNearCapBytes: a trap with memory within min(4 MiB, cap/16) of its
@@ -95,12 +95,14 @@ func (p *Pool) newInstance(ctx context.Context) (*instance, error) {
 		_ = mod.Close(context.Background())
 		return nil, fmt.Errorf("wasmhost: tenant %q module %q: %w", p.tenant, p.m.name, ErrMemoryBudget)
 	}
-	inst.fetch = mod.ExportedFunction(abi.ExportOnSessionFetch)
-	inst.store = mod.ExportedFunction(abi.ExportOnSessionStore)
-	if p.m.hasInit {
-		inst.onInit = mod.ExportedFunction(abi.ExportOnInit)
+	for i := range abi.Hooks {
+		if p.m.hooks[i] {
+			inst.fns[i] = mod.ExportedFunction(abi.Hooks[i].Export)
+		}
+	}
+	if p.m.Has(abi.CallInit) {
 		cs.reset(abi.CallInit)
-		status, gerr := inst.run(ctx, p, inst.onInit, abi.ExportOnInit, p.initTimeout)
+		status, gerr := inst.run(ctx, p, inst.fns[abi.CallInit], abi.ExportOnInit, p.initTimeout)
 		switch {
 		case gerr != nil:
 			return fail(abi.ExportOnInit, gerr.Status, gerr)

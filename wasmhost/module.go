@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/tlsgate/tlsgate/abi"
 )
 
 // randReader is the guests' randomness source (WASI random_get).
@@ -22,9 +24,9 @@ type Module struct {
 	compiled wazero.CompiledModule
 	cfg      wazero.ModuleConfig
 
-	hasFetch, hasStore, hasInit bool
-	shared                      bool   // exports abi.ExportSharedInstances
-	maxPages                    uint32 // effective memory cap in pages
+	hooks    hookSet // the hooks it exports
+	shared   bool    // exports abi.ExportSharedInstances
+	maxPages uint32  // effective memory cap in pages
 
 	closeOnce sync.Once
 	closeErr  error
@@ -46,10 +48,13 @@ func (m *Module) SharedInstances() bool { return m.shared }
 func (m *Module) Size() int { return m.size }
 
 // HasFetch reports whether the guest exports tlsgate_on_session_fetch.
-func (m *Module) HasFetch() bool { return m.hasFetch }
+func (m *Module) HasFetch() bool { return m.Has(abi.CallFetch) }
 
 // HasStore reports whether the guest exports tlsgate_on_session_store.
-func (m *Module) HasStore() bool { return m.hasStore }
+func (m *Module) HasStore() bool { return m.Has(abi.CallStore) }
+
+// Has reports whether the guest exports the hook that runs as call kind k.
+func (m *Module) Has(k abi.CallKind) bool { return int(k) < len(m.hooks) && m.hooks[k] }
 
 // Close releases the compiled code. Pools of the module must be closed
 // first; NewPool fails afterwards. Safe to call more than once.

@@ -37,15 +37,14 @@ type Pool struct {
 	logger      *slog.Logger // with tenant and module attributes
 	obs         Observer
 	logLimit    logLimiter
-	// suspendFetch and suspendStore are the exports' fault breakers (see
+	// suspend are the hooks' fault breakers, by CallKind (see
 	// WithFaultSuspension): a guest whose fetch loops may store well.
-	suspendFetch suspender
-	suspendStore suspender
-	writeCall    int           // see WithWriteBudget
-	writeRate    *rate.Limiter // nil: no limit
-	cpu          *rate.Limiter // guest CPU in microseconds (WithCPUBudget); nil: no limit
-	cpuLog       rate.Sometimes
-	share        *Share // nil: the pool's instances are its own
+	suspend   [len(abi.Hooks)]suspender
+	writeCall int           // see WithWriteBudget
+	writeRate *rate.Limiter // nil: no limit
+	cpu       *rate.Limiter // guest CPU in microseconds (WithCPUBudget); nil: no limit
+	cpuLog    rate.Sometimes
+	share     *Share // nil: the pool's instances are its own
 
 	mu        sync.Mutex
 	idle      []*instance            // LIFO: top is the most recently used
@@ -110,24 +109,25 @@ func NewPool(ctx context.Context, m *Module, opts ...PoolOption) (*Pool, error) 
 		return nil, err
 	}
 	p := &Pool{
-		m:            m,
-		tenant:       o.tenant,
-		guestConfig:  o.guestConfig,
-		kv:           o.kv,
-		max:          o.max,
-		minIdle:      min(o.minIdle, o.max),
-		idleTimeout:  o.idleTimeout,
-		callTimeout:  o.callTimeout,
-		initTimeout:  o.initTimeout,
-		logger:       o.logger.With("tenant", o.tenant, "module", m.name),
-		obs:          o.obs,
-		logLimit:     newLogLimiter(guestLogRate, guestLogBurst),
-		writeCall:    o.writeCall,
-		suspendFetch: suspender{threshold: o.suspend.threshold, first: o.suspend.first, max: o.suspend.max},
-		suspendStore: suspender{threshold: o.suspend.threshold, first: o.suspend.first, max: o.suspend.max},
-		all:          make(map[*instance]struct{}),
-		drained:      make(chan struct{}),
-		discarded:    make(map[string]uint64),
+		m:           m,
+		tenant:      o.tenant,
+		guestConfig: o.guestConfig,
+		kv:          o.kv,
+		max:         o.max,
+		minIdle:     min(o.minIdle, o.max),
+		idleTimeout: o.idleTimeout,
+		callTimeout: o.callTimeout,
+		initTimeout: o.initTimeout,
+		logger:      o.logger.With("tenant", o.tenant, "module", m.name),
+		obs:         o.obs,
+		logLimit:    newLogLimiter(guestLogRate, guestLogBurst),
+		writeCall:   o.writeCall,
+		all:         make(map[*instance]struct{}),
+		drained:     make(chan struct{}),
+		discarded:   make(map[string]uint64),
+	}
+	for i := range p.suspend {
+		p.suspend[i] = suspender{threshold: o.suspend.threshold, first: o.suspend.first, max: o.suspend.max}
 	}
 	if o.share.fits(p) {
 		p.share, p.minIdle = o.share, 0
@@ -533,11 +533,8 @@ func (p *Pool) guestLog(cs *callState, level slog.Level, msg []byte) {
 }
 
 func exportName(k abi.CallKind) string {
-	switch k {
-	case abi.CallFetch:
-		return abi.ExportOnSessionFetch
-	case abi.CallStore:
-		return abi.ExportOnSessionStore
+	if h := abi.HookFor(k); h != nil {
+		return h.Export
 	}
-	return abi.ExportOnInit
+	return abi.ExportInitialize // a host function called from _initialize
 }

@@ -45,26 +45,76 @@ var errOKWithoutSession = errors.New("returned OK without calling set_session")
 // set_session included), FaultTimeout, FaultTrap, FaultMemory or
 // FaultMisuse (the instance is then discarded).
 func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
+	if err := checkInputs(in.SessionID, nil, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
+		return nil, err
+	}
+	var session []byte
+	err := p.call(ctx, abi.CallFetch, func(cs *callState) {
+		cs.sessionID, cs.serverName, cs.alpn, cs.clientAddr = in.SessionID, in.ServerName, in.ALPN, in.ClientAddr
+		cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
+	}, func(cs *callState, status abi.Status) error {
+		switch {
+		case status == abi.StatusOK && cs.sessionSet:
+			session = cs.session
+			return nil
+		case status == abi.StatusNotFound:
+			return ErrMiss
+		case status == abi.StatusOK:
+			return p.statusError(abi.ExportOnSessionFetch, status, errOKWithoutSession)
+		}
+		return p.statusError(abi.ExportOnSessionFetch, status, nil)
+	})
+	return session, err
+}
+
+// Store hands a new sealed session to the guest. It returns nil when the
+// export returned StatusOK, else an error as for Fetch (a status other than
+// StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
+func (p *Pool) Store(ctx context.Context, in StoreInput) error {
+	if err := checkInputs(in.SessionID, in.Session, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
+		return err
+	}
+	return p.call(ctx, abi.CallStore, func(cs *callState) {
+		cs.sessionID, cs.sealed, cs.ttl, cs.created = in.SessionID, in.Session, in.TTL, in.Created
+		cs.serverName, cs.alpn, cs.clientAddr = in.ServerName, in.ALPN, in.ClientAddr
+		cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
+	}, func(_ *callState, status abi.Status) error {
+		if status != abi.StatusOK {
+			return p.statusError(abi.ExportOnSessionStore, status, nil)
+		}
+		return nil
+	})
+}
+
+// call is the one call path of every hook but init. The CPU budget and the
+// hook's fault breaker admit it; an instance runs the export with the call
+// state filled by fill; outcome turns the status the export returned into
+// the call's result, reading the call's outputs before the instance goes
+// back; the breaker and the observer learn how it ended. The typed wrappers
+// (Fetch, Store) are fill and outcome.
+func (p *Pool) call(ctx context.Context, kind abi.CallKind, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) error {
+	h := abi.HookFor(kind)
 	if err := ctx.Err(); err != nil {
 		// The caller gave up before the call: nothing runs, and nothing
 		// counts for or against the guest.
-		return nil, fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionFetch, err)
+		return fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, h.Export, err)
 	}
 	start := time.Now()
-	if err := p.overCPU(abi.ExportOnSessionFetch); err != nil {
-		p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, 0, err)
-		return nil, err
+	if err := p.overCPU(h.Export); err != nil {
+		p.obs.CallDone(p.tenant, h.Export, 0, err)
+		return err
 	}
-	ok, probe := p.suspendFetch.admit(start)
+	s := &p.suspend[kind]
+	ok, probe := s.admit(start)
 	if !ok {
-		err := fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionFetch, ErrSuspended)
-		p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, 0, err)
-		return nil, err
+		err := fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, h.Export, ErrSuspended)
+		p.obs.CallDone(p.tenant, h.Export, 0, err)
+		return err
 	}
-	session, err := p.fetch(ctx, &in)
-	p.afterCall(&p.suspendFetch, abi.ExportOnSessionFetch, err, probe)
-	p.obs.CallDone(p.tenant, abi.ExportOnSessionFetch, time.Since(start), err)
-	return session, err
+	err := p.run(ctx, h, fill, outcome)
+	p.afterCall(s, h.Export, err, probe)
+	p.obs.CallDone(p.tenant, h.Export, time.Since(start), err)
+	return err
 }
 
 // afterCall tells an export's fault breaker how a call it admitted ended.
@@ -76,95 +126,30 @@ func (p *Pool) afterCall(s *suspender, export string, err error, probe bool) {
 	}
 }
 
-func (p *Pool) fetch(ctx context.Context, in *FetchInput) ([]byte, error) {
-	if !p.m.hasFetch {
-		return nil, fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, abi.ExportOnSessionFetch, ErrNoExport)
-	}
-	if err := checkInputs(in.SessionID, nil, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
-		return nil, err
+// run takes an instance and runs hook h on it.
+func (p *Pool) run(ctx context.Context, h *abi.Hook, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) error {
+	if !p.m.Has(h.Call) {
+		return fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, h.Export, ErrNoExport)
 	}
 	inst, err := p.acquire(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cs := &inst.cs
-	cs.reset(abi.CallFetch)
-	cs.sessionID, cs.serverName, cs.alpn, cs.clientAddr = in.SessionID, in.ServerName, in.ALPN, in.ClientAddr
-	cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
-	status, gerr := inst.run(ctx, p, inst.fetch, abi.ExportOnSessionFetch, p.callTimeout)
+	cs.reset(h.Call)
+	fill(cs)
+	status, gerr := inst.run(ctx, p, inst.fns[h.Call], h.Export, p.callTimeout)
 	p.spendCPU(cs.busy)
-	session, set := cs.session, cs.sessionSet
+	if gerr == nil {
+		err = outcome(cs, status)
+	}
 	cs.reset(0) // drop references to the caller's inputs
-	if gerr != nil {
-		p.release(inst, string(gerr.Kind))
-		return nil, gerr
-	}
-	p.release(inst, "")
-	switch {
-	case status == abi.StatusOK && set:
-		return session, nil
-	case status == abi.StatusNotFound:
-		return nil, ErrMiss
-	case status == abi.StatusOK:
-		return nil, p.statusError(abi.ExportOnSessionFetch, status, errOKWithoutSession)
-	}
-	return nil, p.statusError(abi.ExportOnSessionFetch, status, nil)
-}
-
-// Store hands a new sealed session to the guest. It returns nil when the
-// export returned StatusOK, else an error as for Fetch (a status other than
-// StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
-func (p *Pool) Store(ctx context.Context, in StoreInput) error {
-	if err := ctx.Err(); err != nil {
-		// The caller gave up before the call: nothing runs, and nothing
-		// counts for or against the guest.
-		return fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionStore, err)
-	}
-	start := time.Now()
-	if err := p.overCPU(abi.ExportOnSessionStore); err != nil {
-		p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, 0, err)
-		return err
-	}
-	ok, probe := p.suspendStore.admit(start)
-	if !ok {
-		err := fmt.Errorf("wasmhost: tenant %q module %q: %s: %w", p.tenant, p.m.name, abi.ExportOnSessionStore, ErrSuspended)
-		p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, 0, err)
-		return err
-	}
-	err := p.storeSession(ctx, &in)
-	p.afterCall(&p.suspendStore, abi.ExportOnSessionStore, err, probe)
-	p.obs.CallDone(p.tenant, abi.ExportOnSessionStore, time.Since(start), err)
-	return err
-}
-
-func (p *Pool) storeSession(ctx context.Context, in *StoreInput) error {
-	if !p.m.hasStore {
-		return fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, abi.ExportOnSessionStore, ErrNoExport)
-	}
-	if err := checkInputs(in.SessionID, in.Session, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
-		return err
-	}
-	inst, err := p.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	cs := &inst.cs
-	cs.reset(abi.CallStore)
-	cs.sessionID, cs.sealed, cs.ttl, cs.created = in.SessionID, in.Session, in.TTL, in.Created
-	cs.serverName, cs.alpn, cs.clientAddr = in.ServerName, in.ALPN, in.ClientAddr
-	cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
-	status, gerr := inst.run(ctx, p, inst.store, abi.ExportOnSessionStore, p.callTimeout)
-	p.spendCPU(cs.busy)
-	cs.reset(0)
 	if gerr != nil {
 		p.release(inst, string(gerr.Kind))
 		return gerr
 	}
 	p.release(inst, "")
-	if status != abi.StatusOK {
-		return p.statusError(abi.ExportOnSessionStore, status, nil)
-	}
-	return nil
+	return err
 }
 
 func (p *Pool) statusError(export string, status abi.Status, err error) error {

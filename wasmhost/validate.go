@@ -42,8 +42,12 @@ var (
 
 // validated is what validate learnt about a module.
 type validated struct {
-	hasInitialize, hasInit, hasFetch, hasStore, shared bool
+	hasInitialize, shared bool
+	hooks                 hookSet // the hooks it exports
 }
+
+// hookSet says which of abi.Hooks a module exports, by CallKind.
+type hookSet [len(abi.Hooks)]bool
 
 // validate checks a compiled module against ABI v1: marker, hooks and their
 // signatures, exported memory, and imports limited to the tlsgate host
@@ -104,20 +108,26 @@ func validate(name string, wasm []byte, c wazero.CompiledModule, wasi map[string
 	if v.hasInitialize, err = checkExport(abi.ExportInitialize, sigVoid, false); err != nil {
 		return v, err
 	}
-	if v.hasInit, err = checkExport(abi.ExportOnInit, sigStatus, false); err != nil {
-		return v, err
-	}
-	if v.hasFetch, err = checkExport(abi.ExportOnSessionFetch, sigStatus, false); err != nil {
-		return v, err
-	}
 	if v.shared, err = checkExport(abi.ExportSharedInstances, sigVoid, false); err != nil {
 		return v, err
 	}
-	if v.hasStore, err = checkExport(abi.ExportOnSessionStore, sigStatus, false); err != nil {
-		return v, err
+	var required []string
+	anyRequired := false
+	for i := range abi.Hooks {
+		h := &abi.Hooks[i]
+		if h.Export == "" {
+			continue
+		}
+		if v.hooks[h.Call], err = checkExport(h.Export, sigStatus, false); err != nil {
+			return v, err
+		}
+		if !h.Optional {
+			required = append(required, h.Export)
+			anyRequired = anyRequired || v.hooks[h.Call]
+		}
 	}
-	if !v.hasFetch && !v.hasStore {
-		return bad("exports neither %q nor %q", abi.ExportOnSessionFetch, abi.ExportOnSessionStore)
+	if !anyRequired {
+		return bad("exports none of the hooks %q", required)
 	}
 	if _, ok := c.ExportedMemories()[abi.ExportMemory]; !ok {
 		return bad("does not export its memory as %q", abi.ExportMemory)
