@@ -73,6 +73,12 @@ const (
 	// ExportOnSessionStore is () -> i32: StatusOK when the session was stored;
 	// anything else is counted as a failed store.
 	ExportOnSessionStore = "tlsgate_on_session_store"
+	// ExportOnClientHello (ABI 1.1) is () -> i32, called for each
+	// ClientHello on a listener, before a tenant is chosen: StatusOK goes
+	// on (to the tenant FuncSetRoute named, if it was called, else by
+	// SNI), StatusAccessDenied refuses the handshake; anything else is a
+	// guest error, and the handshake goes on as if the hook were absent.
+	ExportOnClientHello = "tlsgate_on_client_hello"
 )
 
 // Status is the result of a host function or a guest export. The numbers are

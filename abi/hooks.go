@@ -51,6 +51,15 @@ var Hooks = [...]Hook{
 			InputSession, InputTTL, InputSessionCreated},
 		KV: true,
 	},
+	CallClientHello: {
+		Export: ExportOnClientHello, Call: CallClientHello, Name: "client_hello",
+		// No InputTenant: it runs before a tenant is chosen.
+		Inputs: []InputKind{InputGuestConfig, InputCall,
+			InputServerName, InputClientAddr, InputALPNOffered, InputSupportedVersions, InputCipherSuites,
+			InputSupportedGroups, InputSignatureSchemes, InputExtensions, InputJA4},
+		Outputs: []string{FuncSetRoute},
+		KV:      true,
+	},
 }
 
 // HookFor returns the hook that runs as call kind k, or nil.

@@ -71,6 +71,14 @@ const (
 	// operation is cancelled (a put may or may not have happened). Handles
 	// still live when the export returns are released by the host.
 	FuncRelease = "release"
+	// FuncSetRoute (ABI 1.1): (ptr, len) -> i32 status.
+	// During a client-hello call, names the tenant the handshake goes to
+	// (UTF-8, copied before the function returns); a later call replaces
+	// the earlier one. StatusBadArgument outside a client-hello call or
+	// for len < 1; StatusLimitExceeded if len > MaxTenantNameLen;
+	// StatusInvalidMemory. A name no tenant of the listener has makes the
+	// handshake go on by SNI.
+	FuncSetRoute = "set_route"
 )
 
 // InputKind selects a call input for FuncInput. Integer inputs are encoded as
@@ -106,8 +114,30 @@ const (
 	// created (a full handshake). Store only.
 	InputSessionCreated InputKind = 12
 
+	// ABI 1.1, the client-hello hook's (with InputServerName and
+	// InputClientAddr). Lists of 16-bit values are 2 bytes each,
+	// little-endian, in the order the client sent them, GREASE values
+	// included.
+
+	// InputALPNOffered: the application protocols the client offered,
+	// each as one length byte and its bytes, in the client's order.
+	InputALPNOffered InputKind = 13
+	// InputSupportedVersions: u16 list, the supported_versions extension
+	// (or only the legacy version when the client sent none).
+	InputSupportedVersions InputKind = 14
+	// InputCipherSuites: u16 list.
+	InputCipherSuites InputKind = 15
+	// InputSupportedGroups: u16 list, the supported_groups extension.
+	InputSupportedGroups InputKind = 16
+	// InputSignatureSchemes: u16 list, the signature_algorithms extension.
+	InputSignatureSchemes InputKind = 17
+	// InputExtensions: u16 list, the extension types, in order.
+	InputExtensions InputKind = 18
+	// InputJA4: ASCII, the ClientHello's JA4 fingerprint, computed by the host.
+	InputJA4 InputKind = 19
+
 	// inputLast is the highest input kind of this ABI version.
-	inputLast = InputSessionCreated
+	inputLast = InputJA4
 )
 
 // Known reports whether k is an input kind of this ABI version. Which
@@ -129,9 +159,10 @@ type CallKind uint64
 
 // Call kinds.
 const (
-	CallInit  CallKind = 1
-	CallFetch CallKind = 2
-	CallStore CallKind = 3
+	CallInit        CallKind = 1
+	CallFetch       CallKind = 2
+	CallStore       CallKind = 3
+	CallClientHello CallKind = 4 // ABI 1.1
 )
 
 // LogLevel is the level argument of FuncLog; it maps to log/slog levels.
@@ -153,6 +184,8 @@ const (
 	MaxValueLen = 64 << 10
 	// MaxSessionLen is the largest session a fetch may hand back.
 	MaxSessionLen = 64 << 10
+	// MaxTenantNameLen is the longest tenant name FuncSetRoute takes.
+	MaxTenantNameLen = 64
 	// MaxHandles is the number of handles live at once in one export call.
 	MaxHandles = 64
 	// MaxLogLen is the longest log message kept; longer ones are truncated.

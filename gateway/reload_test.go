@@ -47,6 +47,7 @@ func TestBadReloadIsRefusedAndOldKeepsServing(t *testing.T) {
 	g := startGateway(t, cfg)
 	broken := filepath.Join(t.TempDir(), "broken.wasm")
 	os.WriteFile(broken, []byte("\x00asm\x01\x00\x00\x00garbage"), 0o600)
+	helloOnly := watGuest(t, "client_hello_only")
 	tests := []struct {
 		name    string
 		edit    func(c *config.Config)
@@ -55,6 +56,7 @@ func TestBadReloadIsRefusedAndOldKeepsServing(t *testing.T) {
 		{"guest that is not wasm", func(c *config.Config) { c.Tenants[0].Guest.Module = broken }, "tenants[0].guest.module"},
 		{"guest with the wrong marker", func(c *config.Config) { c.Tenants[0].Guest.Module = faultGuest("marker_signature") }, "tenants[0].guest.module"},
 		{"guest whose init fails", func(c *config.Config) { c.Tenants[0].Guest.Module = faultGuest("init_fails") }, "tenants[0].guest"},
+		{"guest with no session hook", func(c *config.Config) { c.Tenants[0].Guest.Module = helloOnly }, "exports neither"},
 		{"missing certificate", func(c *config.Config) {
 			c.Tenants[0].Certificate = config.Certificate{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}
 		}, "tenants[0].certificate"},

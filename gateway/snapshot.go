@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tlsgate/tlsgate/abi"
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/gateway/natskv"
 	"github.com/tlsgate/tlsgate/guests/prebuilt"
@@ -565,12 +566,26 @@ func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string
 	if err != nil {
 		return nil, err
 	}
+	if err := hasSessionHook(m); err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	if c.mods == nil {
 		c.mods = map[string]*moduleRef{}
 	}
 	r := &moduleRef{cache: c, digest: digest, mod: m, refs: 1}
 	c.mods[digest] = r
 	return r, nil
+}
+
+// hasSessionHook refuses, as a tenant's guest, a module that exports
+// neither session hook (one made for a listener's client-hello hook, say).
+func hasSessionHook(m *wasmhost.Module) error {
+	if m.HasFetch() || m.HasStore() {
+		return nil
+	}
+	return fmt.Errorf("module %q: %w: exports neither %q nor %q, which a tenant's guest needs", m.Name(),
+		wasmhost.ErrInvalidModule, abi.ExportOnSessionFetch, abi.ExportOnSessionStore)
 }
 
 // sharedIdle returns the idle instances of the shares of modules that

@@ -40,9 +40,14 @@ type callState struct {
 	tlsVersion uint16
 	mechanism  abi.Mechanism
 
+	hello   *ClientHelloInput // client hello only
+	scratch []byte            // an encoded list input, reused
+
 	// Outputs.
 	session    []byte // set_session's copy; fetch only
 	sessionSet bool
+	route      string // set_route's; client hello only
+	routeSet   bool
 	misuse     error // first invalid memory range or handle, if any
 
 	ops     []*kvOp // live handles of this call
@@ -165,7 +170,8 @@ func (inst *instance) end(now time.Time) error {
 // reset clears the state before a call of the given kind.
 func (cs *callState) reset(kind abi.CallKind) {
 	p, inst, ops := cs.pool, cs.inst, cs.ops
-	*cs = callState{pool: p, inst: inst, kind: kind, hook: abi.HookFor(kind), ops: ops[:0]}
+	scratch := cs.scratch[:0]
+	*cs = callState{pool: p, inst: inst, kind: kind, hook: abi.HookFor(kind), ops: ops[:0], scratch: scratch}
 }
 
 // releaseAll cancels and forgets the call's live handles.
@@ -231,6 +237,16 @@ func (cs *callState) writeOutString(mem api.Memory, fn string, buf uint32, limit
 	return int32(len(s))
 }
 
+// writeU16s writes a list input: each value as 2 bytes, little-endian.
+func (cs *callState) writeU16s(mem api.Memory, buf uint32, limit int32, vs []uint16) int32 {
+	b := cs.scratch[:0]
+	for _, v := range vs {
+		b = append(b, byte(v), byte(v>>8))
+	}
+	cs.scratch = b
+	return cs.writeOut(mem, abi.FuncInput, buf, limit, b)
+}
+
 // input implements abi.FuncInput: what the running hook carries
 // (abi.Hook.Inputs), -StatusNotFound for another input it knows.
 func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit int32) int32 {
@@ -266,6 +282,25 @@ func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit
 		num = uint64(max(cs.ttl.Milliseconds(), 0))
 	case abi.InputSessionCreated:
 		num = uint64(max(cs.created.Unix(), 0)) // a zero time reads as 0
+	case abi.InputALPNOffered:
+		b := cs.scratch[:0]
+		for _, p := range cs.hello.ALPN {
+			b = append(append(b, byte(len(p))), p...)
+		}
+		cs.scratch = b
+		return cs.writeOut(mem, abi.FuncInput, buf, limit, b)
+	case abi.InputSupportedVersions:
+		return cs.writeU16s(mem, buf, limit, cs.hello.SupportedVersions)
+	case abi.InputCipherSuites:
+		return cs.writeU16s(mem, buf, limit, cs.hello.CipherSuites)
+	case abi.InputSupportedGroups:
+		return cs.writeU16s(mem, buf, limit, cs.hello.SupportedGroups)
+	case abi.InputSignatureSchemes:
+		return cs.writeU16s(mem, buf, limit, cs.hello.SignatureSchemes)
+	case abi.InputExtensions:
+		return cs.writeU16s(mem, buf, limit, cs.hello.Extensions)
+	case abi.InputJA4:
+		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.hello.JA4)
 	default: // a kind the ABI knows that this host has no value for
 		return abi.StatusUnimplemented.Neg()
 	}

@@ -25,7 +25,7 @@ type hostFunc struct {
 	fn      func(cs *callState, mem api.Memory, stack []uint64)
 }
 
-// hostFuncs is the ABI v1 host module, in the order of abi/hostfuncs.go.
+// hostFuncs is the ABI 1.1 host module, in the order of abi/hostfuncs.go.
 var hostFuncs = []hostFunc{
 	{abi.FuncInput, []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, hostInput},
 	{abi.FuncSetSession, []api.ValueType{i32, i32}, []api.ValueType{i32}, hostSetSession},
@@ -39,6 +39,7 @@ var hostFuncs = []hostFunc{
 	{abi.FuncPoll, []api.ValueType{i32}, []api.ValueType{i32}, hostPoll},
 	{abi.FuncResult, []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, hostResult},
 	{abi.FuncRelease, []api.ValueType{i32}, []api.ValueType{i32}, hostRelease},
+	{abi.FuncSetRoute, []api.ValueType{i32, i32}, []api.ValueType{i32}, hostSetRoute},
 }
 
 // hostFuncSigs maps each host function name to its Wasm signature; Compile
@@ -83,6 +84,26 @@ func setStatus(stack []uint64, s abi.Status) {
 // hostInput implements abi.FuncInput.
 func hostInput(cs *callState, mem api.Memory, stack []uint64) {
 	setI32(stack, cs.input(mem, abi.InputKind(argPtr(stack, 0)), argPtr(stack, 1), argI32(stack, 2)))
+}
+
+// hostSetRoute implements abi.FuncSetRoute. The name is copied.
+func hostSetRoute(cs *callState, mem api.Memory, stack []uint64) {
+	ptr, n := argPtr(stack, 0), argI32(stack, 1)
+	switch {
+	case cs.hook == nil || !cs.hook.Sets(abi.FuncSetRoute) || n < 1:
+		setStatus(stack, abi.StatusBadArgument)
+		return
+	case n > abi.MaxTenantNameLen:
+		setStatus(stack, abi.StatusLimitExceeded)
+		return
+	}
+	b, ok := cs.read(mem, abi.FuncSetRoute, ptr, n)
+	if !ok {
+		setStatus(stack, abi.StatusInvalidMemory)
+		return
+	}
+	cs.route, cs.routeSet = string(b), true
+	setStatus(stack, abi.StatusOK)
 }
 
 // hostSetSession implements abi.FuncSetSession. The bytes are copied.
