@@ -29,3 +29,4 @@ func hostAwaitAny(unsafe.Pointer, int32, int32) int32 { return -unimplemented }
 func hostPoll(int32) uint32                           { return uint32(unimplemented) }
 func hostResult(int32, unsafe.Pointer, int32) int32   { return -unimplemented }
 func hostRelease(int32) uint32                        { return uint32(unimplemented) }
+func hostSetRoute(unsafe.Pointer, int32) uint32       { return uint32(unimplemented) }

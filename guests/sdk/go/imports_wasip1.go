@@ -42,3 +42,6 @@ func hostResult(handle int32, buf unsafe.Pointer, limit int32) int32
 
 //go:wasmimport tlsgate release
 func hostRelease(handle int32) uint32
+
+//go:wasmimport tlsgate set_route
+func hostSetRoute(ptr unsafe.Pointer, n int32) uint32

@@ -188,11 +188,89 @@ func TestSDKOnRealHost(t *testing.T) {
 			`session="sealed" ttl=1m30s created=1700000000`,
 			`unknown input: BAD_ARGUMENT`,
 			`set_session in store: BAD_ARGUMENT`,
+			`set_route in store: BAD_ARGUMENT`,
 		}, "\n") + "\n"
 		if string(report) != want {
 			t.Errorf("store transcript:\n%s\nwant:\n%s", report, want)
 		}
 	})
+}
+
+// The client-hello hook through the SDK (ABI 1.1): its inputs, set_route,
+// and what each status decides.
+func TestSDKClientHello(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	wasmFile := filepath.Join(t.TempDir(), "sdkguest.wasm")
+	if err := guestbuild.Build(ctx, "testdata/sdkguest", wasmFile); err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(wasmFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := natskv.StartEmbedded(ctx, natskv.WithDataDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	client, err := natskv.Connect(ctx, natskv.WithInProcess(srv), natskv.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close(context.Background())
+	bucket, err := client.Bucket(ctx, "hellos", natskv.WithStorage("memory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Compile(ctx, "sdkguest.wasm", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant("listener"), wasmhost.WithGuestConfig([]byte("cfg=2")),
+		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)), wasmhost.WithCallTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+
+	in := wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000", ALPN: []string{"h2", "http/1.1"},
+		SupportedVersions: []uint16{0x0304, 0x0303}, CipherSuites: []uint16{0x1301}, SupportedGroups: []uint16{0x001d},
+		SignatureSchemes: []uint16{0x0403, 0x0804}, Extensions: []uint16{0x0000, 0x002b}, JA4: "t13d0102h2_x_y"}
+	for _, tt := range []struct {
+		sni  string
+		want wasmhost.HelloDecision
+	}{
+		{"shop.test", wasmhost.HelloDecision{}},
+		{"deny.test", wasmhost.HelloDecision{Refuse: true}},
+		{"route.test", wasmhost.HelloDecision{Route: "routed"}},
+	} {
+		in.ServerName = tt.sni
+		got, err := p.ClientHello(ctx, in)
+		if err != nil || got != tt.want {
+			t.Fatalf("%s: decision %+v, %v; want %+v", tt.sni, got, err, tt.want)
+		}
+	}
+	report, err := bucket.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("hello")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		`call=4 tenant="" config="cfg=2"`,
+		`sni="route.test" addr="192.0.2.9:5000" alpn=["h2" "http/1.1"]`,
+		`versions=[0304 0303] ciphers=[1301] groups=[001d]`,
+		`sigs=[0403 0804] exts=[0000 002b] ja4="t13d0102h2_x_y"`,
+		`sid="" set_session: BAD_ARGUMENT`,
+		`empty route: BAD_ARGUMENT long route: LIMIT_EXCEEDED`,
+	}, "\n") + "\n"
+	if string(report) != want {
+		t.Errorf("client-hello transcript:\n%s\nwant:\n%s", report, want)
+	}
 }
 
 // recorder is a slog.Handler that keeps every record.

@@ -177,7 +177,35 @@ func store() abi.Status {
 	var t transcript
 	inputs(&t)
 	t.step("set_session in store: %s", res(nil, guest.SetSession([]byte("x"))))
+	t.step("set_route in store: %s", res(nil, guest.SetRoute("x")))
 	return guest.StatusOf(guest.KV.Put([]byte("report"), []byte(t.String()), 0))
+}
+
+// clientHello (ABI 1.1) writes what it read of the ClientHello to the KV key
+// "hello", then refuses deny.test, routes route.test to the tenant
+// "routed", and lets anything else go on by SNI.
+//
+//go:wasmexport tlsgate_on_client_hello
+func clientHello() abi.Status {
+	var t transcript
+	t.step("call=%d tenant=%q config=%q", guest.Call(), guest.Tenant(), guest.GuestConfig())
+	t.step("sni=%q addr=%q alpn=%q", guest.ServerName(), guest.ClientAddr(), guest.OfferedALPN())
+	t.step("versions=%04x ciphers=%04x groups=%04x", guest.SupportedVersions(), guest.CipherSuites(), guest.SupportedGroups())
+	t.step("sigs=%04x exts=%04x ja4=%q", guest.SignatureSchemes(), guest.Extensions(), guest.JA4())
+	t.step("sid=%q set_session: %s", guest.SessionID(), res(nil, guest.SetSession([]byte("x"))))
+	t.step("empty route: %s long route: %s", res(nil, guest.SetRoute("")), res(nil, guest.SetRoute(strings.Repeat("r", 65))))
+	if err := guest.KV.Put([]byte("hello"), []byte(t.String()), 0); err != nil {
+		return guest.StatusOf(err)
+	}
+	switch guest.ServerName() {
+	case "deny.test":
+		return abi.StatusAccessDenied
+	case "route.test":
+		if err := guest.SetRoute("routed"); err != nil {
+			return guest.StatusOf(err)
+		}
+	}
+	return abi.StatusOK
 }
 
 func main() {}
