@@ -86,48 +86,45 @@ func hostInput(cs *callState, mem api.Memory, stack []uint64) {
 	setI32(stack, cs.input(mem, abi.InputKind(argPtr(stack, 0)), argPtr(stack, 1), argI32(stack, 2)))
 }
 
-// hostSetRoute implements abi.FuncSetRoute. The name is copied.
-func hostSetRoute(cs *callState, mem api.Memory, stack []uint64) {
+// readOutput reads what an output host function (fn: set_session,
+// set_route) hands back, its (ptr, len) arguments in stack: BAD_ARGUMENT
+// unless the running hook sets fn and len is at least least,
+// LIMIT_EXCEEDED past most, INVALID_MEMORY outside memory. ok false: the
+// status is set and nothing is to be kept.
+func readOutput(cs *callState, mem api.Memory, stack []uint64, fn string, least, most int32) (b []byte, ok bool) {
 	ptr, n := argPtr(stack, 0), argI32(stack, 1)
 	switch {
-	case cs.hook == nil || !cs.hook.Sets(abi.FuncSetRoute) || n < 1:
+	case cs.hook == nil || !cs.hook.Sets(fn) || n < least:
 		setStatus(stack, abi.StatusBadArgument)
-		return
-	case n > abi.MaxTenantNameLen:
+		return nil, false
+	case n > most:
 		setStatus(stack, abi.StatusLimitExceeded)
-		return
+		return nil, false
 	}
-	b, ok := cs.read(mem, abi.FuncSetRoute, ptr, n)
-	if !ok {
+	if b, ok = cs.read(mem, fn, ptr, n); !ok {
 		setStatus(stack, abi.StatusInvalidMemory)
-		return
+		return nil, false
 	}
-	cs.route, cs.routeSet = string(b), true
 	setStatus(stack, abi.StatusOK)
+	return b, true
+}
+
+// hostSetRoute implements abi.FuncSetRoute. The name is copied.
+func hostSetRoute(cs *callState, mem api.Memory, stack []uint64) {
+	if b, ok := readOutput(cs, mem, stack, abi.FuncSetRoute, 1, abi.MaxTenantNameLen); ok {
+		cs.route, cs.routeSet = string(b), true
+	}
 }
 
 // hostSetSession implements abi.FuncSetSession. The bytes are copied.
 func hostSetSession(cs *callState, mem api.Memory, stack []uint64) {
-	ptr, n := argPtr(stack, 0), argI32(stack, 1)
-	switch {
-	case cs.hook == nil || !cs.hook.Sets(abi.FuncSetSession) || n < 0:
-		setStatus(stack, abi.StatusBadArgument)
-		return
-	case n > abi.MaxSessionLen:
-		setStatus(stack, abi.StatusLimitExceeded)
-		return
+	if b, ok := readOutput(cs, mem, stack, abi.FuncSetSession, 0, abi.MaxSessionLen); ok {
+		cs.session = bytes.Clone(b)
+		if cs.session == nil {
+			cs.session = []byte{}
+		}
+		cs.sessionSet = true
 	}
-	b, ok := cs.read(mem, abi.FuncSetSession, ptr, n)
-	if !ok {
-		setStatus(stack, abi.StatusInvalidMemory)
-		return
-	}
-	cs.session = bytes.Clone(b)
-	if cs.session == nil {
-		cs.session = []byte{}
-	}
-	cs.sessionSet = true
-	setStatus(stack, abi.StatusOK)
 }
 
 var logLevels = [...]slog.Level{

@@ -25,46 +25,8 @@ import (
 func TestSDKOnRealHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	wasmFile := filepath.Join(t.TempDir(), "sdkguest.wasm")
-	if err := guestbuild.Build(ctx, "testdata/sdkguest", wasmFile); err != nil {
-		t.Fatal(err)
-	}
-	wasm, err := os.ReadFile(wasmFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	srv, err := natskv.StartEmbedded(ctx, natskv.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
-	client, err := natskv.Connect(ctx, natskv.WithInProcess(srv), natskv.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close(context.Background())
-	bucket, err := client.Bucket(ctx, "sdk", natskv.WithStorage("memory"))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
-	m, err := rt.Compile(ctx, "sdkguest.wasm", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &recorder{}
-	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant("sdk"), wasmhost.WithGuestConfig([]byte("cfg=1")),
-		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(slog.New(logs)), wasmhost.WithCallTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
+	p, bucket := sdkGuest(t, ctx, "sdk", "cfg=1", slog.New(logs))
 
 	fetch := func(t *testing.T, in wasmhost.FetchInput) string {
 		t.Helper()
@@ -201,43 +163,7 @@ func TestSDKOnRealHost(t *testing.T) {
 func TestSDKClientHello(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	wasmFile := filepath.Join(t.TempDir(), "sdkguest.wasm")
-	if err := guestbuild.Build(ctx, "testdata/sdkguest", wasmFile); err != nil {
-		t.Fatal(err)
-	}
-	wasm, err := os.ReadFile(wasmFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := natskv.StartEmbedded(ctx, natskv.WithDataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
-	client, err := natskv.Connect(ctx, natskv.WithInProcess(srv), natskv.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close(context.Background())
-	bucket, err := client.Bucket(ctx, "hellos", natskv.WithStorage("memory"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
-	m, err := rt.Compile(ctx, "sdkguest.wasm", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant("listener"), wasmhost.WithGuestConfig([]byte("cfg=2")),
-		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)), wasmhost.WithCallTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
+	p, bucket := sdkGuest(t, ctx, "listener", "cfg=2", slog.New(slog.DiscardHandler))
 
 	in := wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000", ALPN: []string{"h2", "http/1.1"},
 		SupportedVersions: []uint16{0x0304, 0x0303}, CipherSuites: []uint16{0x1301}, SupportedGroups: []uint16{0x001d},
@@ -271,6 +197,51 @@ func TestSDKClientHello(t *testing.T) {
 	if string(report) != want {
 		t.Errorf("client-hello transcript:\n%s\nwant:\n%s", report, want)
 	}
+}
+
+// sdkGuest builds testdata/sdkguest and starts it on wasmhost for tenant,
+// with config as its guest configuration and a natskv bucket of its own on
+// an embedded nats-server; everything is closed with the test.
+func sdkGuest(t *testing.T, ctx context.Context, tenant, config string, log *slog.Logger) (*wasmhost.Pool, *natskv.Bucket) {
+	t.Helper()
+	wasmFile := filepath.Join(t.TempDir(), "sdkguest.wasm")
+	if err := guestbuild.Build(ctx, "testdata/sdkguest", wasmFile); err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(wasmFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := natskv.StartEmbedded(ctx, natskv.WithDataDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	client, err := natskv.Connect(ctx, natskv.WithInProcess(srv), natskv.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(context.Background()) })
+	bucket, err := client.Bucket(ctx, tenant, natskv.WithStorage("memory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	m, err := rt.Compile(ctx, "sdkguest.wasm", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig([]byte(config)),
+		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(log), wasmhost.WithCallTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p, bucket
 }
 
 // recorder is a slog.Handler that keeps every record.
