@@ -13,14 +13,15 @@
 //   - "_initialize" (optional): the reactor initialiser, called once after instantiation;
 //   - [ExportMarker] "tlsgate_abi_v1": () -> (), never called, it declares ABI v1;
 //   - [ExportOnInit] (optional): () -> i32 status, called once per instance after "_initialize";
-//   - [ExportOnSessionFetch] and/or [ExportOnSessionStore]: () -> i32 status.
-//
-// [Hooks] describes every hook as data: its export, the inputs it carries,
-// the outputs it may set and whether it may use the key-value functions.
+//   - [ExportOnSessionFetch] and/or [ExportOnSessionStore], or (ABI 1.1)
+//     [ExportOnClientHello]: () -> i32 status;
 //
 // and imports only functions of module [HostModule] ("tlsgate") listed in this
 // package, plus "wasi_snapshot_preview1" functions (clocks and randomness are
 // real; there is no filesystem, network, environment or argument list).
+//
+// [Hooks] describes every hook as data: its export, the inputs it carries,
+// the outputs it may set and whether it may use the key-value functions.
 //
 // # Conventions
 //

@@ -2,6 +2,7 @@ package abi
 
 import (
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,6 +34,14 @@ func TestHooksMatchSpec(t *testing.T) {
 		if !strings.Contains(text, "`"+h.Export+"`") {
 			t.Errorf("docs/abi.md never names the export %q", h.Export)
 		}
+		for _, fn := range h.Outputs {
+			if !strings.Contains(text, "### `"+fn+" (") {
+				t.Errorf("docs/abi.md section 5 does not specify %s, an output of %s", fn, h.Export)
+			}
+		}
+		if !regexp.MustCompile("(?m)^\\| `" + strings.ToUpper(h.Name) + "` \\| " + strconv.Itoa(int(h.Call)) + "[ |]").MatchString(text) {
+			t.Errorf("docs/abi.md section 7 does not give call kind %s the number %d", strings.ToUpper(h.Name), h.Call)
+		}
 		c, ok := col[h.Name]
 		if !ok {
 			t.Errorf("docs/abi.md section 6 has no column %q for %s (columns %q)", h.Name, h.Export, header)
@@ -48,17 +57,22 @@ func TestHooksMatchSpec(t *testing.T) {
 	if len(header)-3 != len(Hooks)-1 {
 		t.Errorf("docs/abi.md section 6 has hook columns %q, Hooks has %d hooks", header[3:], len(Hooks)-1)
 	}
-	for k := InputKind(1); k.Known(); k++ {
-		found := false
-		for _, r := range rows {
-			found = found || r.kind == k
+	seen := map[InputKind]int{}
+	for _, r := range rows {
+		seen[r.kind]++
+		if !r.kind.Known() {
+			t.Errorf("docs/abi.md section 6 lists input %d, which abi does not know", r.kind)
 		}
-		if !found {
-			t.Errorf("input kind %d is not in docs/abi.md section 6", k)
+		for _, cell := range r.cells[3:] {
+			if cell != "yes" && cell != "–" {
+				t.Errorf("docs/abi.md section 6, input %d: cell %q, want yes or –", r.kind, cell)
+			}
 		}
 	}
-	if len(rows) == 0 || InputKind(len(rows)+1).Known() {
-		t.Errorf("docs/abi.md section 6 lists %d inputs", len(rows))
+	for k := InputKind(1); k.Known(); k++ {
+		if seen[k] != 1 {
+			t.Errorf("input kind %d is in docs/abi.md section 6 %d times, want once", k, seen[k])
+		}
 	}
 }
 

@@ -171,6 +171,9 @@ func (inst *instance) end(now time.Time) error {
 func (cs *callState) reset(kind abi.CallKind) {
 	p, inst, ops := cs.pool, cs.inst, cs.ops
 	scratch := cs.scratch[:0]
+	if cap(scratch) > abi.MaxInputLen {
+		scratch = nil // kept between calls only while small
+	}
 	*cs = callState{pool: p, inst: inst, kind: kind, hook: abi.HookFor(kind), ops: ops[:0], scratch: scratch}
 }
 
@@ -301,8 +304,8 @@ func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit
 		return cs.writeU16s(mem, buf, limit, cs.hello.Extensions)
 	case abi.InputJA4:
 		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.hello.JA4)
-	default: // a kind the ABI knows that this host has no value for
-		return abi.StatusUnimplemented.Neg()
+	default: // Known and carried, yet not answered above: a host bug
+		return abi.StatusInternal.Neg()
 	}
 	if limit < 8 {
 		if _, ok := cs.read(mem, abi.FuncInput, buf, limit); !ok {

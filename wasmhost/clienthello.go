@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tlsgate/tlsgate/abi"
 )
@@ -20,6 +21,29 @@ type ClientHelloInput struct {
 	JA4               string
 }
 
+// check enforces abi.MaxInputLen on every input, encoded, and the ALPN
+// wire format (each protocol 1 to 255 bytes), which crypto/tls enforces on
+// what clients send.
+func (in *ClientHelloInput) check() error {
+	if err := checkInputs(nil, nil, in.ServerName, in.ClientAddr, in.JA4); err != nil {
+		return err
+	}
+	n := 0
+	for _, p := range in.ALPN {
+		if len(p) < 1 || len(p) > 255 {
+			return fmt.Errorf("wasmhost: ALPN protocol of %d bytes: %w", len(p), ErrInputTooLarge)
+		}
+		n += 1 + len(p)
+	}
+	for _, l := range [][]uint16{in.SupportedVersions, in.CipherSuites, in.SupportedGroups, in.SignatureSchemes, in.Extensions} {
+		n = max(n, 2*len(l))
+	}
+	if n > abi.MaxInputLen {
+		return fmt.Errorf("wasmhost: client hello input of %d bytes: %w", n, ErrInputTooLarge)
+	}
+	return nil
+}
+
 // HelloDecision is what a client-hello guest decided.
 type HelloDecision struct {
 	// Refuse: the guest returned StatusAccessDenied; the handshake is to
@@ -34,11 +58,8 @@ type HelloDecision struct {
 // status other than OK and ACCESS_DENIED, a trap, a timeout) is returned
 // as for Fetch; the caller then goes on as if there were no hook.
 func (p *Pool) ClientHello(ctx context.Context, in ClientHelloInput) (HelloDecision, error) {
-	if err := checkInputs(nil, nil, in.ServerName, in.ClientAddr, in.JA4); err != nil {
-		return HelloDecision{}, err
-	}
 	var d HelloDecision
-	err := p.call(ctx, abi.CallClientHello, func(cs *callState) {
+	err := p.call(ctx, abi.CallClientHello, in.check, func(cs *callState) {
 		cs.hello, cs.serverName, cs.clientAddr = &in, in.ServerName, in.ClientAddr
 	},
 		func(cs *callState, status abi.Status) error {

@@ -14,7 +14,7 @@ var (
 	ErrMiss = errors.New("wasmhost: session not found")
 	// ErrPoolClosed is returned by every Pool call made after Close.
 	ErrPoolClosed = errors.New("wasmhost: pool closed")
-	// ErrNoExport is returned by Pool.Fetch or Pool.Store when the module does
+	// ErrNoExport is returned by Pool.Fetch, Pool.Store or Pool.ClientHello when the module does
 	// not export the corresponding hook.
 	ErrNoExport = errors.New("wasmhost: module does not export this hook")
 	// ErrInvalidModule is wrapped by every error of Runtime.Compile that is

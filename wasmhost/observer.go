@@ -6,7 +6,8 @@ import "time"
 // methods must be cheap and safe for concurrent use; they are called on the
 // hot path (CallDone, KVOp) or under no lock (instance events).
 type Observer interface {
-	// CallDone reports one Fetch or Store: the export name, its duration
+	// CallDone reports one hook call (Fetch, Store, ClientHello) that its
+	// caller had not given up on before it began: the export name, its duration
 	// (instance checkout included) and its error (nil, ErrMiss, a
 	// *GuestError, ErrPoolClosed, a context error...).
 	CallDone(tenant, export string, d time.Duration, err error)

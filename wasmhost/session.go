@@ -45,11 +45,10 @@ var errOKWithoutSession = errors.New("returned OK without calling set_session")
 // set_session included), FaultTimeout, FaultTrap, FaultMemory or
 // FaultMisuse (the instance is then discarded).
 func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
-	if err := checkInputs(in.SessionID, nil, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
-		return nil, err
-	}
 	var session []byte
-	err := p.call(ctx, abi.CallFetch, func(cs *callState) {
+	err := p.call(ctx, abi.CallFetch, func() error {
+		return checkInputs(in.SessionID, nil, in.ServerName, in.ALPN, in.ClientAddr)
+	}, func(cs *callState) {
 		cs.sessionID, cs.serverName, cs.alpn, cs.clientAddr = in.SessionID, in.ServerName, in.ALPN, in.ClientAddr
 		cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
 	}, func(cs *callState, status abi.Status) error {
@@ -71,10 +70,9 @@ func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
 // export returned StatusOK, else an error as for Fetch (a status other than
 // StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
 func (p *Pool) Store(ctx context.Context, in StoreInput) error {
-	if err := checkInputs(in.SessionID, in.Session, in.ServerName, in.ALPN, in.ClientAddr); err != nil {
-		return err
-	}
-	return p.call(ctx, abi.CallStore, func(cs *callState) {
+	return p.call(ctx, abi.CallStore, func() error {
+		return checkInputs(in.SessionID, in.Session, in.ServerName, in.ALPN, in.ClientAddr)
+	}, func(cs *callState) {
 		cs.sessionID, cs.sealed, cs.ttl, cs.created = in.SessionID, in.Session, in.TTL, in.Created
 		cs.serverName, cs.alpn, cs.clientAddr = in.ServerName, in.ALPN, in.ClientAddr
 		cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
@@ -87,12 +85,13 @@ func (p *Pool) Store(ctx context.Context, in StoreInput) error {
 }
 
 // call is the one call path of every hook but init. The CPU budget and the
-// hook's fault breaker admit it; an instance runs the export with the call
-// state filled by fill; outcome turns the status the export returned into
-// the call's result, reading the call's outputs before the instance goes
-// back; the breaker and the observer learn how it ended. The typed wrappers
-// (Fetch, Store) are fill and outcome.
-func (p *Pool) call(ctx context.Context, kind abi.CallKind, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) error {
+// hook's fault breaker admit it; check refuses inputs the ABI bounds; an
+// instance runs the export with the call state filled by fill; outcome
+// turns the status the export returned into the call's result, reading the
+// call's outputs before the instance goes back; the breaker and the
+// observer learn how it ended. The typed wrappers (Fetch, Store,
+// ClientHello) are check, fill and outcome.
+func (p *Pool) call(ctx context.Context, kind abi.CallKind, check func() error, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) error {
 	h := abi.HookFor(kind)
 	if err := ctx.Err(); err != nil {
 		// The caller gave up before the call: nothing runs, and nothing
@@ -111,7 +110,7 @@ func (p *Pool) call(ctx context.Context, kind abi.CallKind, fill func(cs *callSt
 		p.obs.CallDone(p.tenant, h.Export, 0, err)
 		return err
 	}
-	err := p.run(ctx, h, fill, outcome)
+	err := p.run(ctx, h, check, fill, outcome)
 	p.afterCall(s, h.Export, err, probe)
 	p.obs.CallDone(p.tenant, h.Export, time.Since(start), err)
 	return err
@@ -127,9 +126,12 @@ func (p *Pool) afterCall(s *suspender, export string, err error, probe bool) {
 }
 
 // run takes an instance and runs hook h on it.
-func (p *Pool) run(ctx context.Context, h *abi.Hook, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) error {
+func (p *Pool) run(ctx context.Context, h *abi.Hook, check func() error, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) error {
 	if !p.m.Has(h.Call) {
 		return fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, h.Export, ErrNoExport)
+	}
+	if err := check(); err != nil {
+		return err
 	}
 	inst, err := p.acquire(ctx)
 	if err != nil {

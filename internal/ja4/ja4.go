@@ -33,7 +33,7 @@ type Hello struct {
 // FromClientHello is the Hello of what crypto/tls parsed.
 func FromClientHello(ch *tls.ClientHelloInfo) Hello {
 	h := Hello{
-		Versions:   ch.SupportedVersions,
+		Versions:   OfferedVersions(ch),
 		Ciphers:    ch.CipherSuites,
 		Extensions: ch.Extensions,
 		ALPN:       ch.SupportedProtos,
@@ -43,6 +43,19 @@ func FromClientHello(ch *tls.ClientHelloInfo) Hello {
 		h.SignatureAlgorithms[i] = uint16(s)
 	}
 	return h
+}
+
+// OfferedVersions returns the supported_versions extension's values, or,
+// when the client sent none, its legacy version alone. crypto/tls fills
+// ClientHelloInfo.SupportedVersions with every version up to the legacy one
+// in that case; its first value is the legacy version. (For a legacy
+// version crypto/tls does not know, SSL 3.0 or older, it gives none, and
+// JA4's version reads "00" where FoxIO's would read "s3".)
+func OfferedVersions(ch *tls.ClientHelloInfo) []uint16 {
+	if slices.Contains(ch.Extensions, 0x002b) || len(ch.SupportedVersions) == 0 {
+		return ch.SupportedVersions
+	}
+	return ch.SupportedVersions[:1]
 }
 
 // Fingerprint returns the JA4 fingerprint, e.g. t13d1516h2_8daaf6152771_e5627efa2ab1.

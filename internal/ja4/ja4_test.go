@@ -159,3 +159,16 @@ func TestGoClient(t *testing.T) {
 		}
 	}
 }
+
+// A client that sends no supported_versions extension offers its legacy
+// version alone, whatever crypto/tls fills in below it.
+func TestOfferedVersions(t *testing.T) {
+	ch := &tls.ClientHelloInfo{SupportedVersions: []uint16{0x0303, 0x0302, 0x0301}, Extensions: []uint16{0x0000, 0x000d}}
+	if got := OfferedVersions(ch); len(got) != 1 || got[0] != 0x0303 {
+		t.Errorf("without the extension: %04x, want [0303]", got)
+	}
+	ch.Extensions = append(ch.Extensions, 0x002b)
+	if got := OfferedVersions(ch); len(got) != 3 {
+		t.Errorf("with the extension: %04x, want the list", got)
+	}
+}
