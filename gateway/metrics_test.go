@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"crypto/tls"
 	"io"
 	"net"
@@ -43,6 +44,24 @@ func counterValueFor(t *testing.T, g *Gateway, metric string, labels map[string]
 	return sum
 }
 
+// gaugeValue sums a gauge's series.
+func gaugeValue(t *testing.T, g *Gateway, metric string) float64 {
+	t.Helper()
+	mfs, err := g.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == metric {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
 func hasLabel(m *dto.Metric, name, value string) bool {
 	for _, l := range m.GetLabel() {
 		if l.GetName() == name && l.GetValue() == value {
@@ -74,6 +93,14 @@ func TestMetricsCountHitAndMiss(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The purges reach the gateway's near cache through its watch of the
+	// bucket, a moment later: wait for that, not a fixed time.
+	eventually(t, "the purges to reach the near cache", func() error {
+		if n := gaugeValue(t, g, "tlsgate_kv_near_cache_bytes"); n != 0 {
+			return fmt.Errorf("the near cache holds %v bytes", n)
+		}
+		return nil
+	})
 	if dial(t, g.addr(), o).state.DidResume {
 		t.Fatal("resumed a purged session")
 	}
