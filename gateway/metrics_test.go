@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
