@@ -44,8 +44,8 @@ func counterValueFor(t *testing.T, g *Gateway, metric string, labels map[string]
 	return sum
 }
 
-// gaugeValue sums a gauge's series.
-func gaugeValue(t *testing.T, g *Gateway, metric string) float64 {
+// sumMetric sums value over the series of metric.
+func sumMetric(t *testing.T, g *Gateway, metric string, value func(*dto.Metric) float64) float64 {
 	t.Helper()
 	mfs, err := g.metrics.reg.Gather()
 	if err != nil {
@@ -55,11 +55,17 @@ func gaugeValue(t *testing.T, g *Gateway, metric string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == metric {
 			for _, m := range mf.GetMetric() {
-				sum += m.GetGauge().GetValue()
+				sum += value(m)
 			}
 		}
 	}
 	return sum
+}
+
+// gaugeValue sums a gauge's series.
+func gaugeValue(t *testing.T, g *Gateway, metric string) float64 {
+	t.Helper()
+	return sumMetric(t, g, metric, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
 }
 
 func hasLabel(m *dto.Metric, name, value string) bool {
@@ -181,19 +187,7 @@ func TestPprofBehindSwitch(t *testing.T) {
 // histogramCount sums the sample counts of a histogram's series.
 func histogramCount(t *testing.T, g *Gateway, metric string) uint64 {
 	t.Helper()
-	mfs, err := g.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n uint64
-	for _, mf := range mfs {
-		if mf.GetName() == metric {
-			for _, m := range mf.GetMetric() {
-				n += m.GetHistogram().GetSampleCount()
-			}
-		}
-	}
-	return n
+	return uint64(sumMetric(t, g, metric, func(m *dto.Metric) float64 { return float64(m.GetHistogram().GetSampleCount()) }))
 }
 
 // A session this gateway stored is fetched from its near cache: no NATS
