@@ -160,11 +160,16 @@ type router struct {
 	exact    map[string]*tenant
 	wildcard map[string]*tenant // key: "example.com" for "*.example.com"
 	fallback *tenant
+	names    map[string]*tenant // by tenant name, for a client-hello guest's route
 }
 
+// byName returns the tenant of that name the listener serves, or nil.
+func (r *router) byName(name string) *tenant { return r.names[name] }
+
 func newRouter(tenants []*tenant) *router {
-	r := &router{exact: map[string]*tenant{}, wildcard: map[string]*tenant{}}
+	r := &router{exact: map[string]*tenant{}, wildcard: map[string]*tenant{}, names: make(map[string]*tenant, len(tenants))}
 	for _, t := range tenants {
+		r.names[t.name] = t
 		for _, n := range t.cfg.ServerNames {
 			n = strings.ToLower(n)
 			if rest, ok := strings.CutPrefix(n, "*."); ok {

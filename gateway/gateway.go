@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,12 +319,22 @@ func (g *Gateway) retire(ctx context.Context, old *snapshot) {
 	}()
 }
 
+// listenerSockets is what of the listeners only a restart changes: all but
+// their client-hello guests, which a reload replaces.
+func listenerSockets(ls []config.Listener) []config.Listener {
+	out := slices.Clone(ls)
+	for i := range out {
+		out[i].ClientHello = nil
+	}
+	return out
+}
+
 func restartOnly(old, cur *config.Config) error {
 	fields := []struct {
 		name     string
 		old, cur any
 	}{
-		{"listeners", old.Listeners, cur.Listeners},
+		{"listeners", listenerSockets(old.Listeners), listenerSockets(cur.Listeners)},
 		{"admin", old.Admin, cur.Admin},
 		{"nats", old.NATS, cur.NATS},
 		{"wasm", old.Wasm, cur.Wasm},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,10 @@ func (c *trackedConn) Close() error {
 }
 
 type tenantKey struct{}
+
+// routedKey is the request context key of the SNI a client-hello guest
+// routed the connection on.
+type routedKey struct{}
 
 // listener is one TLS listening socket. It outlives snapshots: every
 // handshake asks the gateway for the snapshot current at that moment.
@@ -70,7 +75,11 @@ func (g *Gateway) newListener(idx int, ln net.Listener, limits config.Limits) *l
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if tc, ok := c.(*tls.Conn); ok {
 				if raw, ok := tc.NetConn().(*trackedConn); ok && raw.sessions != nil {
-					return context.WithValue(ctx, tenantKey{}, raw.sessions.t.name)
+					ctx = context.WithValue(ctx, tenantKey{}, raw.sessions.t.name)
+					if raw.sessions.routedSNI != "" {
+						ctx = context.WithValue(ctx, routedKey{}, raw.sessions.routedSNI)
+					}
+					return ctx
 				}
 			}
 			return ctx
@@ -138,10 +147,22 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 		return nil, err
 	}
 	snap := l.g.snap.Load()
-	t, err := snap.routers[l.idx].route(hello.ServerName)
-	if err != nil {
-		raw.unrouted = "unknown_sni"
-		return nil, err
+	var t *tenant
+	if h := helloOf(snap, l.idx); h != nil {
+		routed, err := l.clientHello(h, snap, hello)
+		if err != nil {
+			raw.unrouted = "refused"
+			return nil, err
+		}
+		t = routed
+	}
+	routedByGuest := t != nil
+	if t == nil {
+		var err error
+		if t, err = snap.routers[l.idx].route(hello.ServerName); err != nil {
+			raw.unrouted = "unknown_sni"
+			return nil, err
+		}
 	}
 	cfg := t.tlsBase.Clone()
 	if t.regCert != nil {
@@ -154,6 +175,9 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	}
 	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(),
 		obs: l.g.metrics, stores: l.g.stores, kvUp: l.g.kv.Available}
+	if routedByGuest {
+		cs.routedSNI = strings.TrimSuffix(hello.ServerName, ".")
+	}
 	raw.sessions = cs
 	cfg.WrapSession = cs.wrap
 	cfg.UnwrapSession = cs.unwrap
@@ -230,7 +254,10 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	if net.ParseIP(host) == nil && host != "" {
+	// A connection its listener's client-hello guest routed serves the
+	// name it was routed on: its SNI is not the router's to judge.
+	routed, _ := r.Context().Value(routedKey{}).(string)
+	if net.ParseIP(host) == nil && host != "" && !strings.EqualFold(strings.TrimSuffix(host, "."), routed) {
 		if ht, err := snap.routers[l.idx].route(host); err != nil || ht.name != t.name {
 			http.Error(w, "421 misdirected request: host belongs to another tenant", http.StatusMisdirectedRequest)
 			return

@@ -23,6 +23,7 @@ type metrics struct {
 	storeSeconds   *prometheus.HistogramVec
 	stores         *prometheus.CounterVec
 	storedBytes    *prometheus.CounterVec
+	clientHello    *prometheus.CounterVec
 	queueDepth     prometheus.Gauge
 	kvSeconds      *prometheus.HistogramVec
 	kvErrors       *prometheus.CounterVec
@@ -71,6 +72,10 @@ func newMetrics() *metrics {
 		Name: "tlsgate_session_stored_bytes_total",
 		Help: "Bytes of sealed session state handed to the guest in stores that succeeded, by tenant: with tlsgate_session_stores_total{result=\"ok\"}, the size of a stored session.",
 	}, []string{"tenant"})
+	m.clientHello = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_client_hello_total",
+		Help: "ClientHellos a listener's client-hello guest decided, by outcome (continue: by SNI; routed; unknown_route: a name the listener has no tenant of, by SNI; refused; error: the guest failed, by SNI).",
+	}, []string{"listener", "outcome"})
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tlsgate_store_queue_depth", Help: "Sessions waiting in the store queue.",
 	})
@@ -127,7 +132,7 @@ func newMetrics() *metrics {
 		Help: "Registry tenants' certificates loaded from NATS (on a tenant's first handshake, or when its document changes), by result (ok, error).",
 	}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
-		m.stores, m.storedBytes, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
+		m.stores, m.storedBytes, m.clientHello, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

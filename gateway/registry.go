@@ -228,6 +228,7 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	start := time.Now()
 	old := g.snap.Load()
 	s := newSnapshot(old.cfg, old.seal)
+	s.keepHellos(old)
 	for _, t := range old.tenants {
 		s.add(t, false)
 	}

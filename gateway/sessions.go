@@ -58,6 +58,7 @@ type pendingStore struct {
 // the connection's handshake goroutine, then read by the same goroutine
 // after Handshake returns, so it needs no lock.
 type connSessions struct {
+	routedSNI  string // the SNI a listener's client-hello guest routed this connection on, if it did
 	ctx        context.Context
 	t          *tenant
 	seal       *sealer

@@ -83,7 +83,8 @@ type snapshot struct {
 	tenants map[string]*tenant
 	list    []*tenant // file tenants in configuration order, then registry tenants by name
 	reg     map[string]*tenant
-	routers []*router // one per listener, over the tenants it serves
+	routers []*router     // one per listener, over the tenants it serves
+	hellos  []*helloGuest // one per listener: its client-hello guest, or nil
 	seal    *sealer
 
 	// While the snapshot is being built: which server names (lowercased,
@@ -112,7 +113,20 @@ func (s *snapshot) close(ctx context.Context) error {
 			errs = append(errs, t.guest.release(ctx))
 		}
 	}
+	for _, h := range s.hellos {
+		errs = append(errs, h.release(ctx))
+	}
 	return errors.Join(errs...)
+}
+
+// keepHellos gives s old's client-hello guests (the same listeners).
+func (s *snapshot) keepHellos(old *snapshot) {
+	s.hellos = old.hellos
+	for _, h := range s.hellos {
+		if h != nil {
+			h.refs.Add(1)
+		}
+	}
 }
 
 // claims returns the keys of s.owners that tc would take.
@@ -270,6 +284,16 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	for i, l := range cfg.Listeners {
+		h, err := g.buildHello(ctx, l, i, old, sources)
+		if err != nil {
+			for _, h := range s.hellos {
+				_ = h.release(context.WithoutCancel(ctx))
+			}
+			return nil, err
+		}
+		s.hellos = append(s.hellos, h)
 	}
 	if old != nil {
 		for _, name := range slices.Sorted(maps.Keys(old.reg)) {

@@ -58,6 +58,25 @@ type Listener struct {
 	Address string `koanf:"address"`
 	// Tenants restricts the listener to these tenant names; empty means all.
 	Tenants []string `koanf:"tenants"`
+	// ClientHello, if set, runs a guest's tlsgate_on_client_hello (ABI 1.1)
+	// on every ClientHello of this listener, before a tenant is chosen: it
+	// may refuse the handshake or route it to a tenant by name. It may
+	// change on reload.
+	ClientHello *ListenerGuest `koanf:"client_hello"`
+}
+
+// ListenerGuest is a listener's client-hello guest.
+type ListenerGuest struct {
+	// Module is a .wasm file, or nats:<name> for a module deployed with
+	// tlsgate guest push. It must export tlsgate_on_client_hello.
+	Module string `koanf:"module"`
+	// Config is handed to the guest as its guest configuration.
+	Config string `koanf:"config"`
+	// Deadline bounds one call; past it the handshake goes on by SNI.
+	// Default 20ms.
+	Deadline time.Duration `koanf:"deadline"`
+	// MaxInstances bounds the guest's instances. Default 4.
+	MaxInstances int `koanf:"max_instances"`
 }
 
 // Limits bound connections, requests and the time they may take, so that

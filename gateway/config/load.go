@@ -158,6 +158,16 @@ func (c *Config) FillDefaults() {
 	if len(c.Listeners) == 0 {
 		c.Listeners = []Listener{{Address: "127.0.0.1:8443"}}
 	}
+	for _, l := range c.Listeners {
+		if h := l.ClientHello; h != nil {
+			if h.Deadline == 0 {
+				h.Deadline = 20 * time.Millisecond
+			}
+			if h.MaxInstances == 0 {
+				h.MaxInstances = 4
+			}
+		}
+	}
 	if c.Admin.Address == "" {
 		c.Admin.Address = "127.0.0.1:9090"
 	}
@@ -309,6 +319,11 @@ func (c *Config) resolvePaths(base string) {
 	abs(&c.NATS.TLS.KeyFile)
 	abs(&c.Wasm.CacheDir)
 	abs(&c.TenantsDir)
+	for _, l := range c.Listeners {
+		if h := l.ClientHello; h != nil && !strings.HasPrefix(h.Module, NATSModulePrefix) {
+			abs(&h.Module)
+		}
+	}
 	c.resolveTenantPaths(base)
 }
 

@@ -68,6 +68,23 @@ func (c *Config) Validate() error {
 				p.add(fmt.Sprintf("%s.tenants[%d]", path, j), "no tenant named %q", name)
 			}
 		}
+		if h := l.ClientHello; h != nil {
+			hp := path + ".client_hello"
+			switch {
+			case h.Module == "":
+				p.add(hp+".module", "must name a .wasm file or nats:<name> exporting tlsgate_on_client_hello")
+			case strings.HasPrefix(h.Module, "builtin:"):
+				p.add(hp+".module", "%q: there is no built-in client-hello guest", h.Module)
+			case strings.HasPrefix(h.Module, NATSModulePrefix) && !guestNameRE.MatchString(strings.TrimPrefix(h.Module, NATSModulePrefix)):
+				p.add(hp+".module", "%q: a deployed module is nats:<name>, name 1-64 of [A-Za-z0-9._-]", h.Module)
+			}
+			if h.Deadline <= 0 || h.Deadline > time.Second {
+				p.add(hp+".deadline", "%v is out of range (0, 1s]: the handshake waits for it", h.Deadline)
+			}
+			if h.MaxInstances < 1 || h.MaxInstances > 1024 {
+				p.add(hp+".max_instances", "%d is out of range 1..1024", h.MaxInstances)
+			}
+		}
 	}
 	if c.Admin.Address != "off" {
 		if err := checkHostPort(c.Admin.Address); err != nil {

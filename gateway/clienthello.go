@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/internal/ja4"
+	"github.com/tlsgate/tlsgate/wasmhost"
+)
+
+// helloGuest is a listener's client-hello guest (config.ListenerGuest):
+// one module and pool, shared by the snapshots whose configuration gives
+// that listener the same guest, and closed with the last of them.
+type helloGuest struct {
+	key      string // what makes it the same guest: module digest, configuration, bounds
+	deadline time.Duration
+	mod      *wasmhost.Module
+	pool     *wasmhost.Pool
+	refs     atomic.Int32
+}
+
+// errRefused is what crypto/tls gets when a client-hello guest refuses a
+// handshake: the client receives an alert.
+var errRefused = errors.New("gateway: handshake refused by the listener's client-hello guest")
+
+// buildHello returns listener i's client-hello guest: old's when it is the
+// same guest (one more reference), else a new one; nil when it has none.
+func (g *Gateway) buildHello(ctx context.Context, l config.Listener, i int, old *snapshot, sources moduleSources) (*helloGuest, error) {
+	hc := l.ClientHello
+	if hc == nil {
+		return nil, nil
+	}
+	path := fmt.Sprintf("listeners[%d].client_hello", i)
+	src, err := sources.get(ctx, g, hc.Module)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %s.module: %w", path, err)
+	}
+	key := src.digest + "\x00" + hc.Config + "\x00" + hc.Deadline.String() + "\x00" + strconv.Itoa(hc.MaxInstances)
+	if old != nil && i < len(old.hellos) {
+		if h := old.hellos[i]; h != nil && h.key == key {
+			h.refs.Add(1)
+			return h, nil
+		}
+	}
+	m, err := g.rt.Compile(ctx, src.name, src.wasm)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %s.module: %w", path, err)
+	}
+	if !m.Has(abi.CallClientHello) {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("gateway: %s.module: %q: %w: does not export %s", path, src.name, wasmhost.ErrInvalidModule, abi.ExportOnClientHello)
+	}
+	p, err := wasmhost.NewPool(ctx, m,
+		wasmhost.WithTenant("listeners["+strconv.Itoa(i)+"]"), // its name in metrics and logs; the guest is not told it
+		wasmhost.WithGuestConfig([]byte(hc.Config)),
+		wasmhost.WithMaxInstances(hc.MaxInstances),
+		wasmhost.WithCallTimeout(hc.Deadline),
+		wasmhost.WithPoolLogger(g.log.With("listener", l.Address)),
+		wasmhost.WithObserver(g.metrics))
+	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("gateway: %s: %w", path, err)
+	}
+	h := &helloGuest{key: key, deadline: hc.Deadline, mod: m, pool: p}
+	h.refs.Store(1)
+	return h, nil
+}
+
+// release drops one snapshot's reference, closing the guest with the last.
+func (h *helloGuest) release(ctx context.Context) error {
+	if h == nil || h.refs.Add(-1) > 0 {
+		return nil
+	}
+	return errors.Join(h.pool.Close(ctx), h.mod.Close(ctx))
+}
+
+// clientHello runs the listener's guest on hello. It returns the tenant to
+// serve (nil: route by SNI) or errRefused. A guest error is the behaviour
+// without the hook: logged, counted, routed by SNI.
+func (l *listener) clientHello(h *helloGuest, snap *snapshot, hello *tls.ClientHelloInfo) (*tenant, error) {
+	ctx, cancel := context.WithTimeout(hello.Context(), h.deadline)
+	defer cancel()
+	fp := ja4.FromClientHello(hello)
+	in := wasmhost.ClientHelloInput{
+		ServerName:        hello.ServerName,
+		ClientAddr:        hello.Conn.RemoteAddr().String(),
+		ALPN:              hello.SupportedProtos,
+		SupportedVersions: fp.Versions,
+		CipherSuites:      hello.CipherSuites,
+		SignatureSchemes:  fp.SignatureAlgorithms,
+		Extensions:        hello.Extensions,
+		JA4:               fp.Fingerprint(),
+	}
+	for _, c := range hello.SupportedCurves {
+		in.SupportedGroups = append(in.SupportedGroups, uint16(c))
+	}
+	d, err := h.pool.ClientHello(ctx, in)
+	switch {
+	case err != nil:
+		l.g.metrics.clientHello.WithLabelValues(l.name, "error").Inc()
+		l.g.log.Debug("client-hello guest failed: routing by SNI", "listener", l.name, "err", err)
+		return nil, nil
+	case d.Refuse:
+		l.g.metrics.clientHello.WithLabelValues(l.name, "refused").Inc()
+		return nil, errRefused
+	case d.Route != "":
+		if t := snap.routers[l.idx].byName(d.Route); t != nil {
+			l.g.metrics.clientHello.WithLabelValues(l.name, "routed").Inc()
+			return t, nil
+		}
+		l.g.metrics.clientHello.WithLabelValues(l.name, "unknown_route").Inc()
+		return nil, nil
+	}
+	l.g.metrics.clientHello.WithLabelValues(l.name, "continue").Inc()
+	return nil, nil
+}
+
+// helloOf is listener idx's client-hello guest in snap, or nil.
+func helloOf(snap *snapshot, idx int) *helloGuest {
+	if idx < len(snap.hellos) {
+		return snap.hellos[idx]
+	}
+	return nil
+}
