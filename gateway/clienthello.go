@@ -11,6 +11,7 @@ import (
 
 	"github.com/tlsgate/tlsgate/abi"
 	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
 	"github.com/tlsgate/tlsgate/internal/ja4"
 	"github.com/tlsgate/tlsgate/wasmhost"
 )
@@ -32,7 +33,7 @@ var errRefused = errors.New("gateway: handshake refused by the listener's client
 
 // buildHello returns listener i's client-hello guest: old's when it is the
 // same guest (one more reference), else a new one; nil when it has none.
-func (g *Gateway) buildHello(ctx context.Context, l config.Listener, i int, old *snapshot, sources moduleSources) (*helloGuest, error) {
+func (g *Gateway) buildHello(ctx context.Context, cfg *config.Config, l config.Listener, i int, old *snapshot, sources moduleSources) (*helloGuest, error) {
 	hc := l.ClientHello
 	if hc == nil {
 		return nil, nil
@@ -57,7 +58,18 @@ func (g *Gateway) buildHello(ctx context.Context, l config.Listener, i int, old 
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("gateway: %s.module: %q: %w: does not export %s", path, src.name, wasmhost.ErrInvalidModule, abi.ExportOnClientHello)
 	}
+	var kv wasmhost.KV
+	if g.kv != nil {
+		b, err := g.kv.ListenerBucket(ctx, listenerName(l.Address), natskv.WithStorage(cfg.NATS.Storage),
+			natskv.WithReplicas(cfg.NATS.Replicas), natskv.WithQuota(listenerKVBytes, listenerKVEntries))
+		if err != nil {
+			_ = m.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("gateway: %s: key-value namespace: %w", path, err)
+		}
+		kv = b
+	}
 	p, err := wasmhost.NewPool(ctx, m,
+		wasmhost.WithKV(kv),
 		wasmhost.WithTenant("listeners["+strconv.Itoa(i)+"]"), // its name in metrics and logs; the guest is not told it
 		wasmhost.WithGuestConfig([]byte(hc.Config)),
 		wasmhost.WithMaxInstances(hc.MaxInstances),
@@ -71,6 +83,29 @@ func (g *Gateway) buildHello(ctx context.Context, l config.Listener, i int, old 
 	h := &helloGuest{key: key, deadline: hc.Deadline, mod: m, pool: p}
 	h.refs.Store(1)
 	return h, nil
+}
+
+// A listener guest's namespace holds at most this much (its deny lists,
+// counters), counted like a tenant's quota.
+const (
+	listenerKVBytes   = 64 << 20
+	listenerKVEntries = 1 << 20
+)
+
+// listenerName is a listener's name in its guest's namespace: its address,
+// every character outside [A-Za-z0-9_-] as '_' ("0.0.0.0:443" is
+// "0_0_0_0_443").
+func listenerName(addr string) string {
+	b := []byte(addr)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
 }
 
 // release drops one snapshot's reference, closing the guest with the last.

@@ -3,12 +3,14 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
 )
 
 // servedTenant is the tenant the builtin page names.
@@ -94,4 +96,34 @@ func TestClientHelloGuestReloads(t *testing.T) {
 		t.Fatalf("Reload without it: %v", err)
 	}
 	dial(t, g.addr(), clientOpts{sni: "deny.test", version: tls.VersionTLS13})
+}
+
+// A listener's client-hello guest keeps a deny list in its own key-value
+// namespace (testdata/hello_kv.wat: refuse a server name whose key is
+// present): an operator adds a name in NATS, and the next handshake for it
+// is refused; taken off, the name is served again.
+func TestClientHelloGuestKV(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"), cacheTenant("b", "b.test"))
+	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
+	cfg.Listeners[0].ClientHello = &config.ListenerGuest{Module: watGuest(t, "hello_kv")}
+	cfg.FillDefaults()
+	g := startGateway(t, cfg)
+	dial(t, g.addr(), clientOpts{sni: "b.test", version: tls.VersionTLS13})
+	kv := kvOf(t, g, "a")
+	// The namespace is named after the configured address (what a restart keeps).
+	key := natskv.ListenerPrefix(listenerName(cfg.Listeners[0].Address)) + base64.RawURLEncoding.EncodeToString([]byte("b.test"))
+	if _, err := kv.Put(context.Background(), key, []byte("deny")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tryDial(g.addr(), clientOpts{sni: "b.test", version: tls.VersionTLS13}); err == nil {
+		t.Fatal("b.test is in the listener's deny list, and its handshake succeeded")
+	}
+	dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13})
+	if err := kv.Delete(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b.test to be served again once off the deny list", func() error {
+		_, err := tryDial(g.addr(), clientOpts{sni: "b.test", version: tls.VersionTLS13})
+		return err
+	})
 }

@@ -286,7 +286,7 @@ func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *sn
 		return nil, err
 	}
 	for i, l := range cfg.Listeners {
-		h, err := g.buildHello(ctx, l, i, old, sources)
+		h, err := g.buildHello(ctx, cfg, l, i, old, sources)
 		if err != nil {
 			for _, h := range s.hellos {
 				_ = h.release(context.WithoutCancel(ctx))

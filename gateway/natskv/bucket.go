@@ -133,6 +133,25 @@ func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption
 	if err := ValidateTenant(tenant); err != nil {
 		return nil, err
 	}
+	return c.bucket(ctx, tenant, KeyPrefix(tenant), opts)
+}
+
+// ListenerPrefix is the key prefix of the namespace of a listener's
+// client-hello guest. No tenant's prefix can equal it: tenant names have no
+// '=' (see ValidateTenant).
+func ListenerPrefix(name string) string { return "=listener." + name + "." }
+
+// ListenerBucket is Bucket for the client-hello guest of the listener
+// called name (the alphabet of tenant names): its keys are under
+// ListenerPrefix(name), apart from every tenant's.
+func (c *Client) ListenerBucket(ctx context.Context, name string, opts ...BucketOption) (*Bucket, error) {
+	if err := ValidateTenant(name); err != nil {
+		return nil, fmt.Errorf("natskv: listener: %w", err)
+	}
+	return c.bucket(ctx, "listener "+name, ListenerPrefix(name), opts)
+}
+
+func (c *Client) bucket(ctx context.Context, tenant, prefix string, opts []BucketOption) (*Bucket, error) {
 	o := bucketOptions{ttl: defaultTTL, storage: "file", replicas: 1}
 	for _, opt := range opts {
 		opt(&o)
@@ -150,7 +169,7 @@ func (c *Client) Bucket(ctx context.Context, tenant string, opts ...BucketOption
 	if err != nil {
 		return nil, err
 	}
-	b := &Bucket{s: s, tenant: tenant, prefix: KeyPrefix(tenant), ttl: o.ttl}
+	b := &Bucket{s: s, tenant: tenant, prefix: prefix, ttl: o.ttl}
 	if o.maxBytes > 0 || o.maxEntries > 0 {
 		b.quota = newQuota(o.maxBytes, o.maxEntries, o.ttl)
 	}
