@@ -60,7 +60,7 @@ func (g *Gateway) buildHello(ctx context.Context, cfg *config.Config, l config.L
 	}
 	var kv wasmhost.KV
 	if g.kv != nil {
-		b, err := g.kv.ListenerBucket(ctx, listenerName(l.Address), natskv.WithStorage(cfg.NATS.Storage),
+		b, err := g.kv.ListenerBucket(ctx, config.ListenerName(l.Address), natskv.WithStorage(cfg.NATS.Storage),
 			natskv.WithReplicas(cfg.NATS.Replicas), natskv.WithQuota(listenerKVBytes, listenerKVEntries))
 		if err != nil {
 			_ = m.Close(context.WithoutCancel(ctx))
@@ -92,22 +92,6 @@ const (
 	listenerKVEntries = 1 << 20
 )
 
-// listenerName is a listener's name in its guest's namespace: its address,
-// every character outside [A-Za-z0-9_-] as '_' ("0.0.0.0:443" is
-// "0_0_0_0_443").
-func listenerName(addr string) string {
-	b := []byte(addr)
-	for i, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	return string(b)
-}
-
 // release drops one snapshot's reference, closing the guest with the last.
 func (h *helloGuest) release(ctx context.Context) error {
 	if h == nil || h.refs.Add(-1) > 0 {
@@ -119,7 +103,11 @@ func (h *helloGuest) release(ctx context.Context) error {
 // clientHello runs the listener's guest on hello. It returns the tenant to
 // serve (nil: route by SNI) or errRefused. A guest error is the behaviour
 // without the hook: logged, counted, routed by SNI.
-func (l *listener) clientHello(h *helloGuest, snap *snapshot, hello *tls.ClientHelloInfo) (*tenant, error) {
+//
+// With again, a call that found the guest's pool closed (a reload retired
+// it meanwhile) returns wasmhost.ErrPoolClosed, for the caller to ask the
+// snapshot's new guest; without, that too routes by SNI.
+func (l *listener) clientHello(h *helloGuest, snap *snapshot, hello *tls.ClientHelloInfo, again bool) (*tenant, error) {
 	ctx, cancel := context.WithTimeout(hello.Context(), h.deadline)
 	defer cancel()
 	fp := ja4.FromClientHello(hello)
@@ -138,6 +126,8 @@ func (l *listener) clientHello(h *helloGuest, snap *snapshot, hello *tls.ClientH
 	}
 	d, err := h.pool.ClientHello(ctx, in)
 	switch {
+	case again && errors.Is(err, wasmhost.ErrPoolClosed):
+		return nil, err
 	case err != nil:
 		l.g.metrics.clientHello.WithLabelValues(l.name, "error").Inc()
 		l.g.log.Debug("client-hello guest failed: routing by SNI", "listener", l.name, "err", err)

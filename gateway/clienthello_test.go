@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -55,9 +56,14 @@ func TestClientHelloGuest(t *testing.T) {
 	if n := counterValueFor(t, g, "tlsgate_client_hello_total", map[string]string{"outcome": "refused"}); n != 1 {
 		t.Errorf("refused = %v, want 1", n)
 	}
-	if n := counterValue(t, g, "tlsgate_handshakes_unrouted_total", "reason", "refused"); n != 1 {
-		t.Errorf("unrouted handshakes refused = %v, want 1", n)
-	}
+	// Counted once the server's side of the handshake has ended, which may
+	// be after the client saw the alert.
+	eventually(t, "the refused handshake to be counted", func() error {
+		if n := counterValue(t, g, "tlsgate_handshakes_unrouted_total", "reason", "refused"); n != 1 {
+			return fmt.Errorf("unrouted handshakes refused = %v, want 1", n)
+		}
+		return nil
+	})
 
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
@@ -111,7 +117,7 @@ func TestClientHelloGuestKV(t *testing.T) {
 	dial(t, g.addr(), clientOpts{sni: "b.test", version: tls.VersionTLS13})
 	kv := kvOf(t, g, "a")
 	// The namespace is named after the configured address (what a restart keeps).
-	key := natskv.ListenerPrefix(listenerName(cfg.Listeners[0].Address)) + base64.RawURLEncoding.EncodeToString([]byte("b.test"))
+	key := natskv.ListenerPrefix(config.ListenerName(cfg.Listeners[0].Address)) + base64.RawURLEncoding.EncodeToString([]byte("b.test"))
 	if _, err := kv.Put(context.Background(), key, []byte("deny")); err != nil {
 		t.Fatal(err)
 	}

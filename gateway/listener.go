@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
 // trackedConn is the raw connection under a tls.Conn; GetConfigForClient
@@ -148,13 +149,25 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	}
 	snap := l.g.snap.Load()
 	var t *tenant
-	if h := helloOf(snap, l.idx); h != nil {
-		routed, err := l.clientHello(h, snap, hello)
+	// A reload may close the guest of the snapshot loaded here before its
+	// call: then ask the guest of the snapshot that replaced it, so that a
+	// reload never lets a refused client through.
+	for try := 0; ; try++ {
+		h := helloOf(snap, l.idx)
+		if h == nil {
+			break
+		}
+		routed, err := l.clientHello(h, snap, hello, try < 3)
+		if errors.Is(err, wasmhost.ErrPoolClosed) {
+			snap = l.g.snap.Load()
+			continue
+		}
 		if err != nil {
 			raw.unrouted = "refused"
 			return nil, err
 		}
 		t = routed
+		break
 	}
 	routedByGuest := t != nil
 	if t == nil {

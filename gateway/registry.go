@@ -228,7 +228,6 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	start := time.Now()
 	old := g.snap.Load()
 	s := newSnapshot(old.cfg, old.seal)
-	s.keepHellos(old)
 	for _, t := range old.tenants {
 		s.add(t, false)
 	}
@@ -295,6 +294,7 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	if applied+removed == 0 {
 		return refused // nothing to swap in; nothing was built
 	}
+	s.keepHellos(old) // only now: a batch that changes nothing drops s without closing it
 	s.finish()
 	g.snap.Store(s)
 	g.guests.ensure(s)

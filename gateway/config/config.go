@@ -65,6 +65,20 @@ type Listener struct {
 	ClientHello *ListenerGuest `koanf:"client_hello"`
 }
 
+// ListenerName is a listener's name in its client-hello guest's key-value
+// namespace: its address as configured, every character outside
+// [A-Za-z0-9-] as '_' ("0.0.0.0:443" is "0_0_0_0_443"), at most 64 of
+// them. Validate refuses two listeners with guests and one name.
+func ListenerName(addr string) string {
+	b := []byte(addr)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b[:min(len(b), 64)])
+}
+
 // ListenerGuest is a listener's client-hello guest.
 type ListenerGuest struct {
 	// Module is a .wasm file, or nats:<name> for a module deployed with

@@ -153,6 +153,19 @@ func TestLoadInvalid(t *testing.T) {
 			`nats.nkey_file: needs nats.url`},
 		{"bad listener", func(s string) string { return strings.Replace(s, "127.0.0.1:8443", "127.0.0.1", 1) },
 			`listeners[0].address: "127.0.0.1" is not host:port`},
+		{"client-hello guest without a module", func(s string) string {
+			return strings.Replace(s, "  - address: 127.0.0.1:8443", "  - address: 127.0.0.1:8443\n    client_hello: {deadline: 2s}", 1)
+		},
+			`listeners[0].client_hello.module: must name a .wasm file or nats:<name>`},
+		{"client-hello guest deadline", func(s string) string {
+			return strings.Replace(s, "  - address: 127.0.0.1:8443", "  - address: 127.0.0.1:8443\n    client_hello: {module: h.wasm, deadline: 2s}", 1)
+		},
+			`listeners[0].client_hello.deadline: 2s is out of range (0, 1s]`},
+		{"two client-hello guests in one namespace", func(s string) string {
+			return strings.Replace(s, "  - address: 127.0.0.1:8443",
+				"  - address: 127.0.0.1:8443\n    client_hello: {module: h.wasm}\n  - address: 127.0.0.1:8443\n    client_hello: {module: h.wasm}", 1)
+		},
+			`listeners[1].client_hello: its key-value namespace "127_0_0_1_8443" is also listeners[0]'s`},
 		{"ttl over 7 days", func(s string) string {
 			return strings.Replace(s, "upstream: builtin", "upstream: builtin\n    session_ttl: 200h", 1)
 		},

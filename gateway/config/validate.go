@@ -58,6 +58,7 @@ func (c *Config) Validate() error {
 	for _, t := range c.Tenants {
 		tenantNames[t.Name] = true
 	}
+	helloNames := map[string]string{} // a client-hello guest's namespace: which listener has it
 	for i, l := range c.Listeners {
 		path := fmt.Sprintf("listeners[%d]", i)
 		if err := checkHostPort(l.Address); err != nil {
@@ -70,6 +71,10 @@ func (c *Config) Validate() error {
 		}
 		if h := l.ClientHello; h != nil {
 			hp := path + ".client_hello"
+			if other, ok := helloNames[ListenerName(l.Address)]; ok {
+				p.add(hp, "its key-value namespace %q is also %s's: give the listeners addresses that differ in more than punctuation", ListenerName(l.Address), other)
+			}
+			helloNames[ListenerName(l.Address)] = path
 			switch {
 			case h.Module == "":
 				p.add(hp+".module", "must name a .wasm file or nats:<name> exporting tlsgate_on_client_hello")
