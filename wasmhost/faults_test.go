@@ -116,7 +116,13 @@ func TestCallerCancelStopsGuest(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { _, err := p.Fetch(ctx, fetchInput(0)); done <- err }()
-		waitFor(t, "the call to start", func() bool { return p.Stats().InUse == 1 })
+		// In use and created: the guest runs (or is about to: begin sees the
+		// cancellation then), rather than its instance still starting,
+		// which a cancellation ends with the caller's error instead.
+		waitFor(t, "the call to start", func() bool {
+			st := p.Stats()
+			return st.InUse == 1 && st.Created >= uint64(i+1)
+		})
 		cancel()
 		err := <-done
 		guestErr(t, err, wasmhost.FaultTimeout)
