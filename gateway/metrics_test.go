@@ -62,6 +62,20 @@ func sumMetric(t *testing.T, g *Gateway, metric string, value func(*dto.Metric) 
 	return sum
 }
 
+// waitNearCacheEmpty waits until g's near cache holds nothing: changes
+// another client made to the entries it held (purges, overwrites) reach it
+// through its watch of the bucket a moment later, and a test that dials
+// at once would be served what it held.
+func waitNearCacheEmpty(t *testing.T, g *Gateway) {
+	t.Helper()
+	eventually(t, "the changes to reach the near cache", func() error {
+		if n := gaugeValue(t, g, "tlsgate_kv_near_cache_bytes"); n != 0 {
+			return fmt.Errorf("the near cache holds %v bytes", n)
+		}
+		return nil
+	})
+}
+
 // gaugeValue sums a gauge's series.
 func gaugeValue(t *testing.T, g *Gateway, metric string) float64 {
 	t.Helper()
@@ -99,14 +113,7 @@ func TestMetricsCountHitAndMiss(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The purges reach the gateway's near cache through its watch of the
-	// bucket, a moment later: wait for that, not a fixed time.
-	eventually(t, "the purges to reach the near cache", func() error {
-		if n := gaugeValue(t, g, "tlsgate_kv_near_cache_bytes"); n != 0 {
-			return fmt.Errorf("the near cache holds %v bytes", n)
-		}
-		return nil
-	})
+	waitNearCacheEmpty(t, g)
 	if dial(t, g.addr(), o).state.DidResume {
 		t.Fatal("resumed a purged session")
 	}
