@@ -56,6 +56,12 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 	for i, t := range s.list {
 		report = append(report, describeTenant(fmt.Sprintf("tenants[%d]", i), t)...)
 	}
+	for i, h := range s.hellos {
+		if h != nil {
+			report = append(report, fmt.Sprintf("listeners[%d]: client-hello guest %s (%s), deadline %v",
+				i, h.mod.Name(), h.mod.Digest()[:12], h.deadline))
+		}
+	}
 	report = append(report, fmt.Sprintf("%d tenant(s) built in %v", len(s.list), time.Since(start).Round(time.Millisecond)))
 	if len(errs) > 0 {
 		return report, errors.Join(errs...)

@@ -30,6 +30,10 @@ func TestClientHelloGuest(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	report, err := Check(context.Background(), cfg)
+	if err != nil || !strings.Contains(strings.Join(report, "\n"), "listeners[0]: client-hello guest hello_route.wasm") {
+		t.Fatalf("check: %v, report without the listener's guest:\n%s", err, strings.Join(report, "\n"))
+	}
 	g := startGateway(t, cfg)
 	for _, tt := range []struct {
 		sni, tenant, outcome string
