@@ -22,26 +22,14 @@ func counterValue(t *testing.T, g *Gateway, metric, name, value string) float64 
 // counterValueFor sums a counter's series that carry every label given.
 func counterValueFor(t *testing.T, g *Gateway, metric string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := g.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != metric {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for k, v := range labels {
-				if !hasLabel(m, k, v) {
-					continue series
-				}
+	return sumMetric(t, g, metric, func(m *dto.Metric) float64 {
+		for k, v := range labels {
+			if !hasLabel(m, k, v) {
+				return 0
 			}
-			sum += m.GetCounter().GetValue()
 		}
-	}
-	return sum
+		return m.GetCounter().GetValue()
+	})
 }
 
 // sumMetric sums value over the series of metric.
