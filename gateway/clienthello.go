@@ -108,8 +108,7 @@ func (h *helloGuest) release(ctx context.Context) error {
 // it meanwhile) returns wasmhost.ErrPoolClosed, for the caller to ask the
 // snapshot's new guest; without, that too routes by SNI.
 func (l *listener) clientHello(h *helloGuest, snap *snapshot, hello *tls.ClientHelloInfo, again bool) (*tenant, error) {
-	ctx, cancel := context.WithTimeout(hello.Context(), h.deadline)
-	defer cancel()
+	// The pool's call timeout is the guest's deadline: no timer here.
 	fp := ja4.FromClientHello(hello)
 	in := wasmhost.ClientHelloInput{
 		ServerName:        hello.ServerName,
@@ -124,7 +123,7 @@ func (l *listener) clientHello(h *helloGuest, snap *snapshot, hello *tls.ClientH
 	for _, c := range hello.SupportedCurves {
 		in.SupportedGroups = append(in.SupportedGroups, uint16(c))
 	}
-	d, err := h.pool.ClientHello(ctx, in)
+	d, err := h.pool.ClientHello(hello.Context(), in)
 	switch {
 	case again && errors.Is(err, wasmhost.ErrPoolClosed):
 		return nil, err
