@@ -110,32 +110,43 @@ func (p *Pool) call(ctx context.Context, kind abi.CallKind, check func() error, 
 		p.obs.CallDone(p.tenant, h.Export, 0, err)
 		return err
 	}
-	err := p.run(ctx, h, check, fill, outcome)
-	p.afterCall(s, h.Export, err, probe)
+	ran, err := p.run(ctx, h, check, fill, outcome)
+	p.afterCall(s, h.Export, ran, err, probe)
 	p.obs.CallDone(p.tenant, h.Export, time.Since(start), err)
 	return err
 }
 
 // afterCall tells an export's fault breaker how a call it admitted ended.
-func (p *Pool) afterCall(s *suspender, export string, err error, probe bool) {
-	if d := s.done(isFault(err), probe, time.Now()); d > 0 {
+// A call that never reached the guest (no instance free before the caller's
+// deadline, the memory budget spent) says nothing about the guest: it
+// neither counts as a fault nor clears the faults before it, or a busy pool
+// would keep a guest that faults on every call it runs from ever being
+// suspended.
+func (p *Pool) afterCall(s *suspender, export string, ran bool, err error, probe bool) {
+	fault := isFault(err) // a fault in instantiation ran the guest's start code
+	if !ran && !fault {
+		s.skip(probe)
+		return
+	}
+	if d := s.done(fault, probe, time.Now()); d > 0 {
 		p.logger.Warn("guest export suspended after repeated faults: no calls to it, until a probe call succeeds",
 			"export", export, "for", d, "last_err", err)
 		p.obs.GuestSuspended(p.tenant, d)
 	}
 }
 
-// run takes an instance and runs hook h on it.
-func (p *Pool) run(ctx context.Context, h *abi.Hook, check func() error, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) error {
+// run takes an instance and runs hook h on it; ran reports whether the
+// guest's hook was entered.
+func (p *Pool) run(ctx context.Context, h *abi.Hook, check func() error, fill func(cs *callState), outcome func(cs *callState, status abi.Status) error) (ran bool, err error) {
 	if !p.m.Has(h.Call) {
-		return fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, h.Export, ErrNoExport)
+		return false, fmt.Errorf("wasmhost: module %q: %s: %w", p.m.name, h.Export, ErrNoExport)
 	}
 	if err := check(); err != nil {
-		return err
+		return false, err
 	}
 	inst, err := p.acquire(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	cs := &inst.cs
 	cs.reset(h.Call)
@@ -148,10 +159,10 @@ func (p *Pool) run(ctx context.Context, h *abi.Hook, check func() error, fill fu
 	cs.reset(0) // drop references to the caller's inputs
 	if gerr != nil {
 		p.release(inst, string(gerr.Kind))
-		return gerr
+		return true, gerr
 	}
 	p.release(inst, "")
-	return err
+	return true, err
 }
 
 func (p *Pool) statusError(export string, status abi.Status, err error) error {

@@ -107,6 +107,18 @@ func (s *suspender) done(fault, probe bool, now time.Time) time.Duration {
 	return s.backoff
 }
 
+// skip records a call admit let through that never reached the guest: a
+// probe gives its turn to the next call, and the count of faults in a row
+// stands.
+func (s *suspender) skip(probe bool) {
+	if s.threshold == 0 || !probe {
+		return
+	}
+	s.mu.Lock()
+	s.probing = false
+	s.mu.Unlock()
+}
+
 // isFault reports whether err from a call is the guest's fault.
 func isFault(err error) bool {
 	ge, ok := errors.AsType[*GuestError](err)

@@ -51,3 +51,27 @@ func TestSuspender(t *testing.T) {
 		t.Fatal("a second call admitted while the probe runs")
 	}
 }
+
+// Calls that never reach the guest (no instance before the deadline, the
+// memory budget spent) neither count as faults nor clear the faults before
+// them; a skipped probe hands its turn to the next call.
+func TestSuspenderSkip(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := suspender{threshold: 2, first: time.Second, max: time.Second}
+	s.admit(t0)
+	s.done(true, false, t0)
+	s.admit(t0)
+	s.skip(false)
+	s.admit(t0)
+	if d := s.done(true, false, t0); d != time.Second {
+		t.Fatalf("two faults with a skipped call between them: suspended for %v, want 1s", d)
+	}
+	later := t0.Add(2 * time.Second)
+	if ok, probe := s.admit(later); !ok || !probe {
+		t.Fatal("no probe after the back-off")
+	}
+	s.skip(true)
+	if ok, probe := s.admit(later); !ok || !probe {
+		t.Fatal("after a skipped probe, the next call is not the probe")
+	}
+}
