@@ -14,7 +14,7 @@
 //   - [ExportMarker] "tlsgate_abi_v1": () -> (), never called, it declares ABI v1;
 //   - [ExportOnInit] (optional): () -> i32 status, called once per instance after "_initialize";
 //   - [ExportOnSessionFetch] and/or [ExportOnSessionStore], or (ABI 1.1)
-//     [ExportOnClientHello]: () -> i32 status;
+//     [ExportOnClientHello] or [ExportOnCertificate]: () -> i32 status;
 //
 // and imports only functions of module [HostModule] ("tlsgate") listed in this
 // package, plus "wasi_snapshot_preview1" functions (clocks and randomness are
@@ -80,6 +80,13 @@ const (
 	// SNI), StatusAccessDenied refuses the handshake; anything else is a
 	// guest error, and the handshake goes on as if the hook were absent.
 	ExportOnClientHello = "tlsgate_on_client_hello"
+	// ExportOnCertificate (ABI 1.1) is () -> i32, called on a tenant's
+	// full handshakes (and on every TLS 1.2 handshake, see docs/abi.md)
+	// to choose the certificate: StatusOK presents the one
+	// FuncSetCertificate named (or, if it named none, the host's own
+	// choice), StatusAccessDenied refuses the handshake; anything else is a
+	// guest error, and the host chooses as if the hook were absent.
+	ExportOnCertificate = "tlsgate_on_certificate"
 )
 
 // Status is the result of a host function or a guest export. The numbers are

@@ -60,6 +60,14 @@ var Hooks = [...]Hook{
 		Outputs: []string{FuncSetRoute},
 		KV:      true,
 	},
+	CallCertificate: {
+		Export: ExportOnCertificate, Call: CallCertificate, Name: "certificate",
+		Inputs: []InputKind{InputTenant, InputGuestConfig, InputCall,
+			InputServerName, InputClientAddr, InputALPNOffered, InputSupportedVersions, InputCipherSuites,
+			InputSupportedGroups, InputSignatureSchemes, InputExtensions, InputJA4, InputCertificates},
+		Outputs: []string{FuncSetCertificate},
+		KV:      true,
+	},
 }
 
 // HookFor returns the hook that runs as call kind k, or nil.

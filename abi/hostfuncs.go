@@ -79,6 +79,15 @@ const (
 	// StatusInvalidMemory. A name no tenant of the listener has makes the
 	// handshake go on by SNI.
 	FuncSetRoute = "set_route"
+	// FuncSetCertificate (ABI 1.1): (ptr, len) -> i32 status.
+	// During a certificate call, names the tenant's certificate to present
+	// (one of InputCertificates' names, copied before the function
+	// returns); a later call replaces the earlier one. StatusBadArgument
+	// outside a certificate call or for len < 1; StatusLimitExceeded if
+	// len > MaxCertificateNameLen; StatusInvalidMemory. A name the tenant
+	// has no certificate of, or one whose key the client cannot verify,
+	// makes the host choose as if the hook were absent.
+	FuncSetCertificate = "set_certificate"
 )
 
 // InputKind selects a call input for FuncInput. Integer inputs are encoded as
@@ -135,9 +144,13 @@ const (
 	InputExtensions InputKind = 18
 	// InputJA4: ASCII, the ClientHello's JA4 fingerprint, computed by the host.
 	InputJA4 InputKind = 19
+	// InputCertificates: the tenant's certificates, in its configuration's
+	// order (the default one, named "default", first): for each, one
+	// length byte, its name, and one KeyType byte. Certificate hook only.
+	InputCertificates InputKind = 20
 
 	// inputLast is the highest input kind of this ABI version.
-	inputLast = InputJA4
+	inputLast = InputCertificates
 )
 
 // Known reports whether k is an input kind of this ABI version. Which
@@ -163,6 +176,18 @@ const (
 	CallFetch       CallKind = 2
 	CallStore       CallKind = 3
 	CallClientHello CallKind = 4 // ABI 1.1
+	CallCertificate CallKind = 5 // ABI 1.1
+)
+
+// KeyType is a certificate's public key algorithm in InputCertificates.
+type KeyType uint8
+
+// Key types.
+const (
+	KeyOther   KeyType = 0
+	KeyECDSA   KeyType = 1
+	KeyRSA     KeyType = 2
+	KeyEd25519 KeyType = 3
 )
 
 // LogLevel is the level argument of FuncLog; it maps to log/slog levels.
@@ -186,6 +211,12 @@ const (
 	MaxSessionLen = 64 << 10
 	// MaxTenantNameLen is the longest tenant name FuncSetRoute takes.
 	MaxTenantNameLen = 64
+	// MaxCertificateNameLen is the longest certificate name; a tenant has
+	// at most MaxCertificates certificates, so InputCertificates fits in
+	// MaxInputLen.
+	MaxCertificateNameLen = 64
+	// MaxCertificates is the most certificates a tenant may have.
+	MaxCertificates = 512
 	// MaxHandles is the number of handles live at once in one export call.
 	MaxHandles = 64
 	// MaxLogLen is the longest log message kept; longer ones are truncated.

@@ -23,42 +23,48 @@ import (
 	"github.com/tlsgate/tlsgate/gateway/config"
 )
 
-// loadCertificate returns the tenant's certificate: from its files, or a
-// self-signed one kept in <dataDir>/certs/<tenant>.{crt,key} (made on first
-// use, remade when its names or key type no longer match or it expires
-// within a day).
-func loadCertificate(dataDir string, t config.Tenant, path string) (tls.Certificate, error) {
-	c := t.Certificate
+// loadCertificate returns the tenant's certificate c, named name: from its
+// files, or a self-signed one kept in <dataDir>/certs/<tenant>.{crt,key}
+// (<tenant>.<name>.{crt,key} for a further certificate; made on first use,
+// remade when its names or key type no longer match or it expires within a
+// day).
+func loadCertificate(dataDir string, t config.Tenant, name string, c config.Certificate, path string) (tls.Certificate, error) {
 	if !c.SelfSigned {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("gateway: %s.certificate: %w", path, err)
+			return tls.Certificate{}, fmt.Errorf("gateway: %s: %w", path, err)
 		}
 		return cert, nil
 	}
-	files := certFiles(dataDir, t)
+	files := certFiles(dataDir, t, name, c)
 	certFile, keyFile := files[0], files[1]
 	names := selfSignedNames(t)
 	if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && certFits(cert, names, c.KeyType) {
 		return cert, nil
 	}
 	if err := WriteSelfSigned(certFile, keyFile, names, c.KeyType); err != nil {
-		return tls.Certificate{}, fmt.Errorf("gateway: %s.certificate: %w", path, err)
+		return tls.Certificate{}, fmt.Errorf("gateway: %s: %w", path, err)
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("gateway: %s.certificate: %w", path, err)
+		return tls.Certificate{}, fmt.Errorf("gateway: %s: %w", path, err)
 	}
 	return cert, nil
 }
 
-// certFiles are the files loadCertificate reads for t.
-func certFiles(dataDir string, t config.Tenant) []string {
-	if !t.Certificate.SelfSigned {
-		return []string{t.Certificate.CertFile, t.Certificate.KeyFile}
+// certFiles are the files loadCertificate reads for t's certificate c,
+// named name. (Tenant names have no dot, so "<tenant>.<name>" is never
+// another tenant's file.)
+func certFiles(dataDir string, t config.Tenant, name string, c config.Certificate) []string {
+	if !c.SelfSigned {
+		return []string{c.CertFile, c.KeyFile}
+	}
+	base := t.Name
+	if name != config.DefaultCertificateName {
+		base += "." + name
 	}
 	dir := filepath.Join(dataDir, "certs")
-	return []string{filepath.Join(dir, t.Name+".crt"), filepath.Join(dir, t.Name+".key")}
+	return []string{filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")}
 }
 
 func selfSignedNames(t config.Tenant) []string {

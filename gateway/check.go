@@ -111,7 +111,7 @@ func loadGuest(ctx context.Context, rt *wasmhost.Runtime, name string, wasm []by
 		return "", err
 	}
 	defer m.Close(context.WithoutCancel(ctx))
-	if err := hasSessionHook(m); err != nil {
+	if err := hasTenantHook(m); err != nil {
 		return "", err
 	}
 	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig(guestConfig),

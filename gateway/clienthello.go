@@ -109,21 +109,7 @@ func (h *helloGuest) release(ctx context.Context) error {
 // snapshot's new guest; without, that too routes by SNI.
 func (l *listener) clientHello(h *helloGuest, snap *snapshot, hello *tls.ClientHelloInfo, again bool) (*tenant, error) {
 	// The pool's call timeout is the guest's deadline: no timer here.
-	fp := ja4.FromClientHello(hello)
-	in := wasmhost.ClientHelloInput{
-		ServerName:        hello.ServerName,
-		ClientAddr:        hello.Conn.RemoteAddr().String(),
-		ALPN:              hello.SupportedProtos,
-		SupportedVersions: fp.Versions,
-		CipherSuites:      hello.CipherSuites,
-		SignatureSchemes:  fp.SignatureAlgorithms,
-		Extensions:        hello.Extensions,
-		JA4:               fp.Fingerprint(),
-	}
-	for _, c := range hello.SupportedCurves {
-		in.SupportedGroups = append(in.SupportedGroups, uint16(c))
-	}
-	d, err := h.pool.ClientHello(hello.Context(), in)
+	d, err := h.pool.ClientHello(hello.Context(), helloInput(hello))
 	switch {
 	case again && errors.Is(err, wasmhost.ErrPoolClosed):
 		return nil, err
@@ -152,4 +138,24 @@ func helloOf(snap *snapshot, idx int) *helloGuest {
 		return snap.hellos[idx]
 	}
 	return nil
+}
+
+// helloInput is what a client-hello or certificate guest reads of hello.
+func helloInput(hello *tls.ClientHelloInfo) wasmhost.ClientHelloInput {
+	fp := ja4.FromClientHello(hello)
+	in := wasmhost.ClientHelloInput{
+		ServerName:        hello.ServerName,
+		ClientAddr:        hello.Conn.RemoteAddr().String(),
+		ALPN:              hello.SupportedProtos,
+		SupportedVersions: fp.Versions,
+		CipherSuites:      hello.CipherSuites,
+		SignatureSchemes:  fp.SignatureAlgorithms,
+		Extensions:        hello.Extensions,
+		JA4:               fp.Fingerprint(),
+		SupportedGroups:   make([]uint16, len(hello.SupportedCurves)),
+	}
+	for i, c := range hello.SupportedCurves {
+		in.SupportedGroups[i] = uint16(c)
+	}
+	return in
 }

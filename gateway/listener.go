@@ -186,6 +186,14 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 		}
 		cfg.Certificates = certs
 	}
+	if t.picker {
+		names, in := registryCertNames, []byte(nil)
+		if t.regCert == nil {
+			names, in = t.names, t.certIn
+		}
+		cfg.GetCertificate = l.certificatePicker(t, cfg.Certificates, names, in)
+		cfg.Certificates = nil // so that crypto/tls asks GetCertificate even without SNI
+	}
 	cs := &connSessions{ctx: hello.Context(), t: t, seal: snap.seal, clientAddr: raw.RemoteAddr().String(),
 		obs: l.g.metrics, stores: l.g.stores, kvUp: l.g.kv.Available}
 	if routedByGuest {

@@ -56,7 +56,7 @@ func TestBadReloadIsRefusedAndOldKeepsServing(t *testing.T) {
 		{"guest that is not wasm", func(c *config.Config) { c.Tenants[0].Guest.Module = broken }, "tenants[0].guest.module"},
 		{"guest with the wrong marker", func(c *config.Config) { c.Tenants[0].Guest.Module = faultGuest("marker_signature") }, "tenants[0].guest.module"},
 		{"guest whose init fails", func(c *config.Config) { c.Tenants[0].Guest.Module = faultGuest("init_fails") }, "tenants[0].guest"},
-		{"guest with no session hook", func(c *config.Config) { c.Tenants[0].Guest.Module = helloOnly }, "exports neither"},
+		{"guest with no tenant hook", func(c *config.Config) { c.Tenants[0].Guest.Module = helloOnly }, "exports none of"},
 		{"listener guest without the client-hello hook", func(c *config.Config) {
 			c.Listeners[0].ClientHello = &config.ListenerGuest{Module: faultGuest("fetch_only"), Deadline: time.Second, MaxInstances: 1}
 		}, "listeners[0].client_hello.module"},

@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
@@ -33,11 +36,14 @@ type tenant struct {
 	name    string
 	cfg     config.Tenant
 	tlsBase *tls.Config
-	cert    tls.Certificate
-	stamp   string         // of the certificate's files when cert was read (certStamp)
-	regCert *registryCert  // a registry tenant's certificate in NATS, loaded on first use; else nil
-	doc     []byte         // a registry tenant's document as the registry holds it; nil for a file tenant
-	pool    *wasmhost.Pool // nil: stateless tickets
+	cert    tls.Certificate // the default one: certs[0]'s
+	certs   []loadedCert    // a file tenant's, the default one first; nil for a registry tenant
+	certIn  []byte          // certs for a certificate guest (abi.InputCertificates)
+	names   []string        // certs' names
+	picker  bool            // the guest exports tlsgate_on_certificate
+	regCert *registryCert   // a registry tenant's certificate in NATS, loaded on first use; else nil
+	doc     []byte          // a registry tenant's document as the registry holds it; nil for a file tenant
+	pool    *wasmhost.Pool  // nil: stateless tickets
 	module  *moduleRef
 	guest   *guestShare // what owns pool and module; nil without a guest
 	policy  sessionPolicy
@@ -334,13 +340,8 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		if old != nil && old.regCert != nil && old.regCert.digest == digest {
 			t.regCert = old.regCert
 		}
-	} else {
-		cert, stamp, err := g.tenantCertificate(cfg.DataDir, tc, path, old)
-		if err != nil {
-			return t, err
-		}
-		t.cert, t.stamp = cert, stamp
-		t.tlsBase.Certificates = []tls.Certificate{cert}
+	} else if err := g.tenantCertificates(t, cfg.DataDir, path, old); err != nil {
+		return t, err
 	}
 	if tc.MinVersion == "1.3" {
 		t.tlsBase.MinVersion = tls.VersionTLS13
@@ -376,7 +377,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	if old != nil && old.guest != nil && old.guest.sameGuest(tc, src.digest) {
 		old.guest.refs.Add(1)
 		t.guest, t.pool, t.module = old.guest, old.guest.pool, old.guest.module
-		t.policy = newGuestSessions(t.pool, t.module.mod)
+		t.setGuestPolicy()
 		return t, nil
 	}
 	module, err := g.modules.get(ctx, g.rt, name, wasm, src.digest)
@@ -390,7 +391,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 			t.module = nil
 		}
 	}()
-	if !t.module.mod.HasFetch() {
+	if !t.module.mod.HasFetch() && (t.module.mod.HasStore() || !t.module.mod.Has(abi.CallCertificate)) {
 		g.log.Warn("guest exports no fetch: this tenant never resumes", "tenant", tc.Name, "module", name)
 	}
 	var kv wasmhost.KV
@@ -414,7 +415,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	if probed {
 		prewarm = 0
 	}
-	callCap := max(tc.Guest.FetchDeadline, tc.Guest.StoreDeadline)
+	callCap := max(tc.Guest.FetchDeadline, tc.Guest.StoreDeadline, tc.Guest.CertificateDeadline)
 	share, err := module.share(tc.Guest.Config)
 	if err != nil {
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
@@ -441,36 +442,115 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		return t, fmt.Errorf("gateway: %s: %w", gp, err)
 	}
 	t.guest = &guestShare{pool: t.pool, module: t.module, cfg: tc}
-	t.policy = newGuestSessions(t.pool, t.module.mod)
+	t.setGuestPolicy()
 	t.guest.refs.Store(1)
 	return t, nil
 }
 
-// tenantCertificate returns the tenant's certificate, reusing old's when
-// the certificate settings are the same and its files have not changed
-// since old read them (same size and modification time), so a reload of
-// many tenants reads only the certificates that changed.
-func (g *Gateway) tenantCertificate(dataDir string, tc config.Tenant, path string, old *tenant) (tls.Certificate, string, error) {
-	files := certFiles(dataDir, tc)
-	if g.dryRun && tc.Certificate.SelfSigned {
+// setGuestPolicy wires the tenant's guest hooks: its sessions through the
+// guest if it exports a session hook (else stateless tickets, for a guest
+// that only chooses certificates), and its certificate choice.
+func (t *tenant) setGuestPolicy() {
+	m := t.module.mod
+	if m.HasFetch() || m.HasStore() {
+		t.policy = newGuestSessions(t.pool, m)
+	}
+	t.picker = m.Has(abi.CallCertificate)
+}
+
+// loadedCert is one of a file tenant's certificates, as a build read it.
+type loadedCert struct {
+	name  string
+	cfg   config.Certificate
+	cert  tls.Certificate
+	stamp string // of its files when cert was read (certStamp)
+}
+
+// tenantCertificates loads a file tenant's certificates into t, the
+// default one first, and encodes them for a certificate guest.
+func (g *Gateway) tenantCertificates(t *tenant, dataDir, path string, old *tenant) error {
+	tc := t.cfg
+	specs := make([]config.NamedCertificate, 0, 1+len(tc.Certificates))
+	specs = append(specs, config.NamedCertificate{Name: config.DefaultCertificateName, Certificate: tc.Certificate})
+	specs = append(specs, tc.Certificates...)
+	info := make([]wasmhost.CertificateInfo, 0, len(specs))
+	for i, s := range specs {
+		at := path + ".certificate"
+		if i > 0 {
+			at = fmt.Sprintf("%s.certificates[%d]", path, i-1)
+		}
+		lc, err := g.tenantCertificate(dataDir, tc, s.Name, s.Certificate, at, old)
+		if err != nil {
+			return err
+		}
+		t.certs = append(t.certs, lc)
+		if lc.cert.Certificate != nil { // a dry run leaves a missing self-signed one out
+			t.tlsBase.Certificates = append(t.tlsBase.Certificates, lc.cert)
+		}
+		info = append(info, wasmhost.CertificateInfo{Name: s.Name, Key: keyType(lc.cert)})
+	}
+	t.cert = t.certs[0].cert
+	t.names = t.certNames()
+	var err error
+	if t.certIn, err = wasmhost.EncodeCertificates(info); err != nil {
+		return fmt.Errorf("gateway: %s.certificates: %w", path, err)
+	}
+	return nil
+}
+
+// tenantCertificate returns the tenant's certificate c named name, reusing
+// old's when its settings are the same and its files have not changed since
+// old read them (same size and modification time), so a reload of many
+// tenants reads only the certificates that changed.
+func (g *Gateway) tenantCertificate(dataDir string, tc config.Tenant, name string, c config.Certificate, path string, old *tenant) (loadedCert, error) {
+	lc := loadedCert{name: name, cfg: c}
+	files := certFiles(dataDir, tc, name, c)
+	if g.dryRun && c.SelfSigned {
 		// Generated (written) at start when missing or stale; check reads
 		// it only if it is there and fits.
-		if cert, err := tls.LoadX509KeyPair(files[0], files[1]); err == nil && certFits(cert, selfSignedNames(tc), tc.Certificate.KeyType) {
-			return cert, "", nil
+		if cert, err := tls.LoadX509KeyPair(files[0], files[1]); err == nil && certFits(cert, selfSignedNames(tc), c.KeyType) {
+			lc.cert = cert
 		}
-		return tls.Certificate{}, "", nil
+		return lc, nil
 	}
-	if old != nil && old.stamp != "" && reflect.DeepEqual(old.cfg.Certificate, tc.Certificate) &&
-		(!tc.Certificate.SelfSigned || slices.Equal(old.cfg.ServerNames, tc.ServerNames)) &&
-		old.cert.Leaf != nil && time.Until(old.cert.Leaf.NotAfter) > 24*time.Hour &&
-		certStamp(files) == old.stamp {
-		return old.cert, old.stamp, nil
+	if o := old.loaded(name); o != nil && o.stamp != "" && o.cfg == c &&
+		(!c.SelfSigned || slices.Equal(old.cfg.ServerNames, tc.ServerNames)) &&
+		o.cert.Leaf != nil && time.Until(o.cert.Leaf.NotAfter) > 24*time.Hour &&
+		certStamp(files) == o.stamp {
+		return *o, nil
 	}
-	cert, err := loadCertificate(dataDir, tc, path)
+	cert, err := loadCertificate(dataDir, tc, name, c, path)
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return lc, err
 	}
-	return cert, certStamp(files), nil
+	lc.cert, lc.stamp = cert, certStamp(files)
+	return lc, nil
+}
+
+// loaded returns t's certificate of that name, or nil (also for a nil t).
+func (t *tenant) loaded(name string) *loadedCert {
+	if t == nil {
+		return nil
+	}
+	for i := range t.certs {
+		if t.certs[i].name == name {
+			return &t.certs[i]
+		}
+	}
+	return nil
+}
+
+// keyType is cert's key algorithm as a certificate guest reads it.
+func keyType(cert tls.Certificate) abi.KeyType {
+	switch cert.PrivateKey.(type) {
+	case *ecdsa.PrivateKey:
+		return abi.KeyECDSA
+	case *rsa.PrivateKey:
+		return abi.KeyRSA
+	case ed25519.PrivateKey:
+		return abi.KeyEd25519
+	}
+	return abi.KeyOther
 }
 
 // certStamp describes files by size and modification time ("" if one is
@@ -590,7 +670,7 @@ func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string
 	if err != nil {
 		return nil, err
 	}
-	if err := hasSessionHook(m); err != nil {
+	if err := hasTenantHook(m); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -602,14 +682,14 @@ func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string
 	return r, nil
 }
 
-// hasSessionHook refuses, as a tenant's guest, a module that exports
-// neither session hook (one made for a listener's client-hello hook, say).
-func hasSessionHook(m *wasmhost.Module) error {
-	if m.HasFetch() || m.HasStore() {
+// hasTenantHook refuses, as a tenant's guest, a module that exports none
+// of a tenant's hooks (one made for a listener's client-hello hook, say).
+func hasTenantHook(m *wasmhost.Module) error {
+	if m.HasFetch() || m.HasStore() || m.Has(abi.CallCertificate) {
 		return nil
 	}
-	return fmt.Errorf("module %q: %w: exports neither %q nor %q, which a tenant's guest needs", m.Name(),
-		wasmhost.ErrInvalidModule, abi.ExportOnSessionFetch, abi.ExportOnSessionStore)
+	return fmt.Errorf("module %q: %w: exports none of %q, %q and %q, one of which a tenant's guest needs", m.Name(),
+		wasmhost.ErrInvalidModule, abi.ExportOnSessionFetch, abi.ExportOnSessionStore, abi.ExportOnCertificate)
 }
 
 // sharedIdle returns the idle instances of the shares of modules that

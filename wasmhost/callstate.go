@@ -40,14 +40,15 @@ type callState struct {
 	tlsVersion uint16
 	mechanism  abi.Mechanism
 
-	hello   *ClientHelloInput // client hello only
+	hello   *ClientHelloInput // client hello and certificate
+	certs   []byte            // abi.InputCertificates, encoded; certificate only
 	scratch []byte            // an encoded list input, reused
 
 	// Outputs.
 	session    []byte // set_session's copy; fetch only
 	sessionSet bool
-	route      string // set_route's; client hello only
-	routeSet   bool
+	name       string // set_route's or set_certificate's (the one the hook sets)
+	nameSet    bool
 	misuse     error // first invalid memory range or handle, if any
 
 	ops     []*kvOp // live handles of this call
@@ -304,6 +305,8 @@ func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit
 		return cs.writeU16s(mem, buf, limit, cs.hello.Extensions)
 	case abi.InputJA4:
 		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.hello.JA4)
+	case abi.InputCertificates:
+		return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.certs)
 	default: // Known and carried, yet not answered above: a host bug
 		return abi.StatusInternal.Neg()
 	}

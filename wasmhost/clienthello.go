@@ -65,8 +65,8 @@ func (p *Pool) ClientHello(ctx context.Context, in ClientHelloInput) (HelloDecis
 		func(cs *callState, status abi.Status) error {
 			switch status {
 			case abi.StatusOK:
-				if cs.routeSet {
-					d.Route = cs.route
+				if cs.nameSet {
+					d.Route = cs.name
 				}
 				return nil
 			case abi.StatusAccessDenied:

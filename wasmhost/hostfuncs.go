@@ -40,6 +40,7 @@ var hostFuncs = []hostFunc{
 	{abi.FuncResult, []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, hostResult},
 	{abi.FuncRelease, []api.ValueType{i32}, []api.ValueType{i32}, hostRelease},
 	{abi.FuncSetRoute, []api.ValueType{i32, i32}, []api.ValueType{i32}, hostSetRoute},
+	{abi.FuncSetCertificate, []api.ValueType{i32, i32}, []api.ValueType{i32}, hostSetCertificate},
 }
 
 // hostFuncSigs maps each host function name to its Wasm signature; Compile
@@ -112,7 +113,15 @@ func readOutput(cs *callState, mem api.Memory, stack []uint64, fn string, least,
 // hostSetRoute implements abi.FuncSetRoute. The name is copied.
 func hostSetRoute(cs *callState, mem api.Memory, stack []uint64) {
 	if b, ok := readOutput(cs, mem, stack, abi.FuncSetRoute, 1, abi.MaxTenantNameLen); ok {
-		cs.route, cs.routeSet = string(b), true
+		cs.name, cs.nameSet = string(b), true
+	}
+}
+
+// hostSetCertificate implements abi.FuncSetCertificate. The name is
+// copied, to the field set_route uses: no hook sets both.
+func hostSetCertificate(cs *callState, mem api.Memory, stack []uint64) {
+	if b, ok := readOutput(cs, mem, stack, abi.FuncSetCertificate, 1, abi.MaxCertificateNameLen); ok {
+		cs.name, cs.nameSet = string(b), true
 	}
 }
 

@@ -266,8 +266,15 @@ type Tenant struct {
 	ServerNames []string `koanf:"server_names"`
 	// Default makes this tenant serve clients with no SNI or an unknown one.
 	Default bool `koanf:"default"`
-	// Certificate is the tenant's certificate.
+	// Certificate is the tenant's certificate, named "default".
 	Certificate Certificate `koanf:"certificate"`
+	// Certificates are further certificates, by name: the tenant's guest
+	// chooses among them (abi.ExportOnCertificate), or, without one, the
+	// first, default one first, that the client supports is presented
+	// (an ECDSA and an RSA certificate side by side, say). Tenant files
+	// only (a registry tenant has the one certificate it was put with);
+	// at most abi.MaxCertificates in all.
+	Certificates []NamedCertificate `koanf:"certificates"`
 	// Upstream: "http://host:port[/path]", "https://...", "tcp://host:port",
 	// or "builtin" (a page showing the TLS session).
 	Upstream string `koanf:"upstream"`
@@ -308,6 +315,18 @@ type Certificate struct {
 	NATS string `koanf:"nats"`
 }
 
+// DefaultCertificateName names a tenant's Certificate among its
+// Certificates.
+const DefaultCertificateName = "default"
+
+// NamedCertificate is one of a tenant's further certificates.
+type NamedCertificate struct {
+	// Name is 1-64 of [A-Za-z0-9._-], unique in the tenant, and not
+	// "default" (the tenant's Certificate).
+	Name        string `koanf:"name"`
+	Certificate `koanf:",squash"`
+}
+
 // Guest is a tenant's Wasm session guest.
 type Guest struct {
 	// Module is a path to a .wasm file, "builtin:sessioncache", or
@@ -323,6 +342,10 @@ type Guest struct {
 	FetchDeadline time.Duration `koanf:"fetch_deadline"`
 	// StoreDeadline bounds one store call. Default 500ms.
 	StoreDeadline time.Duration `koanf:"store_deadline"`
+	// CertificateDeadline bounds one certificate call (a guest that
+	// exports tlsgate_on_certificate); past it the tenant's certificate is
+	// chosen as without the hook. Default 20ms.
+	CertificateDeadline time.Duration `koanf:"certificate_deadline"`
 	// SuspendAfterFaults suspends the guest after this many calls in a row
 	// that trapped, timed out, ran out of memory or misused the ABI: its
 	// handshakes are then full with no guest call, for 1s, doubling while

@@ -255,6 +255,11 @@ func (t *Tenant) FillDefaults() {
 	if t.Certificate.SelfSigned && t.Certificate.KeyType == "" {
 		t.Certificate.KeyType = "ecdsa"
 	}
+	for i := range t.Certificates {
+		if c := &t.Certificates[i].Certificate; c.SelfSigned && c.KeyType == "" {
+			c.KeyType = "ecdsa"
+		}
+	}
 	g := t.Guest
 	if g == nil {
 		return
@@ -270,7 +275,8 @@ func (t *Tenant) FillDefaults() {
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&g.FetchDeadline, 50 * time.Millisecond}, {&g.StoreDeadline, 500 * time.Millisecond}, {&g.CPUBudget, 500 * time.Millisecond}} {
+	}{{&g.FetchDeadline, 50 * time.Millisecond}, {&g.StoreDeadline, 500 * time.Millisecond},
+		{&g.CertificateDeadline, 20 * time.Millisecond}, {&g.CPUBudget, 500 * time.Millisecond}} {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
@@ -334,6 +340,10 @@ func (c *Config) resolveTenantPaths(base string) {
 		t := &c.Tenants[i]
 		abs(&t.Certificate.CertFile)
 		abs(&t.Certificate.KeyFile)
+		for j := range t.Certificates {
+			abs(&t.Certificates[j].CertFile)
+			abs(&t.Certificates[j].KeyFile)
+		}
 		if t.Guest != nil && !strings.HasPrefix(t.Guest.Module, "builtin:") && !strings.HasPrefix(t.Guest.Module, NATSModulePrefix) {
 			abs(&t.Guest.Module)
 		}

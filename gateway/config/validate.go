@@ -441,6 +441,11 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 	if cert.SelfSigned && cert.KeyType != "ecdsa" && cert.KeyType != "rsa" {
 		p.add(at("certificate.key_type"), "%q is not one of ecdsa, rsa", cert.KeyType)
 	}
+	if len(t.Certificates) > 0 && registry {
+		p.add(at("certificates"), "only in tenant files: a registry tenant has the one certificate it was put with")
+	} else {
+		checkNamedCertificates(p, at("certificates"), t.Certificates)
+	}
 	if err := checkUpstream(t.Upstream); err != nil {
 		p.add(at("upstream"), "%v", err)
 	}
@@ -479,6 +484,9 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 	}
 	if g.StoreDeadline <= 0 || g.StoreDeadline > 60e9 {
 		p.add(gp+".store_deadline", "%v is out of range (0, 60s]", g.StoreDeadline)
+	}
+	if g.CertificateDeadline <= 0 || g.CertificateDeadline > 1e9 {
+		p.add(gp+".certificate_deadline", "%v is out of range (0, 1s]", g.CertificateDeadline)
 	}
 	if g.CPUBudget < time.Millisecond || g.CPUBudget > time.Duration(runtime.NumCPU())*time.Second {
 		p.add(gp+".cpu_budget", "%v is out of range 1ms..%ds (the CPUs of this machine, per second)", g.CPUBudget, runtime.NumCPU())
@@ -561,4 +569,41 @@ func checkUpstream(u string) error {
 		return fmt.Errorf("scheme %q is not supported (want http, https, tcp or builtin)", pu.Scheme)
 	}
 	return nil
+}
+
+// maxNamedCertificates is how many certificates a tenant may have beside
+// its default one (abi.MaxCertificates in all).
+const maxNamedCertificates = 511
+
+// checkNamedCertificates checks a file tenant's further certificates.
+func checkNamedCertificates(p *problems, at string, certs []NamedCertificate) {
+	if len(certs) > maxNamedCertificates {
+		p.add(at, "%d certificates, at most %d beside the default one", len(certs), maxNamedCertificates)
+		return
+	}
+	seen := map[string]int{}
+	for i, c := range certs {
+		ci := fmt.Sprintf("%s[%d]", at, i)
+		switch j, dup := seen[c.Name]; {
+		case !guestNameRE.MatchString(c.Name):
+			p.add(ci+".name", "%q: a certificate name is 1-64 of [A-Za-z0-9._-]", c.Name)
+		case c.Name == DefaultCertificateName:
+			p.add(ci+".name", "%q names the tenant's certificate: pick another name", c.Name)
+		case dup:
+			p.add(ci+".name", "%q is also %s[%d]'s name", c.Name, at, j)
+		default:
+			seen[c.Name] = i
+		}
+		switch {
+		case c.NATS != "":
+			p.add(ci+".nats", "only a registry tenant's certificate is in NATS")
+		case c.SelfSigned && (c.CertFile != "" || c.KeyFile != ""):
+			p.add(ci, "self_signed and cert_file/key_file exclude each other")
+		case !c.SelfSigned && (c.CertFile == "" || c.KeyFile == ""):
+			p.add(ci, "needs cert_file and key_file (or self_signed: true)")
+		}
+		if c.SelfSigned && c.KeyType != "ecdsa" && c.KeyType != "rsa" {
+			p.add(ci+".key_type", "%q is not one of ecdsa, rsa", c.KeyType)
+		}
+	}
 }

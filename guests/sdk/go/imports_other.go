@@ -30,3 +30,4 @@ func hostPoll(int32) uint32                           { return uint32(unimplemen
 func hostResult(int32, unsafe.Pointer, int32) int32   { return -unimplemented }
 func hostRelease(int32) uint32                        { return uint32(unimplemented) }
 func hostSetRoute(unsafe.Pointer, int32) uint32       { return uint32(unimplemented) }
+func hostSetCertificate(unsafe.Pointer, int32) uint32 { return uint32(unimplemented) }

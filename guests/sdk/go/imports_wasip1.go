@@ -45,3 +45,6 @@ func hostRelease(handle int32) uint32
 
 //go:wasmimport tlsgate set_route
 func hostSetRoute(ptr unsafe.Pointer, n int32) uint32
+
+//go:wasmimport tlsgate set_certificate
+func hostSetCertificate(ptr unsafe.Pointer, n int32) uint32

@@ -151,6 +151,7 @@ func TestSDKOnRealHost(t *testing.T) {
 			`unknown input: BAD_ARGUMENT`,
 			`set_session in store: BAD_ARGUMENT`,
 			`set_route in store: BAD_ARGUMENT`,
+			`set_certificate in store: BAD_ARGUMENT`,
 		}, "\n") + "\n"
 		if string(report) != want {
 			t.Errorf("store transcript:\n%s\nwant:\n%s", report, want)
@@ -201,6 +202,49 @@ func TestSDKClientHello(t *testing.T) {
 
 // sdkGuest builds testdata/sdkguest and starts it on wasmhost for tenant,
 // with config as its guest configuration and a natskv bucket of its own on
+
+// The certificate hook through the SDK (ABI 1.1): its inputs,
+// set_certificate, and what each status decides.
+func TestSDKCertificate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p, bucket := sdkGuest(t, ctx, "shop", "cfg=3", slog.New(slog.DiscardHandler))
+	certs, err := wasmhost.EncodeCertificates([]wasmhost.CertificateInfo{{Name: "default", Key: abi.KeyECDSA}, {Name: "rsa", Key: abi.KeyRSA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := wasmhost.CertificateInput{Certificates: certs, Hello: wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000",
+		SignatureSchemes: []uint16{0x0804, 0x0403}, JA4: "t13d0102h2_x_y"}}
+	for _, tt := range []struct {
+		sni  string
+		want wasmhost.CertificateDecision
+	}{
+		{"shop.test", wasmhost.CertificateDecision{}},
+		{"deny.test", wasmhost.CertificateDecision{Refuse: true}},
+		{"missing.test", wasmhost.CertificateDecision{Name: "missing"}},
+		{"rsa.test", wasmhost.CertificateDecision{Name: "rsa"}},
+	} {
+		in.Hello.ServerName = tt.sni
+		got, err := p.Certificate(ctx, in)
+		if err != nil || got != tt.want {
+			t.Fatalf("%s: decision %+v, %v; want %+v", tt.sni, got, err, tt.want)
+		}
+	}
+	report, err := bucket.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("certificate")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		`call=5 tenant="shop" config="cfg=3"`,
+		`sni="rsa.test" addr="192.0.2.9:5000" ja4="t13d0102h2_x_y" ecdsa=true`,
+		`certificates=[{default 1} {rsa 2}]`,
+		`set_route: BAD_ARGUMENT empty: BAD_ARGUMENT long: LIMIT_EXCEEDED`,
+	}, "\n") + "\n"
+	if string(report) != want {
+		t.Errorf("certificate transcript:\n%s\nwant:\n%s", report, want)
+	}
+}
+
 // an embedded nats-server; everything is closed with the test.
 func sdkGuest(t *testing.T, ctx context.Context, tenant, config string, log *slog.Logger) (*wasmhost.Pool, *natskv.Bucket) {
 	t.Helper()

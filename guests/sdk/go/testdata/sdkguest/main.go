@@ -178,6 +178,7 @@ func store() abi.Status {
 	inputs(&t)
 	t.step("set_session in store: %s", res(nil, guest.SetSession([]byte("x"))))
 	t.step("set_route in store: %s", res(nil, guest.SetRoute("x")))
+	t.step("set_certificate in store: %s", res(nil, guest.SetCertificate("x")))
 	return guest.StatusOf(guest.KV.Put([]byte("report"), []byte(t.String()), 0))
 }
 
@@ -204,6 +205,32 @@ func clientHello() abi.Status {
 		if err := guest.SetRoute("routed"); err != nil {
 			return guest.StatusOf(err)
 		}
+	}
+	return abi.StatusOK
+}
+
+// certificate (ABI 1.1) writes what it read to the KV key "certificate",
+// then refuses deny.test, names "rsa" for rsa.test, "missing" for
+// missing.test, and leaves the choice to the gateway for anything else.
+//
+//go:wasmexport tlsgate_on_certificate
+func certificate() abi.Status {
+	var t transcript
+	t.step("call=%d tenant=%q config=%q", guest.Call(), guest.Tenant(), guest.GuestConfig())
+	t.step("sni=%q addr=%q ja4=%q ecdsa=%v", guest.ServerName(), guest.ClientAddr(), guest.JA4(), guest.AcceptsECDSA())
+	t.step("certificates=%v", guest.Certificates())
+	t.step("set_route: %s empty: %s long: %s", res(nil, guest.SetRoute("x")),
+		res(nil, guest.SetCertificate("")), res(nil, guest.SetCertificate(strings.Repeat("c", 65))))
+	if err := guest.KV.Put([]byte("certificate"), []byte(t.String()), 0); err != nil {
+		return guest.StatusOf(err)
+	}
+	switch guest.ServerName() {
+	case "deny.test":
+		return abi.StatusAccessDenied
+	case "rsa.test":
+		return guest.StatusOf(guest.SetCertificate("rsa"))
+	case "missing.test":
+		return guest.StatusOf(guest.SetCertificate("missing"))
 	}
 	return abi.StatusOK
 }
