@@ -119,6 +119,18 @@ func TestLoadInvalid(t *testing.T) {
 			`tenants[1].server_names[0]: "10.0.0.1" is an IP address`},
 		{"missing key file", func(s string) string { return strings.Replace(s, ", key_file: b.key", "", 1) },
 			`tenants[1].certificate: needs cert_file and key_file`},
+		{"named certificate called default", func(s string) string {
+			return strings.Replace(s, "key_file: b.key}", "key_file: b.key}\n    certificates: [{name: default, self_signed: true}]", 1)
+		}, `tenants[1].certificates[0].name: "default" names the tenant's certificate`},
+		{"two certificates of one name", func(s string) string {
+			return strings.Replace(s, "key_file: b.key}", "key_file: b.key}\n    certificates: [{name: rsa, cert_file: r.crt, key_file: r.key}, {name: rsa, self_signed: true}]", 1)
+		}, `tenants[1].certificates[1].name: "rsa" is also tenants[1].certificates[0]'s name`},
+		{"named certificate without its key", func(s string) string {
+			return strings.Replace(s, "key_file: b.key}", "key_file: b.key}\n    certificates: [{name: rsa, cert_file: r.crt}]", 1)
+		}, `tenants[1].certificates[0]: needs cert_file and key_file`},
+		{"named certificate of an unknown key type", func(s string) string {
+			return strings.Replace(s, "key_file: b.key}", "key_file: b.key}\n    certificates: [{name: dsa, self_signed: true, key_type: dsa}]", 1)
+		}, `tenants[1].certificates[0].key_type: "dsa" is not one of ecdsa, rsa`},
 		{"short sealing key", func(s string) string {
 			return strings.Replace(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAEC", 1)
 		},

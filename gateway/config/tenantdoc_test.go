@@ -55,6 +55,8 @@ func TestTenantDocumentErrors(t *testing.T) {
 		{name: "file module", doc: "name: a\nserver_names: [a.test]\ncertificate: {self_signed: true}\nupstream: builtin\nguest: {module: /opt/g.wasm}\n",
 			want: []string{"guest.module: \"/opt/g.wasm\": a registry tenant's guest is builtin:sessioncache or nats:<name>"}},
 		{name: "unknown key", doc: "name: a\nserver_name: [a.test]\n", want: []string{"server_name"}},
+		{name: "named certificates", doc: "name: a\nserver_names: [a.test]\ncertificate: {cert_file: a.crt, key_file: a.key}\ncertificates: [{name: rsa, cert_file: r.crt, key_file: r.key}]\nupstream: builtin\n",
+			want: []string{"certificates: only in tenant files"}},
 		{name: "nats by hand", doc: "name: a\nserver_names: [a.test]\ncertificate: {nats: abc}\nupstream: builtin\n",
 			want: []string{"certificate.nats: is set by tlsgate tenant put"}},
 		{name: "stored digest not hex", stored: true, doc: "name: a\nserver_names: [a.test]\ncertificate: {nats: abc}\nupstream: builtin\n",
