@@ -14,7 +14,9 @@
 //   - [ExportMarker] "tlsgate_abi_v1": () -> (), never called, it declares ABI v1;
 //   - [ExportOnInit] (optional): () -> i32 status, called once per instance after "_initialize";
 //   - [ExportOnSessionFetch] and/or [ExportOnSessionStore], or (ABI 1.1)
-//     [ExportOnClientHello] or [ExportOnCertificate]: () -> i32 status;
+//     [ExportOnClientHello], [ExportOnCertificate] or the upstream session
+//     hooks [ExportOnUpstreamSessionFetch] and [ExportOnUpstreamSessionStore]:
+//     () -> i32 status;
 //
 // and imports only functions of module [HostModule] ("tlsgate") listed in this
 // package, plus "wasi_snapshot_preview1" functions (clocks and randomness are
@@ -87,6 +89,16 @@ const (
 	// choice), StatusAccessDenied refuses the handshake; anything else is a
 	// guest error, and the host chooses as if the hook were absent.
 	ExportOnCertificate = "tlsgate_on_certificate"
+	// ExportOnUpstreamSessionFetch (ABI 1.1) is () -> i32, called when the
+	// gateway opens a TLS connection to a tenant's https:// upstream and
+	// holds no session for it: StatusOK after SetSession hands back a
+	// session to resume, StatusNotFound is a miss; anything else is a guest
+	// error (a full handshake with the upstream).
+	ExportOnUpstreamSessionFetch = "tlsgate_on_upstream_session_fetch"
+	// ExportOnUpstreamSessionStore (ABI 1.1) is () -> i32, called when an
+	// upstream hands the gateway a session (a ticket): StatusOK when it was
+	// stored; anything else is counted as a failed store.
+	ExportOnUpstreamSessionStore = "tlsgate_on_upstream_session_store"
 )
 
 // Status is the result of a host function or a guest export. The numbers are

@@ -68,6 +68,17 @@ var Hooks = [...]Hook{
 		Outputs: []string{FuncSetCertificate},
 		KV:      true,
 	},
+	CallUpstreamFetch: {
+		Export: ExportOnUpstreamSessionFetch, Call: CallUpstreamFetch, Name: "upstream_fetch",
+		Inputs:  []InputKind{InputTenant, InputGuestConfig, InputCall, InputUpstream},
+		Outputs: []string{FuncSetSession},
+		KV:      true,
+	},
+	CallUpstreamStore: {
+		Export: ExportOnUpstreamSessionStore, Call: CallUpstreamStore, Name: "upstream_store",
+		Inputs: []InputKind{InputTenant, InputGuestConfig, InputCall, InputUpstream, InputSession, InputTTL},
+		KV:     true,
+	},
 }
 
 // HookFor returns the hook that runs as call kind k, or nil.

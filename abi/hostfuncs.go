@@ -12,7 +12,8 @@ const (
 	// -StatusInvalidMemory: [buf, buf+min(len,limit)) is outside memory.
 	FuncInput = "input"
 
-	// FuncSetSession: (ptr, len) -> i32 status.
+	// FuncSetSession: (ptr, len) -> i32 status (in a fetch or, ABI 1.1, an
+	// upstream fetch).
 	// During a fetch call, hands the sealed session back to the host; the
 	// bytes are copied before the function returns. A later call replaces
 	// the earlier one. StatusBadArgument outside a fetch call;
@@ -149,8 +150,13 @@ const (
 	// length byte, its name, and one KeyType byte. Certificate hook only.
 	InputCertificates InputKind = 20
 
+	// InputUpstream: UTF-8, the upstream's name, "host:port" as the
+	// tenant's upstream URL gives it (port 443 when it gives none): what
+	// an upstream session is for. Upstream session hooks only.
+	InputUpstream InputKind = 21
+
 	// inputLast is the highest input kind of this ABI version.
-	inputLast = InputCertificates
+	inputLast = InputUpstream
 )
 
 // Known reports whether k is an input kind of this ABI version. Which
@@ -172,11 +178,13 @@ type CallKind uint64
 
 // Call kinds.
 const (
-	CallInit        CallKind = 1
-	CallFetch       CallKind = 2
-	CallStore       CallKind = 3
-	CallClientHello CallKind = 4 // ABI 1.1
-	CallCertificate CallKind = 5 // ABI 1.1
+	CallInit          CallKind = 1
+	CallFetch         CallKind = 2
+	CallStore         CallKind = 3
+	CallClientHello   CallKind = 4 // ABI 1.1
+	CallCertificate   CallKind = 5 // ABI 1.1
+	CallUpstreamFetch CallKind = 6 // ABI 1.1
+	CallUpstreamStore CallKind = 7 // ABI 1.1
 )
 
 // KeyType is a certificate's public key algorithm in InputCertificates.

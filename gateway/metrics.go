@@ -17,30 +17,31 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	handshakes     *prometheus.CounterVec
-	resumptions    *prometheus.CounterVec
-	fetchSeconds   *prometheus.HistogramVec
-	storeSeconds   *prometheus.HistogramVec
-	stores         *prometheus.CounterVec
-	storedBytes    *prometheus.CounterVec
-	clientHello    *prometheus.CounterVec
-	certChoice     *prometheus.CounterVec
-	queueDepth     prometheus.Gauge
-	kvSeconds      *prometheus.HistogramVec
-	kvErrors       *prometheus.CounterVec
-	instCreated    *prometheus.CounterVec
-	instDiscarded  *prometheus.CounterVec
-	guestFaults    *prometheus.CounterVec
-	guestCalls     *prometheus.CounterVec
-	reloads        *prometheus.CounterVec
-	connsRefused   *prometheus.CounterVec
-	reqsRefused    *prometheus.CounterVec
-	openConns      *prometheus.GaugeVec
-	upstreamErrors *prometheus.CounterVec
-	suspensions    *prometheus.CounterVec
-	unrouted       *prometheus.CounterVec
-	registry       *prometheus.CounterVec
-	certLoads      *prometheus.CounterVec
+	handshakes       *prometheus.CounterVec
+	resumptions      *prometheus.CounterVec
+	fetchSeconds     *prometheus.HistogramVec
+	storeSeconds     *prometheus.HistogramVec
+	stores           *prometheus.CounterVec
+	storedBytes      *prometheus.CounterVec
+	clientHello      *prometheus.CounterVec
+	certChoice       *prometheus.CounterVec
+	upstreamSessions *prometheus.CounterVec
+	queueDepth       prometheus.Gauge
+	kvSeconds        *prometheus.HistogramVec
+	kvErrors         *prometheus.CounterVec
+	instCreated      *prometheus.CounterVec
+	instDiscarded    *prometheus.CounterVec
+	guestFaults      *prometheus.CounterVec
+	guestCalls       *prometheus.CounterVec
+	reloads          *prometheus.CounterVec
+	connsRefused     *prometheus.CounterVec
+	reqsRefused      *prometheus.CounterVec
+	openConns        *prometheus.GaugeVec
+	upstreamErrors   *prometheus.CounterVec
+	suspensions      *prometheus.CounterVec
+	unrouted         *prometheus.CounterVec
+	registry         *prometheus.CounterVec
+	certLoads        *prometheus.CounterVec
 }
 
 var _ wasmhost.Observer = (*metrics)(nil)
@@ -81,6 +82,10 @@ func newMetrics() *metrics {
 		Name: "tlsgate_certificate_choices_total",
 		Help: "Certificates a tenant's certificate guest chose, by outcome (chosen; default: it named none, the gateway chose; unknown_name and unsupported: it named one the tenant lacks or the client cannot verify, the gateway chose; refused; error: the guest failed, the gateway chose).",
 	}, []string{"tenant", "outcome"})
+	m.upstreamSessions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_upstream_sessions_total",
+		Help: "TLS sessions with https:// upstreams, by tenant and result (local: resumed from this gateway's memory; hit, miss, error, unsealable: asked the guest; stored, store_failed, store_dropped: new sessions handed to the guest).",
+	}, []string{"tenant", "result"})
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tlsgate_store_queue_depth", Help: "Sessions waiting in the store queue.",
 	})
@@ -137,7 +142,7 @@ func newMetrics() *metrics {
 		Help: "Registry tenants' certificates loaded from NATS (on a tenant's first handshake, or when its document changes), by result (ok, error).",
 	}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
-		m.stores, m.storedBytes, m.clientHello, m.certChoice, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
+		m.stores, m.storedBytes, m.clientHello, m.certChoice, m.upstreamSessions, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -33,22 +33,23 @@ import (
 
 // tenant is one virtual host of a snapshot; immutable once built.
 type tenant struct {
-	name    string
-	cfg     config.Tenant
-	tlsBase *tls.Config
-	cert    tls.Certificate // the default one: certs[0]'s
-	certs   []loadedCert    // a file tenant's, the default one first; nil for a registry tenant
-	certIn  []byte          // certs for a certificate guest (abi.InputCertificates)
-	names   []string        // certs' names
-	picker  bool            // the guest exports tlsgate_on_certificate
-	regCert *registryCert   // a registry tenant's certificate in NATS, loaded on first use; else nil
-	doc     []byte          // a registry tenant's document as the registry holds it; nil for a file tenant
-	pool    *wasmhost.Pool  // nil: stateless tickets
-	module  *moduleRef
-	guest   *guestShare // what owns pool and module; nil without a guest
-	policy  sessionPolicy
-	handler http.Handler // http(s) and builtin upstreams
-	tcpAddr string       // tcp upstreams
+	name       string
+	cfg        config.Tenant
+	tlsBase    *tls.Config
+	cert       tls.Certificate   // the default one: certs[0]'s
+	certs      []loadedCert      // a file tenant's, the default one first; nil for a registry tenant
+	certIn     []byte            // certs for a certificate guest (abi.InputCertificates)
+	names      []string          // certs' names
+	picker     bool              // the guest exports tlsgate_on_certificate
+	upSessions *upstreamSessions // an https:// upstream's sessions; else nil
+	regCert    *registryCert     // a registry tenant's certificate in NATS, loaded on first use; else nil
+	doc        []byte            // a registry tenant's document as the registry holds it; nil for a file tenant
+	pool       *wasmhost.Pool    // nil: stateless tickets
+	module     *moduleRef
+	guest      *guestShare // what owns pool and module; nil without a guest
+	policy     sessionPolicy
+	handler    http.Handler // http(s) and builtin upstreams
+	tcpAddr    string       // tcp upstreams
 }
 
 // guestShare is a tenant's guest side (its compiled module, bucket and
@@ -359,7 +360,20 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		if err != nil {
 			return t, fmt.Errorf("gateway: %s.upstream: %w", path, err)
 		}
-		t.handler = newReverseProxy(tc.Name, u, cfg.Limits, g.metrics, g.log)
+		var tlsConf *tls.Config
+		if u.Scheme == "https" {
+			t.upSessions = &upstreamSessions{tenant: tc.Name, upstream: upstreamName(u), ttl: tc.SessionTTL,
+				fetchFor: 50 * time.Millisecond, storeFor: 500 * time.Millisecond,
+				local: tls.NewLRUClientSessionCache(upstreamLocalSessions), seal: g.currentSealer,
+				inFlight: make(chan struct{}, upstreamStoresInFlight), m: g.metrics, log: g.log}
+			if tc.Guest != nil {
+				t.upSessions.fetchFor, t.upSessions.storeFor = tc.Guest.FetchDeadline, tc.Guest.StoreDeadline
+			}
+			if tlsConf, err = upstreamTLS(tc.UpstreamCAFile, t.upSessions); err != nil {
+				return t, fmt.Errorf("gateway: %s.upstream_ca_file: %w", path, err)
+			}
+		}
+		t.handler = newReverseProxy(tc.Name, u, tlsConf, cfg.Limits, g.metrics, g.log)
 		t.tlsBase.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if tc.Guest == nil {
@@ -456,7 +470,13 @@ func (t *tenant) setGuestPolicy() {
 		t.policy = newGuestSessions(t.pool, m)
 	}
 	t.picker = m.Has(abi.CallCertificate)
+	if t.upSessions != nil {
+		t.upSessions.use(t.pool, m.Has(abi.CallUpstreamFetch), m.Has(abi.CallUpstreamStore))
+	}
 }
+
+// currentSealer is the sealer of the snapshot serving now.
+func (g *Gateway) currentSealer() *sealer { return g.snap.Load().seal }
 
 // loadedCert is one of a file tenant's certificates, as a build read it.
 type loadedCert struct {
@@ -685,11 +705,14 @@ func (c *moduleCache) get(ctx context.Context, rt *wasmhost.Runtime, name string
 // hasTenantHook refuses, as a tenant's guest, a module that exports none
 // of a tenant's hooks (one made for a listener's client-hello hook, say).
 func hasTenantHook(m *wasmhost.Module) error {
-	if m.HasFetch() || m.HasStore() || m.Has(abi.CallCertificate) {
-		return nil
+	var names []string
+	for _, k := range []abi.CallKind{abi.CallFetch, abi.CallStore, abi.CallCertificate, abi.CallUpstreamFetch, abi.CallUpstreamStore} {
+		if m.Has(k) {
+			return nil
+		}
+		names = append(names, abi.HookFor(k).Export)
 	}
-	return fmt.Errorf("module %q: %w: exports none of %q, %q and %q, one of which a tenant's guest needs", m.Name(),
-		wasmhost.ErrInvalidModule, abi.ExportOnSessionFetch, abi.ExportOnSessionStore, abi.ExportOnCertificate)
+	return fmt.Errorf("module %q: %w: exports none of a tenant's hooks %q", m.Name(), wasmhost.ErrInvalidModule, names)
 }
 
 // sharedIdle returns the idle instances of the shares of modules that

@@ -27,8 +27,9 @@ import (
 // its response headers. Errors are counted (tlsgate_upstream_errors_total)
 // and logged at most a few times per interval, since a client can cause
 // them at will (a body it never finishes).
-func newReverseProxy(tenant string, target *url.URL, limits config.Limits, m *metrics, log *slog.Logger) http.Handler {
+func newReverseProxy(tenant string, target *url.URL, tlsConf *tls.Config, limits config.Limits, m *metrics, log *slog.Logger) http.Handler {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsConf // nil for http://
 	tr.MaxIdleConnsPerHost = 64
 	tr.MaxConnsPerHost = limits.MaxUpstreamConnections
 	tr.ResponseHeaderTimeout = limits.UpstreamResponseTimeout

@@ -40,9 +40,10 @@ type callState struct {
 	tlsVersion uint16
 	mechanism  abi.Mechanism
 
-	hello   *ClientHelloInput // client hello and certificate
-	certs   []byte            // abi.InputCertificates, encoded; certificate only
-	scratch []byte            // an encoded list input, reused
+	hello    *ClientHelloInput // client hello and certificate
+	certs    []byte            // abi.InputCertificates, encoded; certificate only
+	upstream string            // upstream session hooks only
+	scratch  []byte            // an encoded list input, reused
 
 	// Outputs.
 	session    []byte // set_session's copy; fetch only
@@ -307,6 +308,8 @@ func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit
 		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.hello.JA4)
 	case abi.InputCertificates:
 		return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.certs)
+	case abi.InputUpstream:
+		return cs.writeOutString(mem, abi.FuncInput, buf, limit, cs.upstream)
 	default: // Known and carried, yet not answered above: a host bug
 		return abi.StatusInternal.Neg()
 	}

@@ -53,7 +53,7 @@ func TestCompileValidation(t *testing.T) {
 		{name: "marker with a parameter", wat: guestWAT(`(func (export "tlsgate_abi_v1") (param i32))`, "memory", "fetch"),
 			wantErr: `exports "tlsgate_abi_v1" with signature (i32) -> (), want () -> ()`},
 		{name: "neither hook", wat: guestWAT("", "memory", "marker"),
-			wantErr: `exports none of the hooks ["tlsgate_on_session_fetch" "tlsgate_on_session_store" "tlsgate_on_client_hello" "tlsgate_on_certificate"]`},
+			wantErr: `exports none of the hooks ["tlsgate_on_session_fetch" "tlsgate_on_session_store" "tlsgate_on_client_hello" "tlsgate_on_certificate" "tlsgate_on_upstream_session_fetch" "tlsgate_on_upstream_session_store"]`},
 		{name: "fetch with the wrong result", wat: guestWAT(`(func (export "tlsgate_on_session_fetch") (result i64) (i64.const 1))`, "memory", "marker"),
 			wantErr: `exports "tlsgate_on_session_fetch" with signature () -> (i64), want () -> (i32)`},
 		{name: "store with a parameter", wat: guestWAT(`(func (export "tlsgate_on_session_store") (param i32) (result i32) (i32.const 0))`, all...),

@@ -278,6 +278,9 @@ type Tenant struct {
 	// Upstream: "http://host:port[/path]", "https://...", "tcp://host:port",
 	// or "builtin" (a page showing the TLS session).
 	Upstream string `koanf:"upstream"`
+	// UpstreamCAFile holds the PEM CA certificates an https:// upstream's
+	// certificate must chain to; empty: the system's roots.
+	UpstreamCAFile string `koanf:"upstream_ca_file"`
 	// ALPN protocols offered for tcp upstreams. HTTP upstreams always offer
 	// h2 and http/1.1.
 	ALPN []string `koanf:"alpn"`

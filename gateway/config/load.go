@@ -340,6 +340,7 @@ func (c *Config) resolveTenantPaths(base string) {
 		t := &c.Tenants[i]
 		abs(&t.Certificate.CertFile)
 		abs(&t.Certificate.KeyFile)
+		abs(&t.UpstreamCAFile)
 		for j := range t.Certificates {
 			abs(&t.Certificates[j].CertFile)
 			abs(&t.Certificates[j].KeyFile)

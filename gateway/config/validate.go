@@ -449,6 +449,9 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 	if err := checkUpstream(t.Upstream); err != nil {
 		p.add(at("upstream"), "%v", err)
 	}
+	if t.UpstreamCAFile != "" && !strings.HasPrefix(t.Upstream, "https://") {
+		p.add(at("upstream_ca_file"), "only for https:// upstreams")
+	}
 	if len(t.ALPN) > 0 && !strings.HasPrefix(t.Upstream, "tcp://") {
 		p.add(at("alpn"), "only for tcp:// upstreams (HTTP upstreams offer h2 and http/1.1)")
 	}

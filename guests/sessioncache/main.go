@@ -9,6 +9,9 @@
 //     a miss from an outage; the handshake is full in both cases.
 //   - store: put key prefix+SessionID = the sealed session, expiring after
 //     the TTL input.
+//   - upstream fetch and store (ABI 1.1): the same with key
+//     upstreamPrefix+Upstream, so a tenant's https:// upstream sessions are
+//     shared by every gateway.
 //
 // The guest config is a tiny text format: lines or semicolon-separated
 // fields of key=value; the only key is "prefix" (default "s/"). Example:
@@ -87,6 +90,33 @@ func onStore() abi.Status {
 		return guest.StatusOf(err)
 	}
 	return abi.StatusOK
+}
+
+// upstreamPrefix leads the key of an upstream session: apart from client
+// sessions, whose identifiers the gateway makes 32 random bytes.
+const upstreamPrefix = "u/"
+
+//go:wasmexport tlsgate_on_upstream_session_fetch
+func onUpstreamFetch() abi.Status {
+	key = guest.AppendUpstream(append(key[:0], upstreamPrefix...))
+	if len(key) == len(upstreamPrefix) {
+		return abi.StatusBadArgument
+	}
+	var err error
+	if value, err = guest.KV.GetAppend(value[:0], key); err != nil {
+		return guest.StatusOf(err)
+	}
+	return guest.StatusOf(guest.SetSession(value))
+}
+
+//go:wasmexport tlsgate_on_upstream_session_store
+func onUpstreamStore() abi.Status {
+	key = guest.AppendUpstream(append(key[:0], upstreamPrefix...))
+	if len(key) == len(upstreamPrefix) {
+		return abi.StatusBadArgument
+	}
+	session = guest.AppendSession(session[:0])
+	return guest.StatusOf(guest.KV.Put(key, session, guest.TTL()))
 }
 
 func main() {}

@@ -245,6 +245,29 @@ func TestSDKCertificate(t *testing.T) {
 	}
 }
 
+
+// The upstream session hooks through the SDK (ABI 1.1): their inputs, and
+// set_session in a fetch but not in a store.
+func TestSDKUpstreamSessions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p, bucket := sdkGuest(t, ctx, "shop", "", slog.New(slog.DiscardHandler))
+	got, err := p.UpstreamFetch(ctx, "origin.test:443")
+	if want := "call=6 tenant=shop upstream=\"origin.test:443\" sni=\"\"\n"; err != nil || string(got) != want {
+		t.Errorf("upstream fetch: %q, %v; want %q", got, err, want)
+	}
+	if err := p.UpstreamStore(ctx, "origin.test:443", []byte("sealed"), 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	report, err := bucket.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("upstream")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "call=7 upstream=\"origin.test:443\" session=\"sealed\" ttl=1m30s\nset_session: BAD_ARGUMENT\n"; string(report) != want {
+		t.Errorf("upstream store transcript:\n%s\nwant:\n%s", report, want)
+	}
+}
+
 // an embedded nats-server; everything is closed with the test.
 func sdkGuest(t *testing.T, ctx context.Context, tenant, config string, log *slog.Logger) (*wasmhost.Pool, *natskv.Bucket) {
 	t.Helper()

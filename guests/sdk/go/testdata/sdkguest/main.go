@@ -235,4 +235,22 @@ func certificate() abi.Status {
 	return abi.StatusOK
 }
 
+// upstreamFetch (ABI 1.1) hands back a transcript of its inputs as the
+// session; upstreamStore writes one to the KV key "upstream".
+//
+//go:wasmexport tlsgate_on_upstream_session_fetch
+func upstreamFetch() abi.Status {
+	var t transcript
+	t.step("call=%d tenant=%s upstream=%q sni=%q", guest.Call(), guest.Tenant(), guest.Upstream(), guest.ServerName())
+	return guest.StatusOf(guest.SetSession([]byte(t.String())))
+}
+
+//go:wasmexport tlsgate_on_upstream_session_store
+func upstreamStore() abi.Status {
+	var t transcript
+	t.step("call=%d upstream=%q session=%q ttl=%s", guest.Call(), guest.Upstream(), guest.Session(), guest.TTL())
+	t.step("set_session: %s", res(nil, guest.SetSession([]byte("x"))))
+	return guest.StatusOf(guest.KV.Put([]byte("upstream"), []byte(t.String()), 0))
+}
+
 func main() {}
