@@ -245,7 +245,6 @@ func TestSDKCertificate(t *testing.T) {
 	}
 }
 
-
 // The upstream session hooks through the SDK (ABI 1.1): their inputs, and
 // set_session in a fetch but not in a store.
 func TestSDKUpstreamSessions(t *testing.T) {
