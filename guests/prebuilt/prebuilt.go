@@ -25,3 +25,13 @@ var SessionCache []byte
 //
 //go:embed policycache.wasm
 var PolicyCache []byte
+
+// EdgePolicy is the reference guest of the ABI 1.1 hooks that run before a
+// session (guests/edgepolicy): as a listener's client-hello guest it
+// refuses ClientHellos by JA4 fingerprint (deny_ja4=..., and keys
+// "ja4/<fingerprint>" in the listener's key-value namespace); as a tenant's
+// guest it picks the certificate by SNI (cert.<server name>=<name>).
+// Callers must not modify the slice.
+//
+//go:embed edgepolicy.wasm
+var EdgePolicy []byte
