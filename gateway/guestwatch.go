@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"sync"
 	"time"
@@ -79,10 +81,13 @@ func (w *guestWatch) watch() {
 	}
 }
 
+// changed is told of a deployed module as the watch starts, and of every
+// change: it asks for a reload when a tenant uses that module and holds
+// other bytes than NATS now does (or NATS deleted it).
 func (w *guestWatch) changed(info natskv.GuestInfo) {
 	module := config.NATSModulePrefix + info.Name
 	for _, t := range w.g.snap.Load().list {
-		if t.cfg.Guest != nil && t.cfg.Guest.Module == module {
+		if t.cfg.Guest != nil && t.cfg.Guest.Module == module && (info.Deleted || t.module == nil || natsDigest(t.module.digest) != info.Digest) {
 			w.g.log.Info("deployed guest module changed", "module", module, "size", info.Size, "deleted", info.Deleted)
 			w.poke()
 			return
@@ -118,4 +123,14 @@ func (w *guestWatch) reloader() {
 			g.log.Error("deployed guest module refused: the previous one keeps serving", "err", err)
 		}
 	}
+}
+
+// natsDigest is a moduleDigest (SHA-256 in hex) as NATS's object store
+// writes digests: "SHA-256=" and base64url with padding.
+func natsDigest(hexDigest string) string {
+	b, err := hex.DecodeString(hexDigest)
+	if err != nil {
+		return ""
+	}
+	return "SHA-256=" + base64.URLEncoding.EncodeToString(b)
 }

@@ -60,6 +60,15 @@ func TestDeployedGuestReachesTheFleet(t *testing.T) {
 		t.Fatal("session made on A with the deployed guest did not resume on B")
 	}
 
+	// The watch reports the module as it starts: a gateway that holds those
+	// bytes does not reload for it.
+	time.Sleep(2 * guestWatchDebounce)
+	for _, g := range gws {
+		if n := counterValue(t, g, "tlsgate_config_reloads_total", "result", "ok"); n != 0 {
+			t.Fatalf("%v reloads for the module the gateway already holds, want none", n)
+		}
+	}
+
 	trap, err := os.ReadFile(faultGuest("trap"))
 	if err != nil {
 		t.Fatal(err)

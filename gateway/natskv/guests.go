@@ -152,9 +152,11 @@ func (c *Client) GuestModules(ctx context.Context) ([]GuestInfo, error) {
 	return out, nil
 }
 
-// WatchGuestModules calls fn for every change to a deployed module (put or
-// delete) from now on, until ctx is done or the watch ends (the stream or
-// the connection went away). It returns once the watch is set up, with a
+// WatchGuestModules calls fn for every deployed module as it is when the
+// watch starts, then for every change to one (put or delete), until ctx is
+// done or the watch ends (the stream or the connection went away): a module
+// pushed while the watch was being set up is never missed, and fn compares
+// what it is told with what it holds (GuestInfo.Digest). It returns once the watch is set up, with a
 // channel closed when the watch has ended, so the caller can set it up
 // again; fn runs on a goroutine of the watch, one change at a time. Until
 // the first module is deployed the bucket does not exist, and the watch
@@ -164,7 +166,7 @@ func (c *Client) WatchGuestModules(ctx context.Context, fn func(GuestInfo)) (<-c
 	if err != nil {
 		return nil, err
 	}
-	w, err := os.Watch(ctx, jetstream.UpdatesOnly())
+	w, err := os.Watch(ctx)
 	if err != nil {
 		return nil, guestErr(ctx, "watch guest modules", err)
 	}
