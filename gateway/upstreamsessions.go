@@ -27,6 +27,10 @@ const upstreamPurpose = "upstream-session"
 const (
 	upstreamLocalSessions  = 64
 	upstreamStoresInFlight = 4
+	// upstreamMissFor is how long a miss in the guest is believed: an
+	// upstream that never resumes (no tickets) must not cost a NATS round
+	// trip on every connection to it.
+	upstreamMissFor = time.Second
 )
 
 // upstreamSessions is the tls.ClientSessionCache of a tenant's https://
@@ -46,6 +50,7 @@ type upstreamSessions struct {
 	seal     func() *sealer // the current snapshot's
 
 	fetch, store atomic.Pointer[wasmhost.Pool] // nil: the guest has no such hook
+	missUntil    atomic.Int64                  // UnixNano: no guest fetch before it
 	inFlight     chan struct{}
 	m            *metrics
 	log          *slog.Logger
@@ -97,7 +102,7 @@ func (u *upstreamSessions) Get(key string) (*tls.ClientSessionState, bool) {
 		return cs, true
 	}
 	p := u.fetch.Load()
-	if p == nil {
+	if p == nil || time.Now().UnixNano() < u.missUntil.Load() {
 		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), u.fetchFor)
@@ -106,6 +111,7 @@ func (u *upstreamSessions) Get(key string) (*tls.ClientSessionState, bool) {
 	switch {
 	case errors.Is(err, wasmhost.ErrMiss):
 		u.count("miss")
+		u.missUntil.Store(time.Now().Add(upstreamMissFor).UnixNano())
 		return nil, false
 	case err != nil:
 		u.count("error")
@@ -126,6 +132,9 @@ func (u *upstreamSessions) Get(key string) (*tls.ClientSessionState, bool) {
 // off the request's path; a nil cs forgets key's.
 func (u *upstreamSessions) Put(key string, cs *tls.ClientSessionState) {
 	u.local.Put(key, cs)
+	if cs != nil {
+		u.missUntil.Store(0)
+	}
 	p := u.store.Load()
 	if cs == nil || p == nil {
 		return
