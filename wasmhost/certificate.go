@@ -61,19 +61,6 @@ func (p *Pool) Certificate(ctx context.Context, in CertificateInput) (Certificat
 	}, func(cs *callState) {
 		cs.hello, cs.serverName, cs.clientAddr = &in.Hello, in.Hello.ServerName, in.Hello.ClientAddr
 		cs.certs = in.Certificates
-	},
-		func(cs *callState, status abi.Status) error {
-			switch status {
-			case abi.StatusOK:
-				if cs.nameSet {
-					d.Name = cs.name
-				}
-				return nil
-			case abi.StatusAccessDenied:
-				d.Refuse = true
-				return nil
-			}
-			return p.statusError(abi.ExportOnCertificate, status, nil)
-		})
+	}, p.decisionOutcome(abi.ExportOnCertificate, &d.Name, &d.Refuse))
 	return d, err
 }

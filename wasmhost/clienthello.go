@@ -61,19 +61,6 @@ func (p *Pool) ClientHello(ctx context.Context, in ClientHelloInput) (HelloDecis
 	var d HelloDecision
 	err := p.call(ctx, abi.CallClientHello, in.check, func(cs *callState) {
 		cs.hello, cs.serverName, cs.clientAddr = &in, in.ServerName, in.ClientAddr
-	},
-		func(cs *callState, status abi.Status) error {
-			switch status {
-			case abi.StatusOK:
-				if cs.nameSet {
-					d.Route = cs.name
-				}
-				return nil
-			case abi.StatusAccessDenied:
-				d.Refuse = true
-				return nil
-			}
-			return p.statusError(abi.ExportOnClientHello, status, nil)
-		})
+	}, p.decisionOutcome(abi.ExportOnClientHello, &d.Route, &d.Refuse))
 	return d, err
 }

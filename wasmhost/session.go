@@ -51,19 +51,45 @@ func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
 	}, func(cs *callState) {
 		cs.sessionID, cs.serverName, cs.alpn, cs.clientAddr = in.SessionID, in.ServerName, in.ALPN, in.ClientAddr
 		cs.tlsVersion, cs.mechanism = in.TLSVersion, in.Mechanism
-	}, func(cs *callState, status abi.Status) error {
+	}, p.fetchOutcome(abi.ExportOnSessionFetch, &session))
+	return session, err
+}
+
+// fetchOutcome reads a fetch-like hook's result (a fetch, an upstream
+// fetch): the session set_session handed back into *session, ErrMiss for
+// StatusNotFound, else a status GuestError.
+func (p *Pool) fetchOutcome(export string, session *[]byte) func(cs *callState, status abi.Status) error {
+	return func(cs *callState, status abi.Status) error {
 		switch {
 		case status == abi.StatusOK && cs.sessionSet:
-			session = cs.session
+			*session = cs.session
 			return nil
 		case status == abi.StatusNotFound:
 			return ErrMiss
 		case status == abi.StatusOK:
-			return p.statusError(abi.ExportOnSessionFetch, status, errOKWithoutSession)
+			return p.statusError(export, status, errOKWithoutSession)
 		}
-		return p.statusError(abi.ExportOnSessionFetch, status, nil)
-	})
-	return session, err
+		return p.statusError(export, status, nil)
+	}
+}
+
+// decisionOutcome reads a deciding hook's result (client hello,
+// certificate): StatusOK with the name its output function set, if any,
+// into *name; StatusAccessDenied sets *refuse; else a status GuestError.
+func (p *Pool) decisionOutcome(export string, name *string, refuse *bool) func(cs *callState, status abi.Status) error {
+	return func(cs *callState, status abi.Status) error {
+		switch status {
+		case abi.StatusOK:
+			if cs.nameSet {
+				*name = cs.name
+			}
+			return nil
+		case abi.StatusAccessDenied:
+			*refuse = true
+			return nil
+		}
+		return p.statusError(export, status, nil)
+	}
 }
 
 // Store hands a new sealed session to the guest. It returns nil when the

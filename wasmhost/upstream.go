@@ -13,19 +13,7 @@ import (
 func (p *Pool) UpstreamFetch(ctx context.Context, upstream string) ([]byte, error) {
 	var session []byte
 	err := p.call(ctx, abi.CallUpstreamFetch, func() error { return checkInputs(nil, nil, upstream) },
-		func(cs *callState) { cs.upstream = upstream },
-		func(cs *callState, status abi.Status) error {
-			switch {
-			case status == abi.StatusOK && cs.sessionSet:
-				session = cs.session
-				return nil
-			case status == abi.StatusNotFound:
-				return ErrMiss
-			case status == abi.StatusOK:
-				return p.statusError(abi.ExportOnUpstreamSessionFetch, status, errOKWithoutSession)
-			}
-			return p.statusError(abi.ExportOnUpstreamSessionFetch, status, nil)
-		})
+		func(cs *callState) { cs.upstream = upstream }, p.fetchOutcome(abi.ExportOnUpstreamSessionFetch, &session))
 	return session, err
 }
 
