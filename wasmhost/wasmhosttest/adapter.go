@@ -69,9 +69,6 @@ func (h *wasmhostHost) module(ctx context.Context, spec GuestSpec) (string, *loa
 	if err != nil {
 		return "", nil, err
 	}
-	if !m.HasFetch() && !m.HasStore() { // a listener's client-hello guest serves no tenant
-		return "", nil, errors.Join(fmt.Errorf("wasmhosttest: module %q: %w: exports no session hook", spec.Name, wasmhost.ErrInvalidModule), m.Close(ctx))
-	}
 	share, err := wasmhost.NewShare(m, spec.Config)
 	if err != nil {
 		return "", nil, errors.Join(err, m.Close(ctx))

@@ -137,6 +137,8 @@ func TestHost(t *testing.T, h Host) {
 		})
 	}
 
+	t.Run("hook_faults", func(t *testing.T) { testHookFaults(t, k) })
+
 	t.Run("garbage_session randomness is real", func(t *testing.T) {
 		// Two fresh instances: a deterministic random source gives both the same bytes.
 		var first []byte
@@ -200,4 +202,78 @@ func faultID() []byte {
 	id := randomBytes(32)
 	id[0] = 0xff
 	return id
+}
+
+// testHookFaults runs hook_faults.wasm through each ABI 1.1 hook in each of
+// its modes and checks the documented outcome, then that the same loaded
+// guest serves that hook again.
+func testHookFaults(t *testing.T, k *kit) {
+	hello := wasmhost.ClientHelloInput{ServerName: "shop.test", ClientAddr: "192.0.2.1:4000", JA4: "t13d_x_y"}
+	certs, err := wasmhost.EncodeCertificates([]wasmhost.CertificateInfo{{Name: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := []struct {
+		name string
+		call func(ctx context.Context, g HookGuest) error // nil error: the plain mode's documented outcome
+	}{
+		{"tlsgate_on_client_hello", func(ctx context.Context, g HookGuest) error {
+			d, err := g.ClientHello(ctx, hello)
+			if err == nil && d != (wasmhost.HelloDecision{}) {
+				return fmt.Errorf("decision %+v, want none", d)
+			}
+			return err
+		}},
+		{"tlsgate_on_certificate", func(ctx context.Context, g HookGuest) error {
+			d, err := g.Certificate(ctx, wasmhost.CertificateInput{Hello: hello, Certificates: certs})
+			if err == nil && d != (wasmhost.CertificateDecision{}) {
+				return fmt.Errorf("decision %+v, want none", d)
+			}
+			return err
+		}},
+		{"tlsgate_on_upstream_session_fetch", func(ctx context.Context, g HookGuest) error {
+			got, err := g.UpstreamFetch(ctx, "origin.test:443")
+			if errors.Is(err, wasmhost.ErrMiss) && got == nil {
+				return nil
+			}
+			if err == nil {
+				return fmt.Errorf("a session of %d bytes, want a miss", len(got))
+			}
+			return err
+		}},
+		{"tlsgate_on_upstream_session_store", func(ctx context.Context, g HookGuest) error {
+			return g.UpstreamStore(ctx, "origin.test:443", []byte("sealed"), time.Hour)
+		}},
+	}
+	for _, mode := range []struct {
+		config string
+		fault  wasmhost.FaultKind // "": the plain outcome
+	}{{"T", wasmhost.FaultTrap}, {"L", wasmhost.FaultTimeout}, {"S", wasmhost.FaultStatus}, {"W", wasmhost.FaultMisuse}, {"", ""}} {
+		loaded, err := k.tryLoad(GuestSpec{Name: "hook_faults", Tenant: uniqueTenant("hooks"), Wasm: guest("hook_faults"), Config: []byte(mode.config)})
+		if err != nil {
+			t.Fatalf("Load refused hook_faults: %v", err)
+		}
+		g, ok := loaded.(HookGuest)
+		if !ok {
+			t.Fatalf("the host's loaded guest (%T) does not implement the ABI 1.1 hooks (wasmhosttest.HookGuest)", loaded)
+		}
+		for _, h := range hooks {
+			for i := range 2 { // the second call: the same loaded guest still serves
+				timeout := k.timeout
+				if mode.fault == wasmhost.FaultTimeout {
+					timeout = loopDeadline
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				err := h.call(ctx, g)
+				cancel()
+				var ge *wasmhost.GuestError
+				switch {
+				case mode.fault == "" && err != nil:
+					t.Errorf("mode %q: %s call %d: %v, want its plain outcome", mode.config, h.name, i, err)
+				case mode.fault != "" && !(errors.As(err, &ge) && ge.Kind == mode.fault):
+					t.Errorf("mode %q: %s call %d: %v, want a *wasmhost.GuestError of kind %s", mode.config, h.name, i, err, mode.fault)
+				}
+			}
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 //go:generate wat2wasm -o testdata/fuzz_hostcalls.wasm testdata/fuzz_hostcalls.wat
 //go:generate wat2wasm -o testdata/garbage_session.wasm testdata/garbage_session.wat
 //go:generate wat2wasm -o testdata/grow_memory.wasm testdata/grow_memory.wat
+//go:generate wat2wasm -o testdata/hook_faults.wasm testdata/hook_faults.wat
 //go:generate wat2wasm -o testdata/huge_memory.wasm testdata/huge_memory.wat
 //go:generate wat2wasm -o testdata/init_fails.wasm testdata/init_fails.wat
 //go:generate wat2wasm -o testdata/leak_handles.wasm testdata/leak_handles.wat

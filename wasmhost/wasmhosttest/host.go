@@ -26,6 +26,7 @@ package wasmhosttest
 
 import (
 	"context"
+	"time"
 
 	"github.com/tlsgate/tlsgate/wasmhost"
 )
@@ -63,3 +64,15 @@ type Guest interface {
 }
 
 var _ Guest = (*wasmhost.Pool)(nil)
+
+// HookGuest is a loaded guest of a host that implements the hooks of ABI
+// 1.1 beside the session hooks; TestHost requires it.
+type HookGuest interface {
+	Guest
+	ClientHello(ctx context.Context, in wasmhost.ClientHelloInput) (wasmhost.HelloDecision, error)
+	Certificate(ctx context.Context, in wasmhost.CertificateInput) (wasmhost.CertificateDecision, error)
+	UpstreamFetch(ctx context.Context, upstream string) ([]byte, error)
+	UpstreamStore(ctx context.Context, upstream string, sealed []byte, ttl time.Duration) error
+}
+
+var _ HookGuest = (*wasmhost.Pool)(nil)
