@@ -103,6 +103,19 @@ func joinNATS(cfg *config.Config, addr, dir string) {
 	cfg.NATS.NkeyFile = filepath.Join(dir, "gateway.nk")
 }
 
+// startJoined starts n gateways serving tenants, each joined to the NATS
+// server startNATS(t, addr, dir) started.
+func startJoined(t *testing.T, n int, addr, dir string, tenants ...config.Tenant) []*Gateway {
+	t.Helper()
+	var gws []*Gateway
+	for range n {
+		cfg := testConfig(t, tenants...)
+		joinNATS(cfg, addr, dir)
+		gws = append(gws, startGateway(t, cfg))
+	}
+	return gws
+}
+
 // eventuallyResumes makes fresh sessions until one resumes, for up to 10 s.
 func eventuallyResumes(t *testing.T, g *Gateway, sni string) {
 	t.Helper()

@@ -49,12 +49,7 @@ func TestDeployedGuestReachesTheFleet(t *testing.T) {
 
 	tenant := cacheTenant("a", "a.test")
 	tenant.Guest = &config.Guest{Module: "nats:cache", FetchDeadline: 200 * time.Millisecond}
-	var gws []*Gateway
-	for range 2 {
-		cfg := testConfig(t, tenant)
-		joinNATS(cfg, addr, dir)
-		gws = append(gws, startGateway(t, cfg))
-	}
+	gws := startJoined(t, 2, addr, dir, tenant)
 	a, b := gws[0], gws[1]
 	if _, second := resumeOnce(t, a, b.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13}); !second.state.DidResume {
 		t.Fatal("session made on A with the deployed guest did not resume on B")

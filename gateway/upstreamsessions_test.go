@@ -90,12 +90,7 @@ func TestUpstreamSessionsAcrossGateways(t *testing.T) {
 			t.Cleanup(func() { srv.Close(context.Background()) })
 			tn := cacheTenant("web", "web.test")
 			tn.Upstream, tn.UpstreamCAFile = up.srv.URL, up.caFile
-			var gws []*Gateway
-			for range 2 {
-				cfg := testConfig(t, tn)
-				joinNATS(cfg, addr, dir)
-				gws = append(gws, startGateway(t, cfg))
-			}
+			gws := startJoined(t, 2, addr, dir, tn)
 			a, b := gws[0], gws[1]
 			if body := getThrough(t, a, "web.test"); body != "upstream says hello" {
 				t.Fatalf("body %q", body)
