@@ -140,8 +140,14 @@ func helloOf(snap *snapshot, idx int) *helloGuest {
 	return nil
 }
 
-// helloInput is what a client-hello or certificate guest reads of hello.
+// helloInput is what a client-hello or certificate guest reads of hello,
+// made once per connection (a listener's and a tenant's guest may both
+// read it).
 func helloInput(hello *tls.ClientHelloInfo) wasmhost.ClientHelloInput {
+	raw, _ := hello.Conn.(*trackedConn)
+	if raw != nil && raw.hello != nil {
+		return *raw.hello
+	}
 	fp := ja4.FromClientHello(hello)
 	in := wasmhost.ClientHelloInput{
 		ServerName:        hello.ServerName,
@@ -156,6 +162,9 @@ func helloInput(hello *tls.ClientHelloInfo) wasmhost.ClientHelloInput {
 	}
 	for i, c := range hello.SupportedCurves {
 		in.SupportedGroups[i] = uint16(c)
+	}
+	if raw != nil {
+		raw.hello = &in
 	}
 	return in
 }

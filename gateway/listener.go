@@ -23,8 +23,9 @@ import (
 type trackedConn struct {
 	net.Conn
 	sessions *connSessions
-	unrouted string // why configForClient chose no tenant, if it did not
-	release  func() // gives the connection's place back; run once, on Close
+	unrouted string                     // why configForClient chose no tenant, if it did not
+	hello    *wasmhost.ClientHelloInput // what guests read of the ClientHello, made once (helloInput)
+	release  func()                     // gives the connection's place back; run once, on Close
 	once     sync.Once
 }
 
@@ -212,6 +213,7 @@ func (l *listener) handle(raw *trackedConn) {
 	ctx, cancel := context.WithTimeout(l.g.ctx, l.g.snap.Load().cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
+	raw.hello = nil // only the handshake's guests read it
 	cs := raw.sessions
 	if err != nil {
 		if cs == nil {

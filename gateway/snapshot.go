@@ -363,10 +363,9 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		var tlsConf *tls.Config
 		if u.Scheme == "https" {
 			t.upSessions = &upstreamSessions{tenant: tc.Name, upstream: upstreamName(u), ttl: tc.SessionTTL,
-				fetchFor: 50 * time.Millisecond, storeFor: 500 * time.Millisecond,
 				local: tls.NewLRUClientSessionCache(upstreamLocalSessions), seal: g.currentSealer,
 				inFlight: make(chan struct{}, upstreamStoresInFlight), m: g.metrics, log: g.log}
-			if tc.Guest != nil {
+			if tc.Guest != nil { // the deadlines of its calls; without a guest there are none
 				t.upSessions.fetchFor, t.upSessions.storeFor = tc.Guest.FetchDeadline, tc.Guest.StoreDeadline
 			}
 			if tlsConf, err = upstreamTLS(tc.UpstreamCAFile, t.upSessions); err != nil {
