@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -53,11 +54,16 @@ func TestBadSNIIsRefusedAndCounted(t *testing.T) {
 	if _, err := tryDial(g.addr(), clientOpts{sni: "nobody.test", version: tls.VersionTLS13}); err == nil {
 		t.Error("a handshake for a name no tenant serves (and no default) succeeded")
 	}
-	for reason, want := range map[string]float64{"bad_sni": 2, "unknown_sni": 1} {
-		if got := counterValue(t, g, "tlsgate_handshakes_unrouted_total", "reason", reason); got != want {
-			t.Errorf("unrouted handshakes, reason %s = %v, want %v", reason, got, want)
+	// Counted once the server's side of the handshake has ended, which may
+	// be after the client saw the alert.
+	eventually(t, "the refused handshakes to be counted", func() error {
+		for reason, want := range map[string]float64{"bad_sni": 2, "unknown_sni": 1} {
+			if got := counterValue(t, g, "tlsgate_handshakes_unrouted_total", "reason", reason); got != want {
+				return fmt.Errorf("unrouted handshakes, reason %s = %v, want %v", reason, got, want)
+			}
 		}
-	}
+		return nil
+	})
 	if n := counterValue(t, g, "tlsgate_guest_calls_total", "tenant", "a"); n != 0 {
 		t.Errorf("guest calls = %v, want none", n)
 	}
