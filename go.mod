@@ -19,6 +19,8 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.1.0
 	github.com/tetratelabs/wazero v1.12.0
+	github.com/tlsgate/tlsgate/abi v1.1.0
+	github.com/tlsgate/tlsgate/guests/sdk/go v1.1.0
 	golang.org/x/time v0.16.0
 )
 
@@ -43,4 +45,12 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+// The guest ABI and the Go guest SDK are modules of their own, so that a
+// guest's go.mod needs nothing of the gateway's (docs/guests.md); here they
+// are the directories in this repository.
+replace (
+	github.com/tlsgate/tlsgate/abi => ./abi
+	github.com/tlsgate/tlsgate/guests/sdk/go => ./guests/sdk/go
 )

@@ -1,6 +1,6 @@
 //go:build !wasip1
 
-package guest_test
+package sdktest
 
 import (
 	"context"
@@ -200,9 +200,6 @@ func TestSDKClientHello(t *testing.T) {
 	}
 }
 
-// sdkGuest builds testdata/sdkguest and starts it on wasmhost for tenant,
-// with config as its guest configuration and a natskv bucket of its own on
-
 // The certificate hook through the SDK (ABI 1.1): its inputs,
 // set_certificate, and what each status decides.
 func TestSDKCertificate(t *testing.T) {
@@ -267,13 +264,22 @@ func TestSDKUpstreamSessions(t *testing.T) {
 	}
 }
 
-// an embedded nats-server; everything is closed with the test.
+// sdkGuest builds testdata/sdkguest, the Go SDK's test guest, and starts it
+// with startGuest.
 func sdkGuest(t *testing.T, ctx context.Context, tenant, config string, log *slog.Logger) (*wasmhost.Pool, *natskv.Bucket) {
 	t.Helper()
 	wasmFile := filepath.Join(t.TempDir(), "sdkguest.wasm")
 	if err := guestbuild.Build(ctx, "testdata/sdkguest", wasmFile); err != nil {
 		t.Fatal(err)
 	}
+	return startGuest(t, ctx, wasmFile, tenant, config, log)
+}
+
+// startGuest starts the guest in wasmFile on wasmhost for tenant, with
+// config as its guest configuration and a natskv bucket of its own on an
+// embedded nats-server; everything is closed with the test.
+func startGuest(t *testing.T, ctx context.Context, wasmFile, tenant, config string, log *slog.Logger) (*wasmhost.Pool, *natskv.Bucket) {
+	t.Helper()
 	wasm, err := os.ReadFile(wasmFile)
 	if err != nil {
 		t.Fatal(err)

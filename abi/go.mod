@@ -1,0 +1,3 @@
+module github.com/tlsgate/tlsgate/abi
+
+go 1.24
