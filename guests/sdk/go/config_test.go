@@ -19,6 +19,13 @@ func TestParseConfig(t *testing.T) {
 		{"lines and comments", "# policy\nprefix=a=b\n\n;;", []guest.ConfigField{{"prefix", "a=b"}}, ""},
 		{"empty value", "prefix=", []guest.ConfigField{{"prefix", ""}}, ""},
 		{"no equals", "prefix=p/;oops", nil, `config: "oops" is not key=value`},
+		// The cases the AssemblyScript SDK's tests/unit.ts checks too: both
+		// SDKs read docs/abi.md section 14 the same way.
+		{"a comment ends at a semicolon", " prefix = s/ ;\n# a comment; max_ttl=2h\n\tmax_ttl=1h\r\n;;tls13_only=true",
+			[]guest.ConfigField{{"prefix", "s/"}, {"max_ttl", "2h"}, {"max_ttl", "1h"}, {"tls13_only", "true"}}, ""},
+		{"# inside a value", "k=v#not a comment", []guest.ConfigField{{"k", "v#not a comment"}}, ""},
+		{"UTF-8 value", "name=é", []guest.ConfigField{{"name", "é"}}, ""},
+		{"only ASCII white space is trimmed", "k=\u00a0v\u00a0", []guest.ConfigField{{"k", "\u00a0v\u00a0"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
