@@ -24,9 +24,12 @@ build: overlay
 build-plain:
 	$(GO) build -o $(BIN) $(PKG)
 
-## test: the repository's tests (they build the overlay themselves where needed)
+## test: every module's tests and the AssemblyScript SDK's (they build the overlay themselves where needed)
 test:
 	$(GO) test ./...
+	cd abi && $(GO) test ./...
+	cd guests/sdk/go && $(GO) test ./...
+	cd guests/sdk/assemblyscript && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 ## vet: go vet, plain and with the patched crypto/tls and the Session ID tag
 vet: overlay

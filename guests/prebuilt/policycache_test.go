@@ -9,33 +9,36 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/abi"
-	"github.com/tlsgate/tlsgate/guests/prebuilt"
 	"github.com/tlsgate/tlsgate/wasmhost"
 	"github.com/tlsgate/tlsgate/wasmhost/wasmhosttest"
 )
 
 // policyPool loads the embedded policycache guest for tenant with config.
-func (e *env) policyPool(t *testing.T, tenant, config string) (*wasmhost.Pool, error) {
+func (e *env) policyPool(t *testing.T, g impl, tenant, config string) (*wasmhost.Pool, error) {
 	t.Helper()
-	return e.guestPool(t, "policycache.wasm", prebuilt.PolicyCache, tenant, config)
+	return e.guestPool(t, "policycache-"+g.name+".wasm", g.wasm, tenant, config)
 }
 
 // TestPolicyCacheConformance runs the guest conformance kit on the embedded
 // policycache guest with natskv buckets. Its policy caches TLS 1.2 too (the
 // kit stores TLS 1.2 sessions) and caps TTLs at an hour, above the kit's.
 // Deadlines are generous: the machine running the tests may be loaded.
-func TestPolicyCacheConformance(t *testing.T) {
+func TestPolicyCacheConformance(t *testing.T) { each(t, policyCaches, testPolicyCacheConformance) }
+
+func testPolicyCacheConformance(t *testing.T, g impl) {
 	e := newEnv(t)
 	h := wasmhosttest.NewWasmhost(e.rt, func(_ context.Context, tenant string) (wasmhost.KV, error) { return e.bucket(t, tenant), nil },
 		wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(5*time.Second))
-	wasmhosttest.TestGuest(t, h, prebuilt.PolicyCache, wasmhosttest.WithTTLCheck(),
+	wasmhosttest.TestGuest(t, h, g.wasm, wasmhosttest.WithTTLCheck(),
 		wasmhosttest.WithGuestConfig([]byte("max_ttl=1h;prefix=pc/")), wasmhosttest.WithCallTimeout(30*time.Second))
 }
 
 // TestPolicyCacheVersionPolicy checks tls13_only: TLS 1.2 sessions are
 // refused with ACCESS_DENIED and never reach the store, TLS 1.2 fetches miss
 // even when the key exists, and TLS 1.3 sessions are cached.
-func TestPolicyCacheVersionPolicy(t *testing.T) {
+func TestPolicyCacheVersionPolicy(t *testing.T) { each(t, policyCaches, testPolicyCacheVersionPolicy) }
+
+func testPolicyCacheVersionPolicy(t *testing.T, g impl) {
 	e := newEnv(t)
 	tests := []struct {
 		name       string
@@ -52,7 +55,7 @@ func TestPolicyCacheVersionPolicy(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tenant := "version-" + strconv.Itoa(i)
-			p, err := e.policyPool(t, tenant, tt.config)
+			p, err := e.policyPool(t, g, tenant, tt.config)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,8 +98,12 @@ func TestPolicyCacheVersionPolicy(t *testing.T) {
 // TestPolicyCacheFirstWriterWins checks that a second store under the same
 // identifier succeeds but keeps the first session (kv_create, not put).
 func TestPolicyCacheFirstWriterWins(t *testing.T) {
+	each(t, policyCaches, testPolicyCacheFirstWriterWins)
+}
+
+func testPolicyCacheFirstWriterWins(t *testing.T, g impl) {
 	e := newEnv(t)
-	p, err := e.policyPool(t, "firstwriter", "")
+	p, err := e.policyPool(t, g, "firstwriter", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +124,11 @@ func TestPolicyCacheFirstWriterWins(t *testing.T) {
 
 // TestPolicyCacheMaxTTL checks that max_ttl caps the gateway's TTL: a
 // session asked to live an hour under max_ttl=1s expires within seconds.
-func TestPolicyCacheMaxTTL(t *testing.T) {
+func TestPolicyCacheMaxTTL(t *testing.T) { each(t, policyCaches, testPolicyCacheMaxTTL) }
+
+func testPolicyCacheMaxTTL(t *testing.T, g impl) {
 	e := newEnv(t)
-	p, err := e.policyPool(t, "maxttl", "max_ttl=1s")
+	p, err := e.policyPool(t, g, "maxttl", "max_ttl=1s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +160,10 @@ func TestPolicyCacheMaxTTL(t *testing.T) {
 }
 
 func TestPolicyCacheRefusesBadConfig(t *testing.T) {
+	each(t, policyCaches, testPolicyCacheRefusesBadConfig)
+}
+
+func testPolicyCacheRefusesBadConfig(t *testing.T, g impl) {
 	e := newEnv(t)
 	tests := []struct {
 		name   string
@@ -162,7 +175,7 @@ func TestPolicyCacheRefusesBadConfig(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.policyPool(t, "badconfig-"+strconv.Itoa(i), tt.config)
+			_, err := e.policyPool(t, g, "badconfig-"+strconv.Itoa(i), tt.config)
 			var ge *wasmhost.GuestError
 			if !errors.As(err, &ge) || ge.Kind != wasmhost.FaultInit {
 				t.Fatalf("NewPool with config %q: error = %v, want a FaultInit GuestError", tt.config, err)

@@ -1,6 +1,8 @@
 // Package prebuilt embeds the guests tlsgate ships, built from guests/ by
 // go run ./internal/cmd/buildguests, so that the gateway runs with no build
-// step on a fresh clone. The test in package guestbuild rebuilds them and
+// step on a fresh clone: the Go guests (guests/<name>) and their
+// AssemblyScript ports (guests/assemblyscript/<name>, files <name>-as.wasm),
+// which keep the same keys, values and config. The test in package guestbuild rebuilds them and
 // fails when the committed bytes drift from their source.
 package prebuilt
 
@@ -35,3 +37,17 @@ var PolicyCache []byte
 //
 //go:embed edgepolicy.wasm
 var EdgePolicy []byte
+
+// SessionCacheAS is the AssemblyScript port of SessionCache
+// (guests/assemblyscript/sessioncache): the same keys, values and config,
+// in a module of a few kilobytes. Callers must not modify the slice.
+//
+//go:embed sessioncache-as.wasm
+var SessionCacheAS []byte
+
+// PolicyCacheAS is the AssemblyScript port of PolicyCache
+// (guests/assemblyscript/policycache), with the same config and keys.
+// Callers must not modify the slice.
+//
+//go:embed policycache-as.wasm
+var PolicyCacheAS []byte

@@ -65,10 +65,29 @@ func (e *env) bucket(t *testing.T, tenant string) *natskv.Bucket {
 	return b
 }
 
-// pool loads the embedded sessioncache guest for tenant with config.
-func (e *env) pool(t *testing.T, tenant string, config string) (*wasmhost.Pool, error) {
+// impl is one implementation of a reference guest: the Go guest or its
+// AssemblyScript port, which must behave the same.
+type impl struct {
+	name string
+	wasm []byte
+}
+
+var (
+	sessionCaches = []impl{{"go", prebuilt.SessionCache}, {"assemblyscript", prebuilt.SessionCacheAS}}
+	policyCaches  = []impl{{"go", prebuilt.PolicyCache}, {"assemblyscript", prebuilt.PolicyCacheAS}}
+)
+
+// each runs test once per implementation, as a subtest named after it.
+func each(t *testing.T, impls []impl, test func(*testing.T, impl)) {
+	for _, g := range impls {
+		t.Run(g.name, func(t *testing.T) { test(t, g) })
+	}
+}
+
+// pool loads implementation g of sessioncache for tenant with config.
+func (e *env) pool(t *testing.T, g impl, tenant string, config string) (*wasmhost.Pool, error) {
 	t.Helper()
-	return e.guestPool(t, "sessioncache.wasm", prebuilt.SessionCache, tenant, config)
+	return e.guestPool(t, "sessioncache-"+g.name+".wasm", g.wasm, tenant, config)
 }
 
 // guestPool loads an embedded guest for tenant with config, on a bucket of
@@ -92,15 +111,19 @@ func (e *env) guestPool(t *testing.T, name string, wasm []byte, tenant, config s
 
 // TestSessionCacheConformance runs the guest conformance kit on the embedded
 // guest with a natskv view per tenant of the shared sessions bucket, per-key TTLs included.
-func TestSessionCacheConformance(t *testing.T) {
+func TestSessionCacheConformance(t *testing.T) { each(t, sessionCaches, testSessionCacheConformance) }
+
+func testSessionCacheConformance(t *testing.T, g impl) {
 	e := newEnv(t)
 	h := wasmhosttest.NewWasmhost(e.rt, func(_ context.Context, tenant string) (wasmhost.KV, error) { return e.bucket(t, tenant), nil },
 		wasmhost.WithPoolLogger(quiet))
-	wasmhosttest.TestGuest(t, h, prebuilt.SessionCache, wasmhosttest.WithTTLCheck(),
+	wasmhosttest.TestGuest(t, h, g.wasm, wasmhosttest.WithTTLCheck(),
 		wasmhosttest.WithGuestConfig([]byte("prefix=sess/")))
 }
 
-func TestSessionCacheKeys(t *testing.T) {
+func TestSessionCacheKeys(t *testing.T) { each(t, sessionCaches, testSessionCacheKeys) }
+
+func testSessionCacheKeys(t *testing.T, g impl) {
 	e := newEnv(t)
 	id := []byte{0x00, 0xff, 0x10, 0x20, 0xfe}
 	tests := []struct {
@@ -115,7 +138,7 @@ func TestSessionCacheKeys(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tenant := "keys-" + strconv.Itoa(i)
-			p, err := e.pool(t, tenant, tt.config)
+			p, err := e.pool(t, g, tenant, tt.config)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,8 +165,12 @@ func TestSessionCacheKeys(t *testing.T) {
 }
 
 func TestSessionCacheRefusesBadConfig(t *testing.T) {
+	each(t, sessionCaches, testSessionCacheRefusesBadConfig)
+}
+
+func testSessionCacheRefusesBadConfig(t *testing.T, g impl) {
 	e := newEnv(t)
-	_, err := e.pool(t, "badconfig", "bucket=x")
+	_, err := e.pool(t, g, "badconfig", "bucket=x")
 	var ge *wasmhost.GuestError
 	if !errors.As(err, &ge) || ge.Kind != wasmhost.FaultInit {
 		t.Fatalf("NewPool with an unknown config key: error = %v, want a FaultInit GuestError", err)
@@ -153,6 +180,10 @@ func TestSessionCacheRefusesBadConfig(t *testing.T) {
 // TestSessionCacheWhenNATSIsDown checks that a store outage is a guest error
 // with StatusUnavailable, not a miss, so metrics can tell them apart.
 func TestSessionCacheWhenNATSIsDown(t *testing.T) {
+	each(t, sessionCaches, testSessionCacheWhenNATSIsDown)
+}
+
+func testSessionCacheWhenNATSIsDown(t *testing.T, g impl) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +191,7 @@ func TestSessionCacheWhenNATSIsDown(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	e := newEnv(t, natskv.WithURL("nats://"+addr))
-	p, err := e.pool(t, "down", "")
+	p, err := e.pool(t, g, "down", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsgate/tlsgate/guests/guestbuild"
 	"github.com/tlsgate/tlsgate/guests/prebuilt"
 	"github.com/tlsgate/tlsgate/wasmhost"
 	"github.com/tlsgate/tlsgate/wasmhost/wasmhosttest"
@@ -47,6 +48,18 @@ func TestGuestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The AssemblyScript reference guest is built from its source here, with
+	// the compiler its SDK pins, so the kit checks what the SDK makes today.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	asFile := filepath.Join(t.TempDir(), "sessioncache-as.wasm")
+	if err := guestbuild.BuildAssemblyScript(ctx, "../../guests/sdk/assemblyscript", "../../guests/assemblyscript/sessioncache/index.ts", asFile); err != nil {
+		t.Fatal(err)
+	}
+	asCache, err := os.ReadFile(asFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		wasm []byte
@@ -54,6 +67,7 @@ func TestGuestConformance(t *testing.T) {
 	}{
 		{name: "ok_cache.wat", wasm: okCache, opts: []wasmhosttest.GuestOption{wasmhosttest.WithTTLCheck()}},
 		{name: "guests/sessioncache", wasm: prebuilt.SessionCache, opts: []wasmhosttest.GuestOption{wasmhosttest.WithTTLCheck()}},
+		{name: "guests/assemblyscript/sessioncache", wasm: asCache, opts: []wasmhosttest.GuestOption{wasmhosttest.WithTTLCheck()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wasmhosttest.TestGuest(t, newHost(t), tc.wasm, tc.opts...)

@@ -1,6 +1,9 @@
 // Command buildguests builds every Go guest under guests/ (each directory
-// with a wasip1 main package) into <out>/<dir name>.wasm, by default
-// guests/prebuilt, where package prebuilt embeds them.
+// with a wasip1 main package) into <out>/<dir name>.wasm, and every
+// AssemblyScript guest (guests/assemblyscript/<name>/index.ts) into
+// <out>/<name>-as.wasm, by default guests/prebuilt, where package prebuilt
+// embeds them. AssemblyScript guests are compiled with the asc version that
+// guests/sdk/assemblyscript/package-lock.json pins (npm ci installs it).
 //
 // Usage, from anywhere in the module:
 //
@@ -64,11 +67,28 @@ func run(ctx context.Context, check bool, out string) error {
 		defer os.RemoveAll(tmp)
 		dest = tmp
 	}
-	var stale []error
+	asEntries, err := guestbuild.FindAssemblyScriptGuests(filepath.Join(root, "guests", "assemblyscript"))
+	if err != nil {
+		return err
+	}
+	type job struct {
+		name  string
+		build func(out string) error
+	}
+	var jobs []job
 	for _, dir := range dirs {
-		name := filepath.Base(dir) + ".wasm"
+		jobs = append(jobs, job{filepath.Base(dir) + ".wasm", func(out string) error { return guestbuild.Build(ctx, dir, out) }})
+	}
+	for _, entry := range asEntries {
+		jobs = append(jobs, job{filepath.Base(filepath.Dir(entry)) + "-as.wasm", func(out string) error {
+			return guestbuild.BuildAssemblyScript(ctx, filepath.Join(root, guestbuild.SDKDir), entry, out)
+		}})
+	}
+	var stale []error
+	for _, j := range jobs {
+		name := j.name
 		start := time.Now()
-		if err := guestbuild.Build(ctx, dir, filepath.Join(dest, name)); err != nil {
+		if err := j.build(filepath.Join(dest, name)); err != nil {
 			return err
 		}
 		built, err := os.ReadFile(filepath.Join(dest, name))
