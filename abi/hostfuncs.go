@@ -229,6 +229,10 @@ const (
 	MaxHandles = 64
 	// MaxLogLen is the longest log message kept; longer ones are truncated.
 	MaxLogLen = 4096
+	// MaxSessionIDLen is the longest SESSION_ID the host passes: a session
+	// hook's identifier is 1 to MaxSessionIDLen bytes (tlsgate's own are
+	// exactly 32), and the host refuses a call with any other.
+	MaxSessionIDLen = 32
 	// MaxInputLen bounds every byte input (guest config included).
 	MaxInputLen = 64 << 10
 )

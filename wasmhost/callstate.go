@@ -284,7 +284,7 @@ func (cs *callState) input(mem api.Memory, kind abi.InputKind, buf uint32, limit
 	case abi.InputSession:
 		return cs.writeOut(mem, abi.FuncInput, buf, limit, cs.sealed)
 	case abi.InputTTL:
-		num = uint64(max(cs.ttl.Milliseconds(), 0))
+		num = ttlMillis(cs.ttl)
 	case abi.InputSessionCreated:
 		num = uint64(max(cs.created.Unix(), 0)) // a zero time reads as 0
 	case abi.InputALPNOffered:

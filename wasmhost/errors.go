@@ -23,6 +23,11 @@ var (
 	// ErrInputTooLarge is returned by Pool.Fetch, Pool.Store and NewPool when
 	// an input is longer than abi.MaxInputLen (or abi.MaxSessionLen).
 	ErrInputTooLarge = errors.New("wasmhost: input too large")
+	// ErrInvalidInput: the caller asked for a call with an input outside the
+	// ABI's domain (a session identifier that is empty or longer than
+	// abi.MaxSessionIDLen, a store with no lifetime left); the guest is not
+	// called.
+	ErrInvalidInput = errors.New("wasmhost: input outside the ABI's domain")
 )
 
 // FaultKind classifies a GuestError. Its values double as the discard

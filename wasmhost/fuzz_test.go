@@ -59,6 +59,6 @@ func FuzzHostFunctions(f *testing.F) {
 			t.Fatalf("call took %v", d)
 		}
 		// The pool still serves.
-		_ = p.Store(context.Background(), wasmhost.StoreInput{SessionID: sessionID(1)})
+		_ = p.Store(context.Background(), wasmhost.StoreInput{SessionID: sessionID(1), TTL: time.Minute})
 	})
 }

@@ -8,8 +8,10 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -525,11 +527,18 @@ func (p *Pool) guestLog(cs *callState, level slog.Level, msg []byte) {
 	if !ok {
 		return
 	}
+	// The host checks the range, not the text: invalid UTF-8 (a guest's
+	// bug, or a message truncated mid-character) reaches the log with each
+	// bad run replaced by U+FFFD, so log lines and JSON stay valid.
+	text := string(msg)
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
 	if dropped > 0 {
-		p.logger.Log(ctx, level, string(msg), "export", exportName(cs.kind), "dropped_before", dropped)
+		p.logger.Log(ctx, level, text, "export", exportName(cs.kind), "dropped_before", dropped)
 		return
 	}
-	p.logger.Log(ctx, level, string(msg), "export", exportName(cs.kind))
+	p.logger.Log(ctx, level, text, "export", exportName(cs.kind))
 }
 
 func exportName(k abi.CallKind) string {

@@ -79,7 +79,7 @@ func TestPoolHammer(t *testing.T) {
 					}
 					continue
 				}
-				if err := p.Store(ctx, wasmhost.StoreInput{SessionID: id, Session: val}); err != nil {
+				if err := p.Store(ctx, wasmhost.StoreInput{SessionID: id, Session: val, TTL: time.Minute}); err != nil {
 					errs <- err
 					return
 				}
@@ -155,7 +155,7 @@ func TestPoolClose(t *testing.T) {
 		if _, err := p.Fetch(ctx, fetchInput(0)); !errors.Is(err, wasmhost.ErrPoolClosed) {
 			t.Fatalf("Fetch after Close: %v, want ErrPoolClosed", err)
 		}
-		if err := p.Store(ctx, wasmhost.StoreInput{}); !errors.Is(err, wasmhost.ErrPoolClosed) {
+		if err := p.Store(ctx, wasmhost.StoreInput{SessionID: []byte("id"), TTL: time.Minute}); !errors.Is(err, wasmhost.ErrPoolClosed) {
 			t.Fatalf("Store after Close: %v, want ErrPoolClosed", err)
 		}
 		if err := p.Close(ctx); err != nil {
@@ -300,5 +300,24 @@ func TestGuestLog(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "tenant=acme module=script.wasm" {
 		t.Fatalf("logger attrs %q", got)
+	}
+}
+
+// TestGuestLogInvalidUTF8: the host checks a message's range, not its
+// text; bytes that are not UTF-8 reach the log as U+FFFD, one per bad run.
+func TestGuestLogInvalidUTF8(t *testing.T) {
+	rt := newRuntime(t)
+	h := &recordHandler{}
+	var s script
+	msg := s.put([]byte("ok \xff\xfe end"))
+	s.op(opLog, int32(abi.LogInfo), msg, 9)
+	p := newPool(t, compileGuest(t, rt, "script"), wasmhost.WithGuestConfig(s.config()), wasmhost.WithPoolLogger(slog.New(h)))
+	if _, err := p.Fetch(context.Background(), fetchInput(0)); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.last.Message != "ok \uFFFD end" {
+		t.Fatalf("logged %q, want %q", h.last.Message, "ok \uFFFD end")
 	}
 }

@@ -47,6 +47,9 @@ var errOKWithoutSession = errors.New("returned OK without calling set_session")
 func (p *Pool) Fetch(ctx context.Context, in FetchInput) ([]byte, error) {
 	var session []byte
 	err := p.call(ctx, abi.CallFetch, func() error {
+		if err := checkSessionID(in.SessionID); err != nil {
+			return err
+		}
 		return checkInputs(in.SessionID, nil, in.ServerName, in.ALPN, in.ClientAddr)
 	}, func(cs *callState) {
 		cs.sessionID, cs.serverName, cs.alpn, cs.clientAddr = in.SessionID, in.ServerName, in.ALPN, in.ClientAddr
@@ -97,6 +100,12 @@ func (p *Pool) decisionOutcome(export string, name *string, refuse *bool) func(c
 // StatusOK, StatusNotFound included, is a *GuestError of Kind FaultStatus).
 func (p *Pool) Store(ctx context.Context, in StoreInput) error {
 	return p.call(ctx, abi.CallStore, func() error {
+		if err := checkSessionID(in.SessionID); err != nil {
+			return err
+		}
+		if err := checkTTL(in.TTL); err != nil {
+			return err
+		}
 		return checkInputs(in.SessionID, in.Session, in.ServerName, in.ALPN, in.ClientAddr)
 	}, func(cs *callState) {
 		cs.sessionID, cs.sealed, cs.ttl, cs.created = in.SessionID, in.Session, in.TTL, in.Created
@@ -199,6 +208,34 @@ func (p *Pool) statusError(export string, status abi.Status, err error) error {
 }
 
 // checkInputs enforces abi.MaxInputLen (abi.MaxSessionLen for the session).
+// checkSessionID refuses identifiers the ABI does not define (docs/abi.md
+// section 6): a guest may rely on 1 to abi.MaxSessionIDLen bytes.
+func checkSessionID(id []byte) error {
+	if len(id) < 1 || len(id) > abi.MaxSessionIDLen {
+		return fmt.Errorf("wasmhost: session identifier of %d bytes, want 1 to %d: %w", len(id), abi.MaxSessionIDLen, ErrInvalidInput)
+	}
+	return nil
+}
+
+// checkTTL refuses a store of a session with no lifetime left: the TTL
+// input is at least 1 ms, as a TTL of 0 would mean the namespace's default
+// lifetime to kv_put, longer instead of shorter.
+func checkTTL(ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("wasmhost: store with TTL %s: %w", ttl, ErrInvalidInput)
+	}
+	return nil
+}
+
+// ttlMillis is the TTL input: ttl in milliseconds, rounded up, so that a
+// lifetime under a millisecond reads 1 and never 0.
+func ttlMillis(ttl time.Duration) uint64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return uint64((ttl + time.Millisecond - 1) / time.Millisecond)
+}
+
 func checkInputs(sessionID, session []byte, strs ...string) error {
 	if len(sessionID) > abi.MaxInputLen {
 		return fmt.Errorf("wasmhost: session id of %d bytes: %w", len(sessionID), ErrInputTooLarge)

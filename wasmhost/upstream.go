@@ -21,7 +21,12 @@ func (p *Pool) UpstreamFetch(ctx context.Context, upstream string) ([]byte, erro
 // sealed session with upstream, to keep for ttl. It returns nil on
 // StatusOK, else an error as for Store.
 func (p *Pool) UpstreamStore(ctx context.Context, upstream string, sealed []byte, ttl time.Duration) error {
-	return p.call(ctx, abi.CallUpstreamStore, func() error { return checkInputs(nil, sealed, upstream) },
+	return p.call(ctx, abi.CallUpstreamStore, func() error {
+		if err := checkTTL(ttl); err != nil {
+			return err
+		}
+		return checkInputs(nil, sealed, upstream)
+	},
 		func(cs *callState) { cs.upstream, cs.sealed, cs.ttl = upstream, sealed, ttl },
 		func(cs *callState, status abi.Status) error {
 			if status == abi.StatusOK {

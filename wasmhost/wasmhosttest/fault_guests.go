@@ -3,6 +3,7 @@ package wasmhosttest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,6 +89,8 @@ var faultGuests = []faultGuest{
 	{name: "wild_pointers", fetch: outcome{fault: wasmhost.FaultMisuse}},
 	{name: "bad_handle", fetch: outcome{fault: wasmhost.FaultMisuse}},
 	{name: "oversized_session", fetch: outcome{fault: wasmhost.FaultStatus}},
+	{name: "odd_status", fetch: outcome{fault: wasmhost.FaultStatus}, store: outcome{fault: wasmhost.FaultStatus}},
+	{name: "start_section", fetch: outcome{miss: true}, store: outcome{noExport: true}},
 	{name: "leak_handles", fetch: outcome{miss: true}, repeat: 3},
 	{name: "garbage_session", fetch: outcome{hit: 64}},
 	{name: "fetch_only", fetch: outcome{miss: true}, store: outcome{noExport: true}},
@@ -138,6 +141,7 @@ func TestHost(t *testing.T, h Host) {
 	}
 
 	t.Run("hook_faults", func(t *testing.T) { testHookFaults(t, k) })
+	t.Run("inputs outside the ABI's domain", func(t *testing.T) { testInputDomain(t, k) })
 
 	t.Run("garbage_session randomness is real", func(t *testing.T) {
 		// Two fresh instances: a deterministic random source gives both the same bytes.
@@ -275,5 +279,50 @@ func testHookFaults(t *testing.T, k *kit) {
 				}
 			}
 		}
+	}
+}
+
+// testInputDomain checks what the host guarantees a guest about its inputs
+// (docs/abi.md section 6): a session identifier is 1 to 32 bytes, else the
+// call is refused with wasmhost.ErrInvalidInput and no guest runs; a store's
+// TTL input is its lifetime in milliseconds rounded up, never 0, and a store
+// with no lifetime left is refused.
+func testInputDomain(t *testing.T, k *kit) {
+	g := k.load(t, GuestSpec{Name: "ttl_echo", Tenant: uniqueTenant("domain"), Wasm: guest("ttl_echo")})
+	id := bytes.Repeat([]byte{7}, 32)
+	for _, tt := range []struct {
+		ttl  time.Duration
+		want uint64
+	}{{500 * time.Microsecond, 1}, {1500 * time.Microsecond, 2}, {90 * time.Second, 90000}} {
+		if err := k.store(g, storeInput(id, []byte("s"), tt.ttl)); err != nil {
+			t.Fatalf("store with TTL %v: %v", tt.ttl, err)
+		}
+		got, err := k.fetch(g, fetchInput(id))
+		if err != nil || len(got) != 8 || binary.LittleEndian.Uint64(got) != tt.want {
+			t.Errorf("store with TTL %v: the guest read TTL %x (%v), want %d", tt.ttl, got, err, tt.want)
+		}
+	}
+	for _, bad := range []struct {
+		name string
+		id   []byte
+		ttl  time.Duration
+	}{
+		{"empty identifier", nil, time.Hour},
+		{"33-byte identifier", bytes.Repeat([]byte{1}, 33), time.Hour},
+		{"no lifetime left", id, 0},
+		{"negative lifetime", id, -time.Second},
+	} {
+		if err := k.store(g, storeInput(bad.id, []byte("s"), bad.ttl)); !errors.Is(err, wasmhost.ErrInvalidInput) {
+			t.Errorf("store with %s: %v, want wasmhost.ErrInvalidInput", bad.name, err)
+		}
+		if bad.ttl > 0 {
+			if _, err := k.fetch(g, fetchInput(bad.id)); !errors.Is(err, wasmhost.ErrInvalidInput) {
+				t.Errorf("fetch with %s: %v, want wasmhost.ErrInvalidInput", bad.name, err)
+			}
+		}
+	}
+	// The refused store of a valid identifier reached no guest: the last TTL stands.
+	if got, err := k.fetch(g, fetchInput(id)); err != nil || binary.LittleEndian.Uint64(got) != 90000 {
+		t.Errorf("after refused stores the guest's TTL is %x (%v), want 90000: a refused store reached the guest", got, err)
 	}
 }

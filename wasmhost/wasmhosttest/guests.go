@@ -23,10 +23,13 @@ import (
 //go:generate wat2wasm -o testdata/no_exports.wasm testdata/no_exports.wat
 //go:generate wat2wasm -o testdata/no_memory.wasm testdata/no_memory.wat
 //go:generate wat2wasm -o testdata/ok_cache.wasm testdata/ok_cache.wat
+//go:generate wat2wasm -o testdata/odd_status.wasm testdata/odd_status.wat
 //go:generate wat2wasm -o testdata/oversized_session.wasm testdata/oversized_session.wat
 //go:generate wat2wasm -o testdata/sandbox.wasm testdata/sandbox.wat
 //go:generate wat2wasm -o testdata/store_only.wasm testdata/store_only.wat
+//go:generate wat2wasm -o testdata/start_section.wasm testdata/start_section.wat
 //go:generate wat2wasm -o testdata/trap.wasm testdata/trap.wat
+//go:generate wat2wasm -o testdata/ttl_echo.wasm testdata/ttl_echo.wat
 //go:generate wat2wasm -o testdata/unknown_host_func.wasm testdata/unknown_host_func.wat
 //go:generate wat2wasm -o testdata/unknown_import.wasm testdata/unknown_import.wat
 //go:generate wat2wasm -o testdata/wild_pointers.wasm testdata/wild_pointers.wat
