@@ -25,7 +25,7 @@ func newGuest() *cobra.Command {
 			natskv.GuestBucket + "; every gateway joined to that NATS reloads them when it changes.",
 	}
 	natsFlags(cmd)
-	cmd.AddCommand(newGuestPush(), newGuestList())
+	cmd.AddCommand(newGuestPush(), newGuestList(), newGuestNew(), newGuestCheck())
 	return cmd
 }
 
