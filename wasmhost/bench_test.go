@@ -141,7 +141,67 @@ func BenchmarkFetchGoGuest(b *testing.B) {
 	benchFetch(b, compileBytes(b, newRuntime(b), "sessioncache.wasm", prebuilt.SessionCache))
 }
 
+// BenchmarkFetchASGuest is the same hit through the AssemblyScript
+// reference guest (guests/assemblyscript/sessioncache, the SDK's kv.get).
+func BenchmarkFetchASGuest(b *testing.B) {
+	benchFetch(b, compileBytes(b, newRuntime(b), "sessioncache-as.wasm", prebuilt.SessionCacheAS))
+}
+
+// BenchmarkFetchASGuestNearCache is BenchmarkFetchASGuest from the near cache.
+func BenchmarkFetchASGuestNearCache(b *testing.B) {
+	m := compileBytes(b, newRuntime(b), "sessioncache-as.wasm", prebuilt.SessionCacheAS)
+	benchFetchKV(b, m, newNearBucket(b))
+}
+
 func benchFetch(b *testing.B, m *wasmhost.Module) { benchFetchKV(b, m, newBucket(b)) }
+
+// sessionGuests are the session caches compared side by side: the
+// hand-written WAT guest, the AssemblyScript and the Go reference guests.
+func sessionGuests(b *testing.B) []struct {
+	name string
+	wasm []byte
+} {
+	return []struct {
+		name string
+		wasm []byte
+	}{
+		{"wat", guestWasm(b, "kv")},
+		{"assemblyscript", prebuilt.SessionCacheAS},
+		{"go", prebuilt.SessionCache},
+	}
+}
+
+// BenchmarkCompile compiles each session guest cold (a new runtime, no
+// compilation cache) and reports its size.
+func BenchmarkCompile(b *testing.B) {
+	ctx := context.Background()
+	for _, g := range sessionGuests(b) {
+		b.Run(g.name, func(b *testing.B) {
+			for b.Loop() {
+				rt, err := wasmhost.NewRuntime(ctx, wasmhost.WithLogger(quietLogger))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := rt.Compile(ctx, g.name+".wasm", g.wasm); err != nil {
+					b.Fatal(err)
+				}
+				rt.Close(ctx)
+			}
+			b.ReportMetric(float64(len(g.wasm)), "bytes")
+		})
+	}
+}
+
+// BenchmarkInstantiate creates one instance of each session guest
+// (instantiate, its initialiser, tlsgate_on_init) and closes it, and reports
+// the host memory each live instance holds.
+func BenchmarkInstantiate(b *testing.B) {
+	for _, g := range sessionGuests(b) {
+		b.Run(g.name, func(b *testing.B) {
+			benchInstantiate(b, compileBytes(b, newRuntime(b), g.name+".wasm", g.wasm))
+		})
+	}
+}
 
 func benchFetchKV(b *testing.B, m *wasmhost.Module, kv wasmhost.KV) {
 	p := newPool(b, m, wasmhost.WithKV(kv), wasmhost.WithCallTimeout(time.Second))
@@ -158,12 +218,7 @@ func benchFetchKV(b *testing.B, m *wasmhost.Module, kv wasmhost.KV) {
 	}
 }
 
-// BenchmarkInstantiateGoGuest creates one instance of the Go reference
-// guest (instantiate, _initialize, tlsgate_on_init) and closes it, and
-// reports the host memory each live instance holds.
-func BenchmarkInstantiateGoGuest(b *testing.B) {
-	rt := newRuntime(b)
-	m := compileBytes(b, rt, "sessioncache.wasm", prebuilt.SessionCache)
+func benchInstantiate(b *testing.B, m *wasmhost.Module) {
 	ctx := context.Background()
 	var before, after runtime.MemStats
 	const live = 8
