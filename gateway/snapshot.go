@@ -627,7 +627,10 @@ func (m moduleSources) get(ctx context.Context, g *Gateway, module string) (*mod
 // guestBytes reads a guest module: a file, or the embedded reference guest.
 // Modules deployed in NATS ("nats:<name>") are read by buildTenant.
 func guestBytes(module string) (wasm []byte, name string, err error) {
-	if module == config.BuiltinSessionCache {
+	switch module {
+	case config.BuiltinSessionCache:
+		return prebuilt.SessionCacheAS, module, nil
+	case config.BuiltinSessionCacheGo:
 		return prebuilt.SessionCache, module, nil
 	}
 	b, err := os.ReadFile(module)

@@ -187,7 +187,7 @@ func TestLoadInvalid(t *testing.T) {
 		},
 			`session_ttl`},
 		{"unknown builtin guest", func(s string) string { return strings.Replace(s, "builtin:sessioncache", "builtin:nope", 1) },
-			`tenants[0].guest.module: "builtin:nope": the only built-in guest is builtin:sessioncache`},
+			`tenants[0].guest.module: "builtin:nope": the built-in guests are builtin:sessioncache and builtin:sessioncache-go`},
 		{"bad deployed module name", func(s string) string { return strings.Replace(s, "builtin:sessioncache", "nats:a/b", 1) },
 			`tenants[0].guest.module: "nats:a/b": a deployed module is nats:<name>`},
 		{"zero fetch deadline", func(s string) string {

@@ -472,12 +472,12 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 	switch {
 	case g.Module == "":
 		p.add(gp+".module", "must name a .wasm file, "+BuiltinSessionCache+" or nats:<name>")
-	case strings.HasPrefix(g.Module, "builtin:") && g.Module != BuiltinSessionCache:
-		p.add(gp+".module", "%q: the only built-in guest is %s", g.Module, BuiltinSessionCache)
+	case strings.HasPrefix(g.Module, "builtin:") && !IsBuiltinGuest(g.Module):
+		p.add(gp+".module", "%q: the built-in guests are %s and %s", g.Module, BuiltinSessionCache, BuiltinSessionCacheGo)
 	case strings.HasPrefix(g.Module, NATSModulePrefix) && !guestNameRE.MatchString(strings.TrimPrefix(g.Module, NATSModulePrefix)):
 		p.add(gp+".module", "%q: a deployed module is nats:<name>, name 1-64 of [A-Za-z0-9._-]", g.Module)
-	case registry && g.Module != BuiltinSessionCache && !strings.HasPrefix(g.Module, NATSModulePrefix):
-		p.add(gp+".module", "%q: a registry tenant's guest is %s or nats:<name> (deploy it with tlsgate guest push): a file would have to exist on every gateway", g.Module, BuiltinSessionCache)
+	case registry && !IsBuiltinGuest(g.Module) && !strings.HasPrefix(g.Module, NATSModulePrefix):
+		p.add(gp+".module", "%q: a registry tenant's guest is %s, %s or nats:<name> (deploy it with tlsgate guest push): a file would have to exist on every gateway", g.Module, BuiltinSessionCache, BuiltinSessionCacheGo)
 	}
 	if g.MaxInstances < 1 || g.MaxInstances > 1024 {
 		p.add(gp+".max_instances", "%d is out of range 1..1024", g.MaxInstances)

@@ -61,6 +61,7 @@ export function testDurations(): void {
   dur("", -1);
   dur("10", -1);
   dur("-1s", -1);
+  dur("+1s", -1);
   dur("1d", -1);
   dur("forever", -1);
   dur("s", -1);
