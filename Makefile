@@ -24,12 +24,13 @@ build: overlay
 build-plain:
 	$(GO) build -o $(BIN) $(PKG)
 
-## test: every module's tests and the AssemblyScript SDK's (they build the overlay themselves where needed)
+## test: install what the tests drive (.ci/install), then every module's tests and the AssemblyScript SDK's
 test:
+	./.ci/install
 	$(GO) test ./...
 	cd abi && $(GO) test ./...
 	cd guests/sdk/go && $(GO) test ./...
-	cd guests/sdk/assemblyscript && npm ci --no-audit --no-fund --loglevel=error && npm test
+	cd guests/sdk/assemblyscript && npm test
 
 ## vet: go vet, plain and with the patched crypto/tls and the Session ID tag
 vet: overlay

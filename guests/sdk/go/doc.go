@@ -36,7 +36,11 @@
 //		return guest.StatusOf(guest.SetSession(v))
 //	}
 //
-// See README.md for a complete guest and the build command.
+// A store that declines a session by policy returns abi.StatusAccessDenied
+// (counted as refused, apart from failures). The SDK is a module of its own
+// that requires only github.com/tlsgate/tlsgate/abi; README.md shows how a
+// guest outside the tlsgate repository depends on it, a complete guest and
+// the build command.
 //
 // # Rules
 //
