@@ -37,11 +37,23 @@ func TestGuestNew(t *testing.T) {
 			wasmFile := filepath.Join(dir, "myguest.wasm")
 			switch lang {
 			case "go":
-				if b, _ := os.ReadFile(filepath.Join(dir, "go.mod")); strings.Contains(string(b), "nats") {
-					t.Errorf("the guest's go.mod names NATS:\n%s", b)
-				}
 				if err := guestbuild.Build(ctx, dir, wasmFile); err != nil {
 					t.Fatal(err)
+				}
+				// go mod tidy keeps the guest's requirements to the SDK and the
+				// ABI: nothing of the gateway's graph comes with them.
+				tidy := exec.CommandContext(ctx, "go", "mod", "tidy")
+				tidy.Dir = dir
+				tidy.Env = append(os.Environ(), "GOFLAGS=", "GOPROXY=off")
+				if msg, err := tidy.CombinedOutput(); err != nil {
+					t.Fatalf("go mod tidy: %v\n%s", err, msg)
+				}
+				mod, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+				sum, _ := os.ReadFile(filepath.Join(dir, "go.sum"))
+				for _, dep := range []string{"nats", "wazero", "prometheus", "cobra"} {
+					if strings.Contains(string(mod)+string(sum), dep) {
+						t.Errorf("after go mod tidy the guest's go.mod or go.sum names %s:\n%s\n%s", dep, mod, sum)
+					}
 				}
 			default:
 				for _, args := range [][]string{{"install", "--no-audit", "--no-fund", "--loglevel=error"}, {"run", "build"}} {

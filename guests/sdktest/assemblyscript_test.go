@@ -67,7 +67,8 @@ func TestAssemblyScriptSDKOnRealHost(t *testing.T) {
 				`set too large: LIMIT_EXCEEDED`)},
 		{name: "handles", in: wasmhost.FetchInput{SessionID: []byte("async")},
 			want: lines(`results: "1" "2" NOT_FOUND`, `await any of nothing: BAD_ARGUMENT`, `poll then await: ok OK OK "2"`,
-				`result again: OK "2"`, `over the handle limit: 6 limited`)},
+				`result again: OK "2"`, `futures: OK OK "1" put OK`, `released future: BAD_HANDLE reused: OK OK "4"`,
+				`over the handle limit: 6 limited`)},
 		{name: "logging", in: wasmhost.FetchInput{SessionID: []byte("log")}, want: lines(`bad level: BAD_ARGUMENT`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -152,3 +152,35 @@ export function create(key: Bytes, value: Bytes, ttlMs: u64): Status {
 export function del(key: Bytes): Status {
   return finish(startDelete(key));
 }
+
+/**
+ * Future is one KV operation in flight, future-style. A Future is reusable:
+ * keep one per concurrent operation in a global and start a new operation
+ * on it once the last is released, so that it allocates nothing per call
+ * (the stub runtime never frees). A Future belongs to the export call that
+ * started it: the host releases every handle when the export returns.
+ */
+export class Future {
+  handle: Handle = 0;
+
+  /** get starts a read of key. */
+  get(key: Bytes): Future { this.release(); this.handle = startGet(key); return this; }
+  /** put starts a write of key = value, expiring after ttlMs. */
+  put(key: Bytes, value: Bytes, ttlMs: u64): Future { this.release(); this.handle = startPut(key, value, ttlMs); return this; }
+  /** create starts a write that completes with EXISTS if key is present. */
+  create(key: Bytes, value: Bytes, ttlMs: u64): Future { this.release(); this.handle = startCreate(key, value, ttlMs); return this; }
+  /** del starts a delete of key. */
+  del(key: Bytes): Future { this.release(); this.handle = startDelete(key); return this; }
+
+  /** await waits up to timeoutMs (FOREVER: the call's deadline) and returns the status, or PENDING. */
+  await(timeoutMs: i32 = FOREVER): Status { return this.handle == 0 ? Status.BAD_HANDLE : wait(this.handle, timeoutMs); }
+  /** poll returns PENDING or the status, without blocking. */
+  poll(): Status { return this.handle == 0 ? Status.BAD_HANDLE : poll(this.handle); }
+  /** result copies a completed get's value into into (see resultInto). */
+  result(into: Bytes): Status { return this.handle == 0 ? Status.BAD_HANDLE : resultInto(this.handle, into); }
+  /** release frees the handle (cancelling a pending operation); a released Future can start another. */
+  release(): void {
+    release(this.handle);
+    this.handle = 0;
+  }
+}

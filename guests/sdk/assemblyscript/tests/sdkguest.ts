@@ -115,6 +115,15 @@ export function tlsgate_on_session_fetch(): i32 {
       st(kv.resultInto(h, v)) + " " + q(v.toString()));
     line("result again: " + st(kv.resultInto(h, v)) + " " + q(v.toString()));
     kv.release(h);
+    const f = new kv.Future(), g = new kv.Future();
+    f.get(b("one"));
+    g.put(b("four"), b("4"), 0);
+    const fs = f.await(), gs = g.await();
+    line("futures: " + st(fs) + " " + st(f.result(v)) + " " + q(v.toString()) + " put " + st(gs));
+    f.release();
+    line("released future: " + st(f.await()) + " reused: " + st(f.get(b("four")).await()) + " " + st(f.result(v)) + " " + q(v.toString()));
+    f.release();
+    g.release();
     const many = new StaticArray<kv.Handle>(70);
     let limited = 0;
     for (let i = 0; i < 70; i++) {
