@@ -2,11 +2,15 @@ package prebuilt_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/tlsgate/tlsgate/abi"
+	"github.com/tlsgate/tlsgate/guests/prebuilt"
 	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
@@ -79,6 +83,53 @@ func TestGoAndAssemblyScriptShareSessions(t *testing.T) {
 						t.Errorf("%s fetch = %q, %v; want the first writer's %q", fam.impls[i].name, got, err, "session 0")
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestAssemblyScriptGuestsDoNotGrow: the AssemblyScript guests run on the
+// stub runtime, which never frees, so they must allocate nothing per call.
+// One instance serves 2,000 stores and fetches (debug logging on, so
+// policycache builds its decision lines); its memory after the first 100
+// rounds and after all of them is the same, and it was never replaced.
+func TestAssemblyScriptGuestsDoNotGrow(t *testing.T) {
+	for _, g := range []impl{{"sessioncache", prebuilt.SessionCacheAS}, {"policycache", prebuilt.PolicyCacheAS}} {
+		t.Run(g.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			m, err := e.rt.Compile(ctx, g.name+"-as.wasm", g.wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			debug := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant("grow"), wasmhost.WithKV(e.bucket(t, "grow")),
+				wasmhost.WithMaxInstances(1), wasmhost.WithPoolLogger(debug), wasmhost.WithCallTimeout(10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			sess := make([]byte, 300)
+			var after100 uint64
+			for i := range 2000 {
+				id := []byte(fmt.Sprintf("%032d", i))
+				if err := p.Store(ctx, wasmhost.StoreInput{SessionID: id, Session: sess, TTL: time.Hour, Created: time.Now(),
+					TLSVersion: 0x0304, Mechanism: abi.MechanismTLS13PSK}); err != nil {
+					t.Fatalf("store %d: %v", i, err)
+				}
+				if _, err := p.Fetch(ctx, wasmhost.FetchInput{SessionID: id, TLSVersion: 0x0304, Mechanism: abi.MechanismTLS13PSK}); err != nil {
+					t.Fatalf("fetch %d: %v", i, err)
+				}
+				if i == 99 {
+					after100 = e.rt.GuestMemory()
+				}
+			}
+			if got := e.rt.GuestMemory(); got != after100 {
+				t.Errorf("guest memory grew from %d to %d bytes over 1,900 rounds: the guest allocates per call", after100, got)
+			}
+			if st := p.Stats(); st.Created != 1 {
+				t.Errorf("%d instances created, want 1 (discarded: %v)", st.Created, st.Discarded)
 			}
 		})
 	}
