@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -218,4 +220,95 @@ func TestImmediateReconnectFetchesOnce(t *testing.T) {
 	if calls := counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch") - before; calls != n {
 		t.Errorf("guest fetches for %d immediate reconnections = %v, want %d", n, calls, n)
 	}
+}
+
+// ticketCache is a client session cache that remembers the last ticket (TLS
+// 1.3 PSK identity) the server issued.
+type ticketCache struct {
+	tls.ClientSessionCache
+	mu   sync.Mutex
+	last []byte
+}
+
+func (c *ticketCache) Put(key string, cs *tls.ClientSessionState) {
+	if cs != nil {
+		if ticket, _, err := cs.ResumptionState(); err == nil {
+			c.mu.Lock()
+			c.last = ticket
+			c.mu.Unlock()
+		}
+	}
+	c.ClientSessionCache.Put(key, cs)
+}
+
+func (c *ticketCache) ticket() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+// A TLS 1.3 resumption re-issues a ticket that carries its new session,
+// bound to the identifier of the session it descends from: nothing new is
+// stored, each resumption asks the guest for that first session, a second
+// gateway resumes the re-issued ticket too, and deleting the first session
+// revokes its descendants.
+func TestTLS13ResumptionStoresOncePerFullHandshake(t *testing.T) {
+	cfgA := testConfig(t, cacheTenant("a", "a.test"))
+	cfgA.NATS.Embedded.Listen = "127.0.0.1:0"
+	g := startGateway(t, cfgA)
+	cfgB := testConfig(t, cacheTenant("a", "a.test"))
+	cfgB.NATS.URL = g.NATSURL()
+	cfgB.NATS.NkeyFile = cfgA.NATS.Embedded.GatewayNkeyFile
+	gB := startGateway(t, cfgB)
+
+	cache := &ticketCache{ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: cache}
+	dial(t, g.addr(), o)
+	g.waitStores(t)
+	root := cache.ticket()
+	if len(root) != ticketIDLen {
+		t.Fatalf("the full handshake's ticket is %d bytes, want a %d-byte identifier", len(root), ticketIDLen)
+	}
+	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n != 1 {
+		t.Fatalf("stores after the full handshake = %v, want 1", n)
+	}
+	fetches := counterValueFor(t, g, "tlsgate_resumption_attempts_total", map[string]string{"result": "hit"})
+	for i := range 3 {
+		if !dial(t, g.addr(), o).state.DidResume {
+			t.Fatalf("TLS 1.3 resumption %d failed", i+1)
+		}
+		if tk := cache.ticket(); len(tk) <= ticketIDLen || !bytes.Equal(tk[:ticketIDLen], root) {
+			t.Fatalf("resumption %d re-issued a ticket of %d bytes that does not descend from the first session", i+1, len(tk))
+		}
+	}
+	g.waitStores(t)
+	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n != 1 {
+		t.Errorf("stores after 3 resumptions = %v, want still 1", n)
+	}
+	if n := counterValueFor(t, g, "tlsgate_resumption_attempts_total", map[string]string{"result": "hit"}); n != fetches+3 {
+		t.Errorf("hits after 3 resumptions = %v, want %v", n, fetches+3)
+	}
+	if !dial(t, gB.addr(), o).state.DidResume {
+		t.Fatal("a re-issued ticket did not resume on the second gateway")
+	}
+
+	// The guest decides: delete the first session and its descendants stop
+	// resuming (within the near caches' watch delay).
+	kv := kvOf(t, g, "a")
+	for key := range allEntries(t, kv) {
+		if err := kv.Delete(context.Background(), key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "a descendant of a deleted session stops resuming", func() error {
+		// A resumption that still succeeds hands out another descendant of
+		// the same first session, so the client keeps offering one.
+		if v := dial(t, g.addr(), o); v.state.DidResume {
+			if tk := cache.ticket(); !bytes.Equal(tk[:ticketIDLen], root) {
+				t.Fatalf("after the delete the client got a ticket of another session")
+			}
+			return errors.New("still resumed")
+		}
+		return nil
+	})
 }

@@ -19,6 +19,7 @@ const ticketIDLen = 32
 const (
 	purposeStored    = "stored"    // kept by a guest under an identifier
 	purposeStateless = "stateless" // the ticket itself (tenants without a guest)
+	purposeChained   = "chained"   // a TLS 1.3 ticket re-issued on resumption, bound to the identifier it descends from
 )
 
 // resumeResult is what became of one resumption attempt.
@@ -173,7 +174,11 @@ func newGuestSessions(pool *wasmhost.Pool, m *wasmhost.Module) guestSessions {
 func (guestSessions) sessionIDs() bool { return true }
 
 func (g guestSessions) unwrap(c *connSessions, identity []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
-	if !c.seal.issued(c.t.name, identity) {
+	id, chained := identity, []byte(nil)
+	if len(identity) > ticketIDLen { // a ticket re-issued on a TLS 1.3 resumption (wrap)
+		id, chained = identity[:ticketIDLen], identity[ticketIDLen:]
+	}
+	if !c.seal.issued(c.t.name, id) {
 		// Made up, or issued for another tenant: no guest or store work.
 		c.note(mech, resultForeign)
 		return nil
@@ -187,7 +192,34 @@ func (g guestSessions) unwrap(c *connSessions, identity []byte, cs tls.Connectio
 		c.note(mech, resultKVDown)
 		return nil
 	}
-	return c.lookup(g.pool, identity, cs, mech)
+	if chained == nil {
+		return c.lookup(g.pool, id, cs, mech)
+	}
+	// The session this ticket carries is resumed only while the guest still
+	// has the one it descends from: the guest decides, and deleting that
+	// session revokes every ticket re-issued from it.
+	next, err := c.seal.openBlob(chained, purposeChained, c.t.name, id)
+	if err != nil {
+		c.note(mech, resultTamper)
+		return nil
+	}
+	root := c.fetchStored(g.pool, id, cs, mech)
+	if root == nil {
+		return nil
+	}
+	_, rootCreated, ok := c.check(root, cs, mech)
+	if !ok {
+		return nil
+	}
+	ss, created, ok := c.check(next, cs, mech)
+	if !ok {
+		return nil
+	}
+	if !created.Equal(rootCreated) {
+		c.note(mech, resultMismatch) // sealed by us, so never: a descendant keeps its root's creation
+		return nil
+	}
+	return c.hand(ss, created, id, mech)
 }
 
 // wrap is tls.Config.WrapSession: it binds the session to this connection,
@@ -197,13 +229,31 @@ func (c *connSessions) wrap(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 }
 
 func (g guestSessions) wrap(c *connSessions, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-	if r := c.resumed(cs); r != nil && r.id != nil && cs.Version == tls.VersionTLS12 {
-		// A TLS 1.2 resumption re-issues the very session it resumed: same
-		// master secret, same creation time, and a binding just checked.
-		// The stored entry stands, so hand out its identifier again and
-		// spare the guest a store and NATS a write. (TLS 1.3 re-issues
-		// with a fresh PSK, which must be stored.)
-		return r.id, nil
+	if r := c.resumed(cs); r != nil && r.id != nil {
+		switch {
+		case cs.Version == tls.VersionTLS12:
+			// A TLS 1.2 resumption re-issues the very session it resumed:
+			// same master secret, same creation time, and a binding just
+			// checked. The stored entry stands, so hand out its identifier
+			// again and spare the guest a store and NATS a write.
+			return r.id, nil
+		case g.fetch:
+			// A TLS 1.3 resumption re-issues with a fresh PSK. Storing it
+			// would cost a guest call and a NATS write on every
+			// resumption, the dearest part of it (docs/performance.md).
+			// Instead the ticket carries it, sealed and bound to the
+			// identifier of the session it descends from (which keeps its
+			// creation time, so no lifetime is extended), and resuming it
+			// asks the guest for that identifier (unwrap): the guest still
+			// decides every resumption, and stores once per full
+			// handshake.
+			plain, err := c.bind(cs, ss, r.created)
+			if err != nil {
+				return nil, err
+			}
+			blob := c.seal.sealBlob(plain, purposeChained, c.t.name, r.id)
+			return append(append(make([]byte, 0, len(r.id)+len(blob)), r.id...), blob...), nil
+		}
 	}
 	id := c.seal.newIdentifier(c.t.name)
 	if !g.store {
@@ -278,6 +328,16 @@ func (c *connSessions) unwrap(identity []byte, cs tls.ConnectionState) (*tls.Ses
 // lookup asks the tenant's guest (its pool) for id and checks what comes
 // back.
 func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+	plain := c.fetchStored(pool, id, cs, mech)
+	if plain == nil {
+		return nil
+	}
+	return c.accept(plain, cs, mech, id)
+}
+
+// fetchStored asks the tenant's guest for the session stored under id and
+// opens it; nil (with the result noted) if there is none to use.
+func (c *connSessions) fetchStored(pool *wasmhost.Pool, id []byte, cs tls.ConnectionState, mech abi.Mechanism) []byte {
 	ctx, cancel := context.WithTimeout(c.ctx, c.t.cfg.Guest.FetchDeadline)
 	defer cancel()
 	start := time.Now()
@@ -324,7 +384,7 @@ func (c *connSessions) lookup(pool *wasmhost.Pool, id []byte, cs tls.ConnectionS
 		c.note(mech, resultTamper)
 		return nil
 	}
-	return c.accept(plain, cs, mech, id)
+	return plain
 }
 
 // fetchAgain is read-your-writes across gateways, after a miss: an
@@ -391,25 +451,41 @@ func (c *connSessions) repeated(identity []byte) bool {
 // identifier, nil for a stateless ticket); crypto/tls decides whether it
 // resumes.
 func (c *connSessions) accept(plain []byte, cs tls.ConnectionState, mech abi.Mechanism, id []byte) *tls.SessionState {
+	ss, created, ok := c.check(plain, cs, mech)
+	if !ok {
+		return nil
+	}
+	return c.hand(ss, created, id, mech)
+}
+
+// check parses an opened session and checks its binding and lifetime,
+// noting why when it fails; created is the session's first creation.
+func (c *connSessions) check(plain []byte, cs tls.ConnectionState, mech abi.Mechanism) (ss *tls.SessionState, created time.Time, ok bool) {
 	ss, err := tls.ParseSessionState(plain)
 	if err != nil {
 		c.note(mech, resultTamper)
-		return nil
+		return nil, time.Time{}, false
 	}
 	b, err := findBinding(ss.Extra)
 	if err != nil {
 		c.note(mech, resultTamper)
-		return nil
+		return nil, time.Time{}, false
 	}
 	if !b.matches(c.want(cs)) {
 		c.note(mech, resultMismatch)
-		return nil
+		return nil, time.Time{}, false
 	}
 	if age := time.Since(b.Created); age > c.t.cfg.SessionTTL || age < -time.Minute {
 		c.note(mech, resultExpired)
-		return nil
+		return nil, time.Time{}, false
 	}
-	c.found = &foundSession{created: b.Created, id: id}
+	return ss, b.Created, true
+}
+
+// hand hands ss to crypto/tls as this connection's session (id being its
+// guest identifier, nil for a stateless ticket).
+func (c *connSessions) hand(ss *tls.SessionState, created time.Time, id []byte, mech abi.Mechanism) *tls.SessionState {
+	c.found = &foundSession{created: created, id: id}
 	c.note(mech, resultHit)
 	return ss
 }

@@ -71,16 +71,9 @@ func BuildAssemblyScript(ctx context.Context, sdkDir, entry, outFile string) err
 	if err != nil {
 		return err
 	}
-	src, err := filepath.Abs(entry)
+	src, out, err := absPaths(entry, outFile)
 	if err != nil {
-		return fmt.Errorf("guestbuild: %w", err)
-	}
-	out, err := filepath.Abs(outFile)
-	if err != nil {
-		return fmt.Errorf("guestbuild: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return fmt.Errorf("guestbuild: %w", err)
+		return err
 	}
 	// asc names sources relative to its working directory in what it
 	// reports; run it beside the entry so that no absolute path is used.

@@ -30,16 +30,9 @@ var Flags = []string{"-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-ld
 // GOEXPERIMENT cleared, GOTOOLCHAIN=local. The error carries the compiler's
 // output.
 func Build(ctx context.Context, pkgDir, outFile string) error {
-	dir, err := filepath.Abs(pkgDir)
+	dir, out, err := absPaths(pkgDir, outFile)
 	if err != nil {
-		return fmt.Errorf("guestbuild: %w", err)
-	}
-	out, err := filepath.Abs(outFile)
-	if err != nil {
-		return fmt.Errorf("guestbuild: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return fmt.Errorf("guestbuild: %w", err)
+		return err
 	}
 	args := append([]string{"build"}, Flags...)
 	args = append(args, "-o", out, ".")
@@ -81,4 +74,20 @@ func buildEnv(environ []string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// absPaths makes src and outFile absolute and creates outFile's directory.
+func absPaths(src, outFile string) (string, string, error) {
+	a, err := filepath.Abs(src)
+	if err != nil {
+		return "", "", fmt.Errorf("guestbuild: %w", err)
+	}
+	out, err := filepath.Abs(outFile)
+	if err != nil {
+		return "", "", fmt.Errorf("guestbuild: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", "", fmt.Errorf("guestbuild: %w", err)
+	}
+	return a, out, nil
 }

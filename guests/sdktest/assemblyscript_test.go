@@ -126,21 +126,7 @@ func TestAssemblyScriptSDKOnRealHost(t *testing.T) {
 		}
 	})
 	t.Run("client hello", func(t *testing.T) {
-		in := wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000", JA4: "t13d0102h2_x_y"}
-		for _, tt := range []struct {
-			sni  string
-			want wasmhost.HelloDecision
-		}{
-			{"shop.test", wasmhost.HelloDecision{}},
-			{"deny.test", wasmhost.HelloDecision{Refuse: true}},
-			{"route.test", wasmhost.HelloDecision{Route: "routed"}},
-		} {
-			in.ServerName = tt.sni
-			got, err := p.ClientHello(ctx, in)
-			if err != nil || got != tt.want {
-				t.Fatalf("%s: decision %+v, %v; want %+v", tt.sni, got, err, tt.want)
-			}
-		}
+		checkHelloDecisions(t, ctx, p, wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000", JA4: "t13d0102h2_x_y"})
 		want := lines(`call=4 tenant="" config="cfg=1"`, `sni="route.test" addr="192.0.2.9:5000" ja4="t13d0102h2_x_y"`,
 			`empty route: BAD_ARGUMENT long route: LIMIT_EXCEEDED`)
 		if got := report("hello"); got != want {
@@ -148,25 +134,7 @@ func TestAssemblyScriptSDKOnRealHost(t *testing.T) {
 		}
 	})
 	t.Run("certificate", func(t *testing.T) {
-		certs, err := wasmhost.EncodeCertificates([]wasmhost.CertificateInfo{{Name: "default", Key: abi.KeyECDSA}, {Name: "rsa", Key: abi.KeyRSA}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := wasmhost.CertificateInput{Certificates: certs, Hello: wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000"}}
-		for _, tt := range []struct {
-			sni  string
-			want wasmhost.CertificateDecision
-		}{
-			{"shop.test", wasmhost.CertificateDecision{}},
-			{"deny.test", wasmhost.CertificateDecision{Refuse: true}},
-			{"rsa.test", wasmhost.CertificateDecision{Name: "rsa"}},
-		} {
-			in.Hello.ServerName = tt.sni
-			got, err := p.Certificate(ctx, in)
-			if err != nil || got != tt.want {
-				t.Fatalf("%s: decision %+v, %v; want %+v", tt.sni, got, err, tt.want)
-			}
-		}
+		checkCertificateDecisions(t, ctx, p, wasmhost.CertificateInput{Hello: wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000"}})
 		want := lines(`call=5 tenant="sdk" config="cfg=1"`, `sni="rsa.test" certificates=[default:1 rsa:2]`,
 			`set_route: BAD_ARGUMENT empty: BAD_ARGUMENT long: LIMIT_EXCEEDED`)
 		if got := report("certificate"); got != want {

@@ -169,20 +169,7 @@ func TestSDKClientHello(t *testing.T) {
 	in := wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000", ALPN: []string{"h2", "http/1.1"},
 		SupportedVersions: []uint16{0x0304, 0x0303}, CipherSuites: []uint16{0x1301}, SupportedGroups: []uint16{0x001d},
 		SignatureSchemes: []uint16{0x0403, 0x0804}, Extensions: []uint16{0x0000, 0x002b}, JA4: "t13d0102h2_x_y"}
-	for _, tt := range []struct {
-		sni  string
-		want wasmhost.HelloDecision
-	}{
-		{"shop.test", wasmhost.HelloDecision{}},
-		{"deny.test", wasmhost.HelloDecision{Refuse: true}},
-		{"route.test", wasmhost.HelloDecision{Route: "routed"}},
-	} {
-		in.ServerName = tt.sni
-		got, err := p.ClientHello(ctx, in)
-		if err != nil || got != tt.want {
-			t.Fatalf("%s: decision %+v, %v; want %+v", tt.sni, got, err, tt.want)
-		}
-	}
+	checkHelloDecisions(t, ctx, p, in)
 	report, err := bucket.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("hello")))
 	if err != nil {
 		t.Fatal(err)
@@ -206,27 +193,8 @@ func TestSDKCertificate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p, bucket := sdkGuest(t, ctx, "shop", "cfg=3", slog.New(slog.DiscardHandler))
-	certs, err := wasmhost.EncodeCertificates([]wasmhost.CertificateInfo{{Name: "default", Key: abi.KeyECDSA}, {Name: "rsa", Key: abi.KeyRSA}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := wasmhost.CertificateInput{Certificates: certs, Hello: wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000",
-		SignatureSchemes: []uint16{0x0804, 0x0403}, JA4: "t13d0102h2_x_y"}}
-	for _, tt := range []struct {
-		sni  string
-		want wasmhost.CertificateDecision
-	}{
-		{"shop.test", wasmhost.CertificateDecision{}},
-		{"deny.test", wasmhost.CertificateDecision{Refuse: true}},
-		{"missing.test", wasmhost.CertificateDecision{Name: "missing"}},
-		{"rsa.test", wasmhost.CertificateDecision{Name: "rsa"}},
-	} {
-		in.Hello.ServerName = tt.sni
-		got, err := p.Certificate(ctx, in)
-		if err != nil || got != tt.want {
-			t.Fatalf("%s: decision %+v, %v; want %+v", tt.sni, got, err, tt.want)
-		}
-	}
+	checkCertificateDecisions(t, ctx, p, wasmhost.CertificateInput{Hello: wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000",
+		SignatureSchemes: []uint16{0x0804, 0x0403}, JA4: "t13d0102h2_x_y"}})
 	report, err := bucket.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("certificate")))
 	if err != nil {
 		t.Fatal(err)

@@ -187,6 +187,7 @@ export function tlsgate_on_certificate(): i32 {
   putReport("certificate");
   if (sni == "deny.test") return Status.ACCESS_DENIED;
   if (sni == "rsa.test") return setCertificate("rsa");
+  if (sni == "missing.test") return setCertificate("missing");
   return Status.OK;
 }
 
