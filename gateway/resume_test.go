@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"sync"
@@ -248,15 +249,20 @@ func (c *ticketCache) ticket() []byte {
 }
 
 // A TLS 1.3 resumption re-issues a ticket that carries its new session,
-// bound to the identifier of the session it descends from: nothing new is
-// stored, each resumption asks the guest for that first session, a second
-// gateway resumes the re-issued ticket too, and deleting the first session
-// revokes its descendants.
+// sealed with the identifier of the session it descends from: nothing new is
+// stored, every resumption asks the guest (for that first session), nothing
+// on the wire links two tickets of one chain, a second gateway resumes the
+// re-issued ticket too, and deleting the first session revokes its
+// descendants.
 func TestTLS13ResumptionStoresOncePerFullHandshake(t *testing.T) {
-	cfgA := testConfig(t, cacheTenant("a", "a.test"))
+	generous := func(tn config.Tenant) config.Tenant {
+		tn.Guest.FetchDeadline = 5 * time.Second // a busy machine
+		return tn
+	}
+	cfgA := testConfig(t, generous(cacheTenant("a", "a.test")))
 	cfgA.NATS.Embedded.Listen = "127.0.0.1:0"
 	g := startGateway(t, cfgA)
-	cfgB := testConfig(t, cacheTenant("a", "a.test"))
+	cfgB := testConfig(t, generous(cacheTenant("a", "a.test")))
 	cfgB.NATS.URL = g.NATSURL()
 	cfgB.NATS.NkeyFile = cfgA.NATS.Embedded.GatewayNkeyFile
 	gB := startGateway(t, cfgB)
@@ -265,50 +271,132 @@ func TestTLS13ResumptionStoresOncePerFullHandshake(t *testing.T) {
 	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: cache}
 	dial(t, g.addr(), o)
 	g.waitStores(t)
-	root := cache.ticket()
-	if len(root) != ticketIDLen {
-		t.Fatalf("the full handshake's ticket is %d bytes, want a %d-byte identifier", len(root), ticketIDLen)
+	seen := [][]byte{cache.ticket()}
+	if len(seen[0]) != ticketIDLen {
+		t.Fatalf("the full handshake's ticket is %d bytes, want a %d-byte identifier", len(seen[0]), ticketIDLen)
 	}
 	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n != 1 {
 		t.Fatalf("stores after the full handshake = %v, want 1", n)
 	}
-	fetches := counterValueFor(t, g, "tlsgate_resumption_attempts_total", map[string]string{"result": "hit"})
+	calls := fetchCalls(t, g)
 	for i := range 3 {
 		if !dial(t, g.addr(), o).state.DidResume {
 			t.Fatalf("TLS 1.3 resumption %d failed", i+1)
 		}
-		if tk := cache.ticket(); len(tk) <= ticketIDLen || !bytes.Equal(tk[:ticketIDLen], root) {
-			t.Fatalf("resumption %d re-issued a ticket of %d bytes that does not descend from the first session", i+1, len(tk))
+		tk := cache.ticket()
+		for _, before := range seen {
+			if bytes.Contains(tk, before[:16]) || bytes.Contains(before, tk[:16]) {
+				t.Fatalf("resumption %d re-issued a ticket that shares bytes with an earlier one of its chain", i+1)
+			}
 		}
+		seen = append(seen, tk)
 	}
 	g.waitStores(t)
 	if n := counterValue(t, g, "tlsgate_session_stores_total", "result", "ok"); n != 1 {
 		t.Errorf("stores after 3 resumptions = %v, want still 1", n)
 	}
-	if n := counterValueFor(t, g, "tlsgate_resumption_attempts_total", map[string]string{"result": "hit"}); n != fetches+3 {
-		t.Errorf("hits after 3 resumptions = %v, want %v", n, fetches+3)
+	if n := fetchCalls(t, g); n != calls+3 {
+		t.Errorf("guest fetches for 3 resumptions = %v, want 3: the guest decides each", n-calls)
 	}
 	if !dial(t, gB.addr(), o).state.DidResume {
 		t.Fatal("a re-issued ticket did not resume on the second gateway")
 	}
+	gB.waitStores(t)
+	if n := counterValue(t, gB, "tlsgate_session_stores_total", "result", "ok"); n != 0 {
+		t.Errorf("the second gateway stored %v sessions for a resumption, want 0", n)
+	}
 
 	// The guest decides: delete the first session and its descendants stop
-	// resuming (within the near caches' watch delay).
+	// resuming (within the near cache's watch delay), as misses.
 	kv := kvOf(t, g, "a")
 	for key := range allEntries(t, kv) {
 		if err := kv.Delete(context.Background(), key); err != nil {
 			t.Fatal(err)
 		}
 	}
+	misses := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "miss")
 	eventually(t, "a descendant of a deleted session stops resuming", func() error {
-		// A resumption that still succeeds hands out another descendant of
-		// the same first session, so the client keeps offering one.
-		if v := dial(t, g.addr(), o); v.state.DidResume {
-			if tk := cache.ticket(); !bytes.Equal(tk[:ticketIDLen], root) {
-				t.Fatalf("after the delete the client got a ticket of another session")
-			}
-			return errors.New("still resumed")
+		if dial(t, g.addr(), o).state.DidResume {
+			return errors.New("still resumed") // and the client holds another descendant
 		}
 		return nil
 	})
+	if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", "miss"); n != misses+1 {
+		t.Errorf("misses after the delete = %v, want %v: the revoked descendant must be a guest miss", n-misses, 1)
+	}
+}
+
+// What a re-issued TLS 1.3 ticket cannot be made to do: tickets that are
+// garbage, for another tenant or SNI, or offered in a TLS 1.2 hello are
+// refused without asking the guest.
+func TestChainedTicketsRefusedWithoutTheGuest(t *testing.T) {
+	g := startGateway(t, testConfig(t, cacheTenant("a", "a.test", "b.test"), cacheTenant("c", "c.test")))
+	cache := &ticketCache{ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+	o := clientOpts{sni: "a.test", version: tls.VersionTLS13, cache: cache}
+	dial(t, g.addr(), o)
+	g.waitStores(t)
+	if !dial(t, g.addr(), o).state.DidResume {
+		t.Fatal("no resumption")
+	}
+	chained := cache.ticket()
+	cs, _ := cache.ClientSessionCache.Get("a.test")
+	_, state, err := cs.ResumptionState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := make([]byte, len(chained))
+	rand.Read(garbage)
+	tls12 := tls.NewLRUClientSessionCache(1)
+	dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS12, cache: tls12})
+	g.waitStores(t)
+	cs12, _ := tls12.Get("a.test")
+	_, state12, err := cs12.ResumptionState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		sni     string
+		version uint16
+		ticket  []byte
+		state   *tls.SessionState
+		result  string
+	}{
+		{"garbage of a chained ticket's length", "a.test", tls.VersionTLS13, garbage, state, "tamper"},
+		{"damaged chained ticket", "a.test", tls.VersionTLS13, append(append([]byte(nil), chained[:len(chained)-1]...), chained[len(chained)-1]^1), state, "tamper"},
+		{"another tenant's", "c.test", tls.VersionTLS13, chained, state, "tamper"},
+		{"another SNI of the tenant", "b.test", tls.VersionTLS13, chained, state, "mismatch"},
+		{"offered in a TLS 1.2 hello", "a.test", tls.VersionTLS12, chained, state12, "foreign"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := fetchCalls(t, g)
+			before := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", tt.result)
+			offered, err := tls.NewResumptionState(tt.ticket, tt.state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := tryDial(g.addr(), clientOpts{sni: tt.sni, version: tt.version, cache: &fixedCache{state: offered}})
+			if err != nil || v.state.DidResume {
+				t.Fatalf("resumed %v, error %v; want a full handshake", v.state.DidResume, err)
+			}
+			if n := fetchCalls(t, g); n != calls {
+				t.Errorf("%v guest fetches, want none", n-calls)
+			}
+			if n := counterValue(t, g, "tlsgate_resumption_attempts_total", "result", tt.result); n != before+1 {
+				t.Errorf("result %q counted %v times, want once", tt.result, n-before)
+			}
+		})
+	}
+}
+
+// fixedCache offers one session for every server and keeps nothing.
+type fixedCache struct{ state *tls.ClientSessionState }
+
+func (c *fixedCache) Get(string) (*tls.ClientSessionState, bool) { return c.state, c.state != nil }
+func (c *fixedCache) Put(string, *tls.ClientSessionState)       {}
+
+// fetchCalls is how many times g called a guest's fetch export.
+func fetchCalls(t *testing.T, g *Gateway) float64 {
+	t.Helper()
+	return counterValue(t, g, "tlsgate_guest_calls_total", "export", "tlsgate_on_session_fetch")
 }

@@ -74,10 +74,19 @@ type connSessions struct {
 	// ConnectionState says DidResume is found the session resumed.
 	found *foundSession
 	// offered are the identities this connection has looked up already.
-	offered   [][]byte
+	offered [][]byte
+	// roots are the sessions whose descendants this connection was offered,
+	// with whether the guest still had them.
+	roots     []rootCheck
 	mechanism abi.Mechanism
 	result    resumeResult
 	pending   []pendingStore
+}
+
+// rootCheck is what the guest said of a session descendants name.
+type rootCheck struct {
+	id []byte
+	ok bool
 }
 
 // foundSession is a session unwrap returned to crypto/tls.
@@ -174,10 +183,10 @@ func newGuestSessions(pool *wasmhost.Pool, m *wasmhost.Module) guestSessions {
 func (guestSessions) sessionIDs() bool { return true }
 
 func (g guestSessions) unwrap(c *connSessions, identity []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
-	id, chained := identity, []byte(nil)
-	if len(identity) > ticketIDLen { // a ticket re-issued on a TLS 1.3 resumption (wrap)
-		id, chained = identity[:ticketIDLen], identity[ticketIDLen:]
+	if len(identity) > ticketIDLen {
+		return g.unwrapChained(c, identity, cs, mech)
 	}
+	id := identity
 	if !c.seal.issued(c.t.name, id) {
 		// Made up, or issued for another tenant: no guest or store work.
 		c.note(mech, resultForeign)
@@ -192,34 +201,73 @@ func (g guestSessions) unwrap(c *connSessions, identity []byte, cs tls.Connectio
 		c.note(mech, resultKVDown)
 		return nil
 	}
-	if chained == nil {
-		return c.lookup(g.pool, id, cs, mech)
-	}
-	// The session this ticket carries is resumed only while the guest still
-	// has the one it descends from: the guest decides, and deleting that
-	// session revokes every ticket re-issued from it.
-	next, err := c.seal.openBlob(chained, purposeChained, c.t.name, id)
-	if err != nil {
-		c.note(mech, resultTamper)
+	return c.lookup(g.pool, id, cs, mech)
+}
+
+// unwrapChained resumes a ticket re-issued on a TLS 1.3 resumption (see
+// wrap): the sealed identifier of the session it descends from, then the
+// new session. Everything that can be checked without the guest is checked
+// first; then the guest is asked for that identifier, once per connection,
+// and only while it still has that session is the carried one resumed: the
+// guest decides, and deleting the session revokes every ticket re-issued
+// from it.
+func (g guestSessions) unwrapChained(c *connSessions, identity []byte, cs tls.ConnectionState, mech abi.Mechanism) *tls.SessionState {
+	if mech != abi.MechanismTLS13PSK {
+		c.note(mech, resultForeign) // only TLS 1.3 tickets descend from a session
 		return nil
 	}
-	root := c.fetchStored(g.pool, id, cs, mech)
-	if root == nil {
+	plain, err := c.seal.openBlob(identity, purposeChained, c.t.name, nil)
+	if err != nil || len(plain) < ticketIDLen {
+		c.note(mech, resultTamper) // made up, damaged, or another tenant's: no guest or store work
 		return nil
 	}
-	_, rootCreated, ok := c.check(root, cs, mech)
-	if !ok {
+	id, next := plain[:ticketIDLen], plain[ticketIDLen:]
+	if !c.seal.issued(c.t.name, id) {
+		c.note(mech, resultForeign)
 		return nil
 	}
 	ss, created, ok := c.check(next, cs, mech)
 	if !ok {
 		return nil
 	}
-	if !created.Equal(rootCreated) {
-		c.note(mech, resultMismatch) // sealed by us, so never: a descendant keeps its root's creation
+	if !g.fetch {
+		return nil
+	}
+	if !c.kvUp() {
+		c.note(mech, resultKVDown)
+		return nil
+	}
+	if !c.rootHolds(g.pool, id, created, cs, mech) {
 		return nil
 	}
 	return c.hand(ss, created, id, mech)
+}
+
+// rootHolds reports whether the guest still has the session stored under
+// id, made at created: asked once per connection, however many tickets
+// descending from it the client offers.
+func (c *connSessions) rootHolds(pool *wasmhost.Pool, id []byte, created time.Time, cs tls.ConnectionState, mech abi.Mechanism) bool {
+	for _, r := range c.roots {
+		if bytes.Equal(r.id, id) {
+			if !r.ok {
+				c.note(mech, resultRepeated)
+			}
+			return r.ok
+		}
+	}
+	ok := false
+	if root := c.fetchStored(pool, id, cs, mech); root != nil {
+		if _, rootCreated, valid := c.check(root, cs, mech); valid {
+			// Sealed by this fleet for id, so a descendant always keeps its
+			// root's creation time; checked all the same.
+			ok = created.Equal(rootCreated)
+			if !ok {
+				c.note(mech, resultMismatch)
+			}
+		}
+	}
+	c.roots = append(c.roots, rootCheck{id: id, ok: ok})
+	return ok
 }
 
 // wrap is tls.Config.WrapSession: it binds the session to this connection,
@@ -241,18 +289,19 @@ func (g guestSessions) wrap(c *connSessions, cs tls.ConnectionState, ss *tls.Ses
 			// A TLS 1.3 resumption re-issues with a fresh PSK. Storing it
 			// would cost a guest call and a NATS write on every
 			// resumption, the dearest part of it (docs/performance.md).
-			// Instead the ticket carries it, sealed and bound to the
-			// identifier of the session it descends from (which keeps its
-			// creation time, so no lifetime is extended), and resuming it
-			// asks the guest for that identifier (unwrap): the guest still
-			// decides every resumption, and stores once per full
-			// handshake.
-			plain, err := c.bind(cs, ss, r.created)
+			// Instead the ticket carries it: the identifier of the session
+			// it descends from (whose creation time it keeps, so no
+			// lifetime is extended) and the new session, sealed together,
+			// so that nothing on the wire links two tickets of one chain.
+			// Resuming it asks the guest for that identifier
+			// (unwrapChained): the guest still decides every resumption,
+			// and stores once per full handshake.
+			bound, err := c.bind(cs, ss, r.created)
 			if err != nil {
 				return nil, err
 			}
-			blob := c.seal.sealBlob(plain, purposeChained, c.t.name, r.id)
-			return append(append(make([]byte, 0, len(r.id)+len(blob)), r.id...), blob...), nil
+			plain := append(append(make([]byte, 0, len(r.id)+len(bound)), r.id...), bound...)
+			return c.seal.sealBlob(plain, purposeChained, c.t.name, nil), nil
 		}
 	}
 	id := c.seal.newIdentifier(c.t.name)
