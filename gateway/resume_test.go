@@ -393,7 +393,7 @@ func TestChainedTicketsRefusedWithoutTheGuest(t *testing.T) {
 type fixedCache struct{ state *tls.ClientSessionState }
 
 func (c *fixedCache) Get(string) (*tls.ClientSessionState, bool) { return c.state, c.state != nil }
-func (c *fixedCache) Put(string, *tls.ClientSessionState)       {}
+func (c *fixedCache) Put(string, *tls.ClientSessionState)        {}
 
 // fetchCalls is how many times g called a guest's fetch export.
 func fetchCalls(t *testing.T, g *Gateway) float64 {

@@ -39,6 +39,7 @@ var errOKWithoutSession = errors.New("returned OK without calling set_session")
 // A hit returns the bytes the guest passed to set_session (a copy owned by
 // the caller). A miss (the export returned StatusNotFound) returns ErrMiss.
 // Any other outcome is an error: ErrNoExport, ErrInputTooLarge,
+// ErrInvalidInput (an identifier outside 1 to abi.MaxSessionIDLen bytes),
 // ErrPoolClosed, a context error (ctx done before the call, or while
 // waiting for an instance: not the guest's fault), or a
 // *GuestError: Kind FaultStatus for another status (StatusOK without
@@ -207,7 +208,6 @@ func (p *Pool) statusError(export string, status abi.Status, err error) error {
 	return &GuestError{Tenant: p.tenant, Module: p.m.name, Export: export, Kind: FaultStatus, Status: status, Err: err}
 }
 
-// checkInputs enforces abi.MaxInputLen (abi.MaxSessionLen for the session).
 // checkSessionID refuses identifiers the ABI does not define (docs/abi.md
 // section 6): a guest may rely on 1 to abi.MaxSessionIDLen bytes.
 func checkSessionID(id []byte) error {
@@ -233,9 +233,14 @@ func ttlMillis(ttl time.Duration) uint64 {
 	if ttl <= 0 {
 		return 0
 	}
-	return uint64((ttl + time.Millisecond - 1) / time.Millisecond)
+	ms := uint64(ttl / time.Millisecond)
+	if ttl%time.Millisecond != 0 {
+		ms++ // rounding up by adding first would overflow near the largest Duration
+	}
+	return ms
 }
 
+// checkInputs enforces abi.MaxInputLen (abi.MaxSessionLen for the session).
 func checkInputs(sessionID, session []byte, strs ...string) error {
 	if len(sessionID) > abi.MaxInputLen {
 		return fmt.Errorf("wasmhost: session id of %d bytes: %w", len(sessionID), ErrInputTooLarge)

@@ -66,7 +66,7 @@ func parsePolicy(b []byte) (policy, error) {
 			p.prefix = v
 		case "max_ttl":
 			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 || strings.HasPrefix(v, "+") { // no sign: docs/abi.md section 14
+			if err != nil || d < 0 || strings.HasPrefix(v, "+") || strings.HasPrefix(v, "-") { // no sign: docs/abi.md section 14
 				return policy{}, errors.New("config: max_ttl " + quote(v) + " is not a non-negative duration such as 1h or 90s")
 			}
 			p.maxTTL = d

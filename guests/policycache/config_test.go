@@ -22,6 +22,7 @@ func TestParsePolicy(t *testing.T) {
 		{name: "bad duration", in: "max_ttl=an hour", wantErr: true},
 		{name: "negative duration", in: "max_ttl=-1h", wantErr: true},
 		{name: "a signed duration", in: "max_ttl=+1h", wantErr: true},
+		{name: "a negative zero", in: "max_ttl=-0s", wantErr: true},
 		{name: "bad bool", in: "tls13_only=yes", wantErr: true},
 		{name: "unknown key", in: "min_version=1.3", wantErr: true},
 		{name: "not key=value", in: "tls13_only", wantErr: true},

@@ -172,6 +172,8 @@ func testPolicyCacheRefusesBadConfig(t *testing.T, g impl) {
 		{name: "unknown key", config: "bucket=x"},
 		{name: "bad duration", config: "max_ttl=forever"},
 		{name: "bad bool", config: "tls13_only=yes"},
+		{name: "not UTF-8", config: "max_ttl=1h\xff"},
+		{name: "a negative zero", config: "max_ttl=-0s"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

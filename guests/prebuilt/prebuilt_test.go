@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,10 +171,15 @@ func TestSessionCacheRefusesBadConfig(t *testing.T) {
 
 func testSessionCacheRefusesBadConfig(t *testing.T, g impl) {
 	e := newEnv(t)
-	_, err := e.pool(t, g, "badconfig", "bucket=x")
-	var ge *wasmhost.GuestError
-	if !errors.As(err, &ge) || ge.Kind != wasmhost.FaultInit {
-		t.Fatalf("NewPool with an unknown config key: error = %v, want a FaultInit GuestError", err)
+	for i, config := range []string{"bucket=x", "prefix\xc3=x/", "prefix=\xffs/", "prefix=" + strings.Repeat("p", 480)} {
+		_, err := e.pool(t, g, "badconfig-"+strconv.Itoa(i), config)
+		var ge *wasmhost.GuestError
+		if !errors.As(err, &ge) || ge.Kind != wasmhost.FaultInit {
+			t.Errorf("NewPool with config %q: error = %v, want a FaultInit GuestError", config, err)
+		}
+	}
+	if _, err := e.pool(t, g, "goodconfig", "prefix="+strings.Repeat("p", 479)); err != nil {
+		t.Errorf("NewPool with a 479-byte prefix: %v", err)
 	}
 }
 

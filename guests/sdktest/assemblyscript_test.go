@@ -69,6 +69,9 @@ func TestAssemblyScriptSDKOnRealHost(t *testing.T) {
 			want: lines(`results: "1" "2" NOT_FOUND`, `await any of nothing: BAD_ARGUMENT`, `poll then await: ok OK OK "2"`,
 				`result again: OK "2"`, `futures: OK OK "1" put OK`, `released future: BAD_HANDLE reused: OK OK "4"`,
 				`over the handle limit: 6 limited`)},
+		{name: "a future left in flight", in: wasmhost.FetchInput{SessionID: []byte("future1")}, want: lines(`started`)},
+		{name: "the future reused in the next call", in: wasmhost.FetchInput{SessionID: []byte("future2")},
+			want: lines(`reused in a later call: OK OK "1"`, `await any with a failed start: BAD_ARGUMENT wait on nothing: BAD_HANDLE`)},
 		{name: "logging", in: wasmhost.FetchInput{SessionID: []byte("log")}, want: lines(`bad level: BAD_ARGUMENT`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -320,6 +321,26 @@ func testInputDomain(t *testing.T, k *kit) {
 				t.Errorf("fetch with %s: %v, want wasmhost.ErrInvalidInput", bad.name, err)
 			}
 		}
+	}
+	// The largest lifetime fits kv_put's i64 as the ABI says (rounding up
+	// must not wrap).
+	if err := k.store(g, storeInput(id, []byte("s"), time.Duration(math.MaxInt64))); err != nil {
+		t.Fatalf("store with the largest TTL: %v", err)
+	}
+	if got, err := k.fetch(g, fetchInput(id)); err != nil || binary.LittleEndian.Uint64(got) != uint64(math.MaxInt64/int64(time.Millisecond))+1 {
+		t.Errorf("store with the largest TTL: the guest read %x (%v), want %d", got, err, uint64(math.MaxInt64/int64(time.Millisecond))+1)
+	}
+	if err := k.store(g, storeInput(id, []byte("s"), 90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// An upstream store with no lifetime left is refused too (hook_faults
+	// in its plain mode exports the upstream hooks and would store it).
+	if up, ok := k.load(t, GuestSpec{Name: "hook_faults", Tenant: uniqueTenant("domain"), Wasm: guest("hook_faults")}).(HookGuest); ok {
+		if err := up.UpstreamStore(context.Background(), "origin.test:443", []byte("s"), 0); !errors.Is(err, wasmhost.ErrInvalidInput) {
+			t.Errorf("upstream store with no lifetime left: %v, want wasmhost.ErrInvalidInput", err)
+		}
+	} else {
+		t.Error("the host's loaded guest does not implement wasmhosttest.HookGuest")
 	}
 	// The refused store of a valid identifier reached no guest: the last TTL stands.
 	if got, err := k.fetch(g, fetchInput(id)); err != nil || binary.LittleEndian.Uint64(got) != 90000 {

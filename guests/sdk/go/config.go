@@ -3,6 +3,7 @@ package guest
 import (
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // ConfigField is one key=value field of a guest config.
@@ -15,11 +16,15 @@ type ConfigField struct {
 // key=value fields separated by newlines or semicolons; keys and values
 // trimmed of ASCII white space; empty fields and fields starting with '#'
 // (a comment ends at the next newline or semicolon) skipped. A field without
-// '=' is an error naming it; the first '=' ends the key. Fields come back in
+// '=' is an error naming it, and so is a config that is not valid UTF-8;
+// the first '=' ends the key. Fields come back in
 // order; what keys mean, and whether unknown ones are errors, is the
 // guest's to decide (the reference guests refuse them, and a key given
 // twice takes its last value).
 func ParseConfig(b []byte) ([]ConfigField, error) {
+	if !utf8.Valid(b) {
+		return nil, errors.New("config: not valid UTF-8")
+	}
 	var out []ConfigField
 	for _, f := range strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' || r == ';' }) {
 		f = trimASCIISpace(f)

@@ -25,6 +25,10 @@ func TestParseConfig(t *testing.T) {
 			[]guest.ConfigField{{"prefix", "s/"}, {"max_ttl", "2h"}, {"max_ttl", "1h"}, {"tls13_only", "true"}}, ""},
 		{"# inside a value", "k=v#not a comment", []guest.ConfigField{{"k", "v#not a comment"}}, ""},
 		{"UTF-8 value", "name=é", []guest.ConfigField{{"name", "é"}}, ""},
+		{"not UTF-8 in a key", "prefix\xc3=x/", nil, "config: not valid UTF-8"},
+		{"not UTF-8 in a value", "max_ttl=1h\xff", nil, "config: not valid UTF-8"},
+		{"an overlong form", "prefix=\xc0\xb0", nil, "config: not valid UTF-8"},
+		{"past U+10FFFF", "prefix=\xf4\x90\x80\x80", nil, "config: not valid UTF-8"},
 		{"only ASCII white space is trimmed", "k=\u00a0v\u00a0", []guest.ConfigField{{"k", "\u00a0v\u00a0"}}, ""},
 	}
 	for _, tt := range tests {

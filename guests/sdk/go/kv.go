@@ -159,7 +159,11 @@ func ttlMillis(ttl time.Duration) int64 {
 	if ttl <= 0 {
 		return 0
 	}
-	return int64((ttl + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(ttl / time.Millisecond)
+	if ttl%time.Millisecond != 0 {
+		ms++ // adding first would overflow near the largest Duration
+	}
+	return ms
 }
 
 // timeoutMillis converts a wait to the ABI's timeout_ms: negative waits until

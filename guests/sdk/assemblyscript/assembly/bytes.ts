@@ -2,7 +2,9 @@
 // fill and read Bytes in place, so a guest that keeps its buffers across
 // calls allocates nothing per call once they have grown to size. That is
 // what lets a guest run on AssemblyScript's stub runtime (no garbage
-// collector: every allocation is kept for the instance's life).
+// collector: every allocation is kept for the instance's life). The
+// collector of another runtime does not see a Bytes' memory either: keep
+// Bytes in globals, or free() one made for a single call.
 
 export class Bytes {
   /** Start of the bytes in linear memory. */
@@ -37,13 +39,29 @@ export class Bytes {
     return this;
   }
 
-  /** appendRaw appends n bytes read at ptr. */
+  /** appendRaw appends n bytes read at ptr (which may point into this buffer). */
   appendRaw(ptr: usize, n: i32): Bytes {
     if (n <= 0) return this;
+    // reserve may move the buffer: a source inside it moves with it.
+    const inside = this.ptr != 0 && ptr >= this.ptr && ptr < this.ptr + <usize>this.cap;
+    const offset = ptr - this.ptr;
     this.reserve(this.len + n);
+    if (inside) ptr = this.ptr + offset;
     memory.copy(this.ptr + <usize>this.len, ptr, <usize>n);
     this.len += n;
     return this;
+  }
+
+  /**
+   * free gives the buffer's memory back and empties it. Bytes live outside
+   * the garbage collector (whatever the runtime): a Bytes made for one call
+   * must be freed, or it is kept for the instance's life.
+   */
+  free(): void {
+    if (this.ptr != 0) heap.free(this.ptr);
+    this.ptr = 0;
+    this.len = 0;
+    this.cap = 0;
   }
 
   /** append appends the content of b. */

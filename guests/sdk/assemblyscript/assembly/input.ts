@@ -41,7 +41,7 @@ export function inputString(kind: Input): string {
   const b = new Bytes();
   readInput(kind, b);
   const s = b.toString();
-  if (b.ptr != 0) heap.free(b.ptr);
+  b.free();
   return s;
 }
 

@@ -74,12 +74,14 @@ export function startDelete(key: Bytes): Handle {
  */
 export function wait(h: Handle, timeoutMs: i32 = FOREVER): Status {
   if (h < 0) return <Status>-h;
+  if (h == 0) return Status.BAD_HANDLE; // never started: not the host's to see
   return <Status>host.await_(h, timeoutMs);
 }
 
 /** poll returns PENDING or the operation's status, without blocking. */
 export function poll(h: Handle): Status {
   if (h < 0) return <Status>-h;
+  if (h == 0) return Status.BAD_HANDLE;
   return <Status>host.poll(h);
 }
 
@@ -93,18 +95,26 @@ const handleScratch = memory.data(MAX_HANDLES * 4);
 export function waitAny(handles: StaticArray<Handle>, n: i32, timeoutMs: i32 = FOREVER): i32 {
   if (n < 1) return -Status.BAD_ARGUMENT;
   if (n > MAX_HANDLES || n > handles.length) return -Status.LIMIT_EXCEEDED;
-  for (let i = 0; i < n; i++) store<i32>(handleScratch + <usize>(i * 4), unchecked(handles[i]));
+  for (let i = 0; i < n; i++) {
+    const h = unchecked(handles[i]);
+    // A start that failed (a negative status) or a handle never started
+    // would be a misuse to the host, which discards the instance.
+    if (h <= 0) return -Status.BAD_ARGUMENT;
+    store<i32>(handleScratch + <usize>(i * 4), h);
+  }
   return host.await_any(handleScratch, n, timeoutMs);
 }
 
 /**
  * resultInto replaces the content of into with the value of a completed
  * get, and returns OK, or the operation's status (NOT_FOUND for a missing
- * key). For other operations it returns their status and leaves into alone.
+ * key). For other operations it returns their status. into is emptied
+ * whatever the outcome.
  */
 export function resultInto(h: Handle, into: Bytes): Status {
-  if (h < 0) return <Status>-h;
   into.reset();
+  if (h < 0) return <Status>-h;
+  if (h == 0) return Status.BAD_HANDLE;
   // A result does not change once complete: the second try fits.
   for (let try_ = 0; try_ < 2; try_++) {
     const n = host.result(h, into.ptr, into.cap);
@@ -154,33 +164,75 @@ export function del(key: Bytes): Status {
 }
 
 /**
- * Future is one KV operation in flight, future-style. A Future is reusable:
- * keep one per concurrent operation in a global and start a new operation
- * on it once the last is released, so that it allocates nothing per call
- * (the stub runtime never frees). A Future belongs to the export call that
- * started it: the host releases every handle when the export returns.
+ * Future is one KV operation in flight, future-style, and reusable: keep one
+ * per concurrent operation in a global and start the next operation on it,
+ * so that it allocates nothing per call (the stub runtime never frees).
+ * await releases the handle once the operation has completed (a get's value
+ * is copied into the Future first, for result), so a Future never holds a
+ * handle past the call that awaited it. A Future started and not awaited is
+ * released by the host when the export returns; starting it again in a later
+ * call is fine, but release() it only in the call that started it (the host
+ * would take the stale handle as a misuse and discard the instance).
  */
 export class Future {
   handle: Handle = 0;
+  status: Status = Status.BAD_HANDLE;
+  value: Bytes = new Bytes();
+
+  private started(h: Handle): Future {
+    this.handle = h > 0 ? h : 0;
+    this.status = h > 0 ? Status.PENDING : <Status>-h;
+    this.value.reset();
+    return this;
+  }
 
   /** get starts a read of key. */
-  get(key: Bytes): Future { this.release(); this.handle = startGet(key); return this; }
+  get(key: Bytes): Future { return this.started(startGet(key)); }
   /** put starts a write of key = value, expiring after ttlMs. */
-  put(key: Bytes, value: Bytes, ttlMs: u64): Future { this.release(); this.handle = startPut(key, value, ttlMs); return this; }
+  put(key: Bytes, value: Bytes, ttlMs: u64): Future { return this.started(startPut(key, value, ttlMs)); }
   /** create starts a write that completes with EXISTS if key is present. */
-  create(key: Bytes, value: Bytes, ttlMs: u64): Future { this.release(); this.handle = startCreate(key, value, ttlMs); return this; }
+  create(key: Bytes, value: Bytes, ttlMs: u64): Future { return this.started(startCreate(key, value, ttlMs)); }
   /** del starts a delete of key. */
-  del(key: Bytes): Future { this.release(); this.handle = startDelete(key); return this; }
+  del(key: Bytes): Future { return this.started(startDelete(key)); }
 
-  /** await waits up to timeoutMs (FOREVER: the call's deadline) and returns the status, or PENDING. */
-  await(timeoutMs: i32 = FOREVER): Status { return this.handle == 0 ? Status.BAD_HANDLE : wait(this.handle, timeoutMs); }
+  /**
+   * await waits up to timeoutMs (FOREVER: the call's deadline) and returns
+   * the status, or PENDING (the Future is then still in flight).
+   */
+  await(timeoutMs: i32 = FOREVER): Status {
+    if (this.handle == 0) return this.status;
+    const s = wait(this.handle, timeoutMs);
+    if (s != Status.PENDING) this.complete(s);
+    return s;
+  }
+
   /** poll returns PENDING or the status, without blocking. */
-  poll(): Status { return this.handle == 0 ? Status.BAD_HANDLE : poll(this.handle); }
-  /** result copies a completed get's value into into (see resultInto). */
-  result(into: Bytes): Status { return this.handle == 0 ? Status.BAD_HANDLE : resultInto(this.handle, into); }
-  /** release frees the handle (cancelling a pending operation); a released Future can start another. */
+  poll(): Status { return this.await(0); }
+
+  /** result copies a completed get's value into into: OK, or the operation's status. */
+  result(into: Bytes): Status {
+    into.reset();
+    if (this.handle != 0) return Status.PENDING;
+    if (this.status == Status.OK) into.append(this.value);
+    return this.status;
+  }
+
+  /** release cancels an operation still in flight (in the call that started it). */
   release(): void {
     release(this.handle);
     this.handle = 0;
+    this.status = Status.BAD_HANDLE;
+  }
+
+  private complete(s: Status): void {
+    if (s == Status.OK) {
+      const r = resultInto(this.handle, this.value);
+      // A get's value, or 0 for the other operations (resultInto then
+      // reports OK too): only a failure to read it changes the status.
+      if (r != Status.OK) s = r;
+    }
+    release(this.handle);
+    this.handle = 0;
+    this.status = s;
   }
 }

@@ -27,6 +27,7 @@ function st(s: Status): string {
 }
 
 const out = new Bytes();
+const keep = new kv.Future(); // a Future kept across calls
 function finish(): i32 {
   out.reset().appendString(report);
   report = "";
@@ -132,6 +133,21 @@ export function tlsgate_on_session_fetch(): i32 {
     }
     line("over the handle limit: " + limited.toString() + " limited");
     for (let i = 0; i < 70; i++) kv.release(many[i]);
+  } else if (sid == "future1") {
+    keep.get(b("one")); // left in flight: the host releases it when the call returns
+    line("started");
+  } else if (sid == "future2") {
+    kv.put(b("one"), b("1"), 0);
+    const s = keep.get(b("one")).await();
+    const v = new Bytes();
+    line("reused in a later call: " + st(s) + " " + st(keep.result(v)) + " " + q(v.toString()));
+    const bad = new StaticArray<kv.Handle>(2);
+    bad[0] = kv.startGet(b("one"));
+    bad[1] = kv.startGet(new Bytes()); // a start that failed
+    line("await any with a failed start: " + (kv.waitAny(bad, 2) == -Status.BAD_ARGUMENT ? "BAD_ARGUMENT" : "?") +
+      " wait on nothing: " + st(kv.wait(0)));
+    kv.wait(bad[0]);
+    kv.release(bad[0]);
   } else if (sid == "log") {
     debug("debug message");
     info("info message");

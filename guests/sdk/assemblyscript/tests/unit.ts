@@ -37,6 +37,30 @@ export function testConfigValues(): void {
   assert(parseConfig(cfg(" ;\n# only a comment\n"))!.length == 0, "blank fields and comments are skipped");
 }
 
+function raw(bytes: u8[]): Bytes {
+  const b = new Bytes();
+  for (let i = 0; i < bytes.length; i++) b.appendByte(bytes[i]);
+  return b;
+}
+
+// The same cases as guests/sdk/go/config_test.go: a config that is not
+// UTF-8 is refused whatever the bytes.
+export function testConfigNotUTF8(): void {
+  const cases: u8[][] = [
+    [0x70, 0x72, 0x65, 0x66, 0x69, 0x78, 0xc3, 0x3d, 0x78], // prefix\xc3=x
+    [0x6b, 0x3d, 0x31, 0x68, 0xff], // k=1h\xff
+    [0x70, 0x3d, 0xc0, 0xb0], // overlong
+    [0x70, 0x3d, 0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+    [0x70, 0x3d, 0xed, 0xa0, 0x80], // a surrogate
+    [0x70, 0x3d, 0xe2, 0x82], // truncated
+  ];
+  for (let i = 0; i < cases.length; i++) {
+    assert(parseConfig(raw(cases[i])) === null, "case " + i.toString() + " accepted");
+    assert(configError() == "config: not valid UTF-8", "case " + i.toString() + ": " + configError());
+  }
+  assert(parseConfig(raw([0x6b, 0x3d, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80])) !== null, "valid 3- and 4-byte forms refused");
+}
+
 export function testConfigErrors(): void {
   assert(parseConfig(cfg("prefix=s/;novalue")) === null, "a field without = is an error");
   assert(configError() == 'config: "novalue" is not key=value', "error: " + configError());
@@ -66,6 +90,20 @@ export function testDurations(): void {
   dur("forever", -1);
   dur("s", -1);
   dur("3000000h", -1);
+  dur("2562047h", 9223369200000000000);
+  dur("2562048h", -1);
+  dur("9223372036854775807ns", 9223372036854775807);
+  dur("9223372036854775808ns", -1);
+  dur(".5ns.5ns", 0);
+  dur("1.0000000000000000000001s", 1000000000);
+  dur("5.s", 5000000000);
+  dur("5.", -1);
+  dur(".", -1);
+  dur("1e3s", -1);
+  dur("-0", -1);
+  dur("μs", -1);
+  dur("3μs", 3000);
+  dur("668220150835ms", 668220150835000000);
 }
 
 export function testBytes(): void {
