@@ -45,7 +45,7 @@ func TestTenantsAreLazy(t *testing.T) {
 			if _, second := resumeOnce(t, g, g.addr(), o); !second.state.DidResume {
 				t.Fatal("a lazy tenant's session does not resume")
 			}
-			g.waitStores(t) // the resumed handshake's new ticket
+			g.waitStores(t) // the first handshake's store (a resumption stores nothing)
 			var created uint64
 			for _, tn := range s.list {
 				st := tn.pool.Stats()
