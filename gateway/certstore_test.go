@@ -1,0 +1,209 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+)
+
+// certStorages returns two gateways' views of the fleet's certificate
+// storage on g's embedded NATS, each connected with the gateway role (the
+// bucket created by a deployer, as the embedding gateway does), and the
+// bucket as a deployer sees it.
+func certStorages(t *testing.T, g *Gateway, lease time.Duration) (a, b *natskv.CertStorage, raw jetstream.KeyValue) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := g.snap.Load().cfg
+	connect := func(seed string) *natskv.Client {
+		c, err := natskv.Connect(ctx, natskv.WithURL(g.NATSURL()), natskv.WithNkeySeedFile(seed), natskv.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		return c
+	}
+	raw, err := connect(cfg.NATS.Embedded.DeployerNkeyFile).CertsKV(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := certSealer{g.snap.Load().seal}
+	var st [2]*natskv.CertStorage
+	for i, owner := range []string{"gateway-a", "gateway-b"} {
+		kv, err := connect(cfg.NATS.Embedded.GatewayNkeyFile).CertsKV(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st[i] = natskv.NewCertStorage(kv, seal, owner, lease)
+	}
+	return st[0], st[1], raw
+}
+
+// TestCertStorageInNATS: what one gateway stores, another loads; private
+// keys never reach NATS in clear; directories list, stat and delete as
+// certmagic expects; and a gateway's role writes the ACME keys but still
+// not the registry's.
+func TestCertStorageInNATS(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
+	g := startGateway(t, cfg)
+	a, b, raw := certStorages(t, g, 0)
+	ctx := context.Background()
+
+	secret := []byte("-----BEGIN EC PRIVATE KEY-----\nnot really\n-----END EC PRIVATE KEY-----\n")
+	files := map[string][]byte{
+		"certificates/ca.test-directory/shop.test/shop.test.crt":  []byte("chain"),
+		"certificates/ca.test-directory/shop.test/shop.test.key":  secret,
+		"certificates/ca.test-directory/shop.test/shop.test.json": []byte("{}"),
+		"acme/ca.test-directory/users/ops@shop.test/ops.key":      secret,
+	}
+	for k, v := range files {
+		if err := a.Store(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range files {
+		got, err := b.Load(ctx, k)
+		if err != nil || !bytes.Equal(got, v) {
+			t.Errorf("Load(%s) on the other gateway = %q, %v", k, got, err)
+		}
+	}
+	lister, err := raw.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k := range lister.Keys() {
+		e, err := raw.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(e.Value(), []byte("PRIVATE KEY")) {
+			t.Errorf("NATS holds a private key in clear under %s", k)
+		}
+		n++
+	}
+	if n != len(files) {
+		t.Errorf("%d entries in the bucket, want %d", n, len(files))
+	}
+
+	if _, err := b.Load(ctx, "certificates/none"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a missing key: %v, want fs.ErrNotExist", err)
+	}
+	if !b.Exists(ctx, "certificates/ca.test-directory") || b.Exists(ctx, "certificates/other") {
+		t.Error("Exists does not tell a directory from nothing")
+	}
+	if got, err := b.List(ctx, "certificates/ca.test-directory/shop.test", false); err != nil || len(got) != 3 {
+		t.Errorf("List = %q, %v; want the three files", got, err)
+	}
+	if got, err := b.List(ctx, "certificates", false); err != nil || !slices.Equal(got, []string{"certificates/ca.test-directory"}) {
+		t.Errorf("List(certificates) = %q, %v; want its one directory", got, err)
+	}
+	if got, err := b.List(ctx, "", true); err != nil || len(got) != len(files) {
+		t.Errorf("List recursive = %q, %v", got, err)
+	}
+	if ki, err := b.Stat(ctx, "certificates/ca.test-directory/shop.test/shop.test.crt"); err != nil || !ki.IsTerminal || ki.Size != 5 || ki.Modified.IsZero() {
+		t.Errorf("Stat = %+v, %v", ki, err)
+	}
+	if ki, err := b.Stat(ctx, "certificates/ca.test-directory"); err != nil || ki.IsTerminal {
+		t.Errorf("Stat of a directory = %+v, %v", ki, err)
+	}
+	if err := b.Delete(ctx, "certificates"); err != nil {
+		t.Fatal(err)
+	}
+	if a.Exists(ctx, "certificates/ca.test-directory/shop.test/shop.test.crt") || !a.Exists(ctx, "acme") {
+		t.Error("Delete of a directory did not remove exactly what was under it")
+	}
+
+	// The gateway's role: ACME keys yes, registry keys no.
+	gw, err := natskv.Connect(ctx, natskv.WithURL(g.NATSURL()), natskv.WithNkeySeedFile(cfg.NATS.Embedded.GatewayNkeyFile), natskv.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close(ctx)
+	kv, err := gw.CertsKV(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A denied publish is never acknowledged: the put fails when its
+	// context ends, and the key must not be there.
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := kv.Put(wctx, "shop.0123456789abcdef", []byte("forged")); err == nil {
+		t.Error("a gateway's role wrote a registry certificate key")
+	}
+	if _, err := raw.Get(ctx, "shop.0123456789abcdef"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("the registry key a gateway tried to write: %v, want not found", err)
+	}
+}
+
+// TestCertStorageLocks: a lock is one holder's at a time, across gateways;
+// a holder's renewals keep it past its lease; and a lock whose holder died
+// (its entry no longer renewed) is taken over once its lease runs out.
+func TestCertStorageLocks(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
+	g := startGateway(t, cfg)
+	const lease = 1500 * time.Millisecond
+	a, b, raw := certStorages(t, g, lease)
+	ctx := context.Background()
+
+	if err := a.Lock(ctx, "issue_cert_shop.test"); err != nil {
+		t.Fatal(err)
+	}
+	// Held past several leases by renewal: b cannot take it meanwhile.
+	short, cancel := context.WithTimeout(ctx, 3*lease)
+	err := b.Lock(short, "issue_cert_shop.test")
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("b took a lock a holds: %v", err)
+	}
+	if err := a.Unlock(ctx, "issue_cert_shop.test"); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := b.Lock(wait, "issue_cert_shop.test"); err != nil {
+		t.Fatalf("b could not take the released lock: %v", err)
+	}
+	if err := b.Unlock(ctx, "issue_cert_shop.test"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A gateway killed mid-issuance leaves its lock entry behind, renewed
+	// no more: the other takes it over once the lease it wrote runs out.
+	dead, _ := json.Marshal(map[string]any{"owner": "killed", "expires": time.Now().Add(lease)})
+	if _, err := raw.Create(ctx, natskvLockKey("issue_cert_other.test"), dead); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := a.Lock(wait, "issue_cert_other.test"); err != nil {
+		t.Fatalf("the lock of a dead holder was never taken over: %v", err)
+	}
+	if took := time.Since(start); took < lease/2 {
+		t.Errorf("a live-looking lock was taken after %v, before its lease ran out", took)
+	}
+	if err := a.Unlock(ctx, "issue_cert_other.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Unlock(ctx, "issue_cert_other.test"); err == nil {
+		t.Error("Unlock of a lock not held succeeded")
+	}
+}
+
+// natskvLockKey is the bucket key of a lock, as natskv.CertStorage names it
+// (its key layout is what other gateways of the fleet read).
+func natskvLockKey(name string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return "acme.v1." + enc([]byte("locks")) + "." + enc([]byte(name))
+}
