@@ -246,3 +246,49 @@ func (r *router) route(serverName string) (*tenant, error) {
 	}
 	return nil, fmt.Errorf("%w: %q", errNoServerName, serverName)
 }
+
+// certExpiresSoon is how long before its end a certificate is warned of.
+const certExpiresSoon = 30 * 24 * time.Hour
+
+// certValidityWarnings says what is wrong or about to be with leaf's
+// validity at now: expired, not valid yet, or ending within certExpiresSoon.
+func certValidityWarnings(leaf *x509.Certificate, now time.Time) []string {
+	switch {
+	case now.After(leaf.NotAfter):
+		return []string{"expired on " + leaf.NotAfter.UTC().Format(time.DateOnly) + ": clients refuse it"}
+	case now.Before(leaf.NotBefore):
+		return []string{"is not valid before " + leaf.NotBefore.UTC().Format(time.RFC3339) + ": clients refuse it until then"}
+	case leaf.NotAfter.Sub(now) < certExpiresSoon:
+		days := int(leaf.NotAfter.Sub(now).Hours() / 24)
+		return []string{fmt.Sprintf("expires in %d day(s), on %s", days, leaf.NotAfter.UTC().Format(time.DateOnly))}
+	}
+	return nil
+}
+
+// certNamesCover checks that leaf names every server name (all), or at
+// least one of them; a wildcard server name needs the same wildcard.
+func certNamesCover(leaf *x509.Certificate, serverNames []string, all bool) error {
+	var missing []string
+	for _, n := range serverNames {
+		if leaf.VerifyHostname(n) != nil {
+			missing = append(missing, n)
+		}
+	}
+	switch {
+	case len(serverNames) == 0 || len(missing) == 0:
+		return nil
+	case all:
+		return fmt.Errorf("the certificate (names %q) does not cover server_names %q", certNameList(leaf), missing)
+	case len(missing) == len(serverNames):
+		return fmt.Errorf("the certificate (names %q) covers none of the tenant's server_names", certNameList(leaf))
+	}
+	return nil
+}
+
+func certNameList(leaf *x509.Certificate) []string {
+	names := slices.Clone(leaf.DNSNames)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}

@@ -79,6 +79,9 @@ func describeTenant(path string, t *tenant) []string {
 		out = append(out, fmt.Sprintf("%s (%s): certificate %s, valid until %s", path, t.name, c.CertFile,
 			t.cert.Leaf.NotAfter.UTC().Format(time.DateOnly)))
 	}
+	for _, w := range t.warnings {
+		out = append(out, "warning: "+w)
+	}
 	switch {
 	case t.cfg.Guest == nil:
 		out = append(out, fmt.Sprintf("%s (%s): no guest: stateless tickets", path, t.name))

@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+)
 
 // stateCollector reports gauges read at scrape time from the serving
 // snapshot and the NATS client, so they can never drift from the truth.
@@ -15,6 +19,7 @@ type stateCollector struct {
 	shared    *prometheus.Desc
 	nearOps   *prometheus.Desc
 	nearSize  *prometheus.Desc
+	expiry    *prometheus.Desc
 }
 
 func newStateCollector(g *Gateway) *stateCollector {
@@ -39,6 +44,9 @@ func newStateCollector(g *Gateway) *stateCollector {
 			[]string{"result"}, nil),
 		nearSize: prometheus.NewDesc("tlsgate_kv_near_cache_bytes",
 			"Bytes of sessions held by the near cache.", nil, nil),
+		expiry: prometheus.NewDesc("tlsgate_certificate_expiry_timestamp_seconds",
+			"When each certificate a tenant serves stops being valid (its NotAfter), in Unix seconds, by tenant and certificate name; a registry tenant's once it has been loaded.",
+			[]string{"tenant", "name"}, nil),
 		trips: prometheus.NewDesc("tlsgate_kv_breaker_trips_total",
 			"Times NATS stopped answering key-value operations while connected (the breaker opened).", nil, nil),
 	}
@@ -55,12 +63,14 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.shared
 	ch <- c.nearOps
 	ch <- c.nearSize
+	ch <- c.expiry
 }
 
 // Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if s := c.g.snap.Load(); s != nil {
 		for _, t := range s.list {
+			c.certificates(ch, t)
 			if t.pool == nil {
 				continue
 			}
@@ -97,6 +107,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.nearOps, prometheus.CounterValue, float64(st.Misses), "miss")
 			ch <- prometheus.MustNewConstMetric(c.nearOps, prometheus.CounterValue, float64(st.Evictions), "evicted")
 			ch <- prometheus.MustNewConstMetric(c.nearSize, prometheus.GaugeValue, float64(st.Bytes))
+		}
+	}
+}
+
+// certificates reports when each certificate t serves expires.
+func (c *stateCollector) certificates(ch chan<- prometheus.Metric, t *tenant) {
+	for _, lc := range t.certs {
+		if lc.cert.Leaf != nil {
+			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(lc.cert.Leaf.NotAfter.Unix()), t.name, lc.name)
+		}
+	}
+	if t.regCert != nil {
+		if certs := t.regCert.certs.Load(); certs != nil && len(*certs) > 0 && (*certs)[0].Leaf != nil {
+			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64((*certs)[0].Leaf.NotAfter.Unix()), t.name, config.DefaultCertificateName)
 		}
 	}
 }

@@ -44,6 +44,7 @@ type tenant struct {
 	upSessions *upstreamSessions // an https:// upstream's sessions; else nil
 	regCert    *registryCert     // a registry tenant's certificate in NATS, loaded on first use; else nil
 	doc        []byte            // a registry tenant's document as the registry holds it; nil for a file tenant
+	warnings   []string          // what check warns of (certificates expired, not yet valid, or expiring soon)
 	pool       *wasmhost.Pool    // nil: stateless tickets
 	module     *moduleRef
 	guest      *guestShare // what owns pool and module; nil without a guest
@@ -501,6 +502,19 @@ func (g *Gateway) tenantCertificates(t *tenant, dataDir, path string, old *tenan
 		lc, err := g.tenantCertificate(dataDir, tc, s.Name, s.Certificate, at, old)
 		if err != nil {
 			return err
+		}
+		if leaf := lc.cert.Leaf; leaf != nil && !s.SelfSigned {
+			if !s.SkipNameCheck {
+				if err := certNamesCover(leaf, tc.ServerNames, i == 0); err != nil {
+					return fmt.Errorf("gateway: %s: %w (skip_name_check: true serves it anyway)", at, err)
+				}
+			}
+			for _, w := range certValidityWarnings(leaf, time.Now()) {
+				t.warnings = append(t.warnings, at+": "+w)
+				if !g.dryRun {
+					g.log.Warn("certificate "+w, "tenant", tc.Name, "certificate", s.Name, "at", at)
+				}
+			}
 		}
 		t.certs = append(t.certs, lc)
 		if lc.cert.Certificate != nil { // a dry run leaves a missing self-signed one out

@@ -312,6 +312,10 @@ type Certificate struct {
 	SelfSigned bool `koanf:"self_signed"`
 	// KeyType of a generated certificate: "ecdsa" (P-256, default) or "rsa" (2048).
 	KeyType string `koanf:"key_type"`
+	// SkipNameCheck serves a certificate from files that does not cover
+	// the tenant's server names (the default certificate must cover every
+	// one, a further certificate at least one; refused otherwise).
+	SkipNameCheck bool `koanf:"skip_name_check"`
 	// NATS is set by tlsgate tenant put in a registry tenant's document:
 	// the SHA-256 of its certificate entry in the registry, which holds the
 	// chain and the private key, sealed. Never written by hand.
