@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -125,5 +126,42 @@ func TestCertificateExpiryMetric(t *testing.T) {
 		if got != float64(want.Unix()) {
 			t.Errorf("expiry of %s = %v, want %v", name, got, want.Unix())
 		}
+	}
+}
+
+// A certificate renewed on disk (key and certificate replaced by rename, as
+// certbot and most tools do) is served without a SIGHUP, and no handshake
+// fails while it is swapped in.
+func TestRenewedCertificateFileIsServed(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	c := writeCert(t, dir, "a", []string{"a.test"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	g := startGateway(t, testConfig(t, config.Tenant{Name: "a", ServerNames: []string{"a.test"}, Certificate: c, Upstream: config.BuiltinUpstream}))
+	old := dial(t, g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13}).state.PeerCertificates[0].SerialNumber
+
+	// The renewal: new files beside the old ones, renamed over them.
+	next := writeCert(t, dir, "a.new", []string{"a.test"}, now.Add(-time.Hour), now.Add(180*24*time.Hour))
+	if err := os.Rename(next.KeyFile, c.KeyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next.CertFile, c.CertFile); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for dials := 0; ; dials++ {
+		v, err := tryDial(g.addr(), clientOpts{sni: "a.test", version: tls.VersionTLS13})
+		if err != nil {
+			t.Fatalf("handshake %d failed while the certificate was swapped: %v", dials, err)
+		}
+		if v.state.PeerCertificates[0].SerialNumber.Cmp(old) != 0 {
+			break // the renewed certificate
+		}
+		if time.Now().After(deadline) || dials > 5000 {
+			t.Fatalf("the renewed certificate was not served after %d handshakes", dials)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := g.snap.Load().tenant("a").cert.Leaf.NotAfter; got.Sub(now) < 170*24*time.Hour {
+		t.Errorf("serving a certificate ending %v, want the renewed one", got)
 	}
 }

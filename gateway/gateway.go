@@ -51,6 +51,7 @@ type Gateway struct {
 	reloadMu  sync.Mutex
 	retiring  sync.WaitGroup // old snapshots being drained and closed
 	guests    guestWatch
+	certFiles certWatch
 	listeners []*listener
 	admin     *adminServer
 
@@ -116,6 +117,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	g.migrateBuckets()
 	g.guests.g = g
 	g.guests.ensure(s)
+	g.certFiles.g = g
+	g.certFiles.ensure(s)
 	if cfg.Registry.Enabled {
 		g.startRegistry()
 		select {
@@ -298,6 +301,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	}
 	g.snap.Store(s)
 	g.guests.ensure(s)
+	g.certFiles.ensure(s)
 	if g.registry != nil {
 		g.registry.retryRefused(s.dropped) // and any refused before: the file may have freed their names
 	}
