@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"path/filepath"
 	"sync"
 	"time"
@@ -112,29 +111,6 @@ func (cw *certWatch) events() {
 }
 
 func (cw *certWatch) reloader() {
-	g := cw.g
-	for {
-		select {
-		case <-g.ctx.Done():
-			return
-		case <-cw.pending:
-		}
-		select {
-		case <-g.ctx.Done():
-			return
-		case <-time.After(certWatchDebounce):
-		}
-		select { // the writes that came during the wait belong to this reload
-		case <-cw.pending:
-		default:
-		}
-		ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
-		err := g.reloadCurrent(ctx)
-		cancel()
-		if err != nil {
-			g.log.Error("a changed certificate file was refused: the previous certificate keeps serving", "err", err)
-			continue
-		}
-		g.log.Info("certificate files changed: reloaded")
-	}
+	cw.g.reloadOnPoke(cw.pending, certWatchDebounce,
+		"a changed certificate file was refused: the previous certificate keeps serving", "certificate files changed: reloaded")
 }

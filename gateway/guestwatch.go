@@ -104,23 +104,37 @@ func (w *guestWatch) poke() {
 }
 
 func (w *guestWatch) reloader() {
-	g := w.g
+	w.g.reloadOnPoke(w.pending, guestWatchDebounce, "deployed guest module refused: the previous one keeps serving", "")
+}
+
+// reloadOnPoke reloads the configuration in force debounce after each poke
+// of pending (the pokes meanwhile coalesced into that reload), for the
+// gateway's lifetime, logging refused when a reload is refused and ok (if
+// not empty) when one succeeds.
+func (g *Gateway) reloadOnPoke(pending chan struct{}, debounce time.Duration, refused, ok string) {
 	for {
 		select {
 		case <-g.ctx.Done():
 			return
-		case <-w.pending:
+		case <-pending:
 		}
 		select {
 		case <-g.ctx.Done():
 			return
-		case <-time.After(guestWatchDebounce):
+		case <-time.After(debounce):
+		}
+		select { // what came during the wait belongs to this reload
+		case <-pending:
+		default:
 		}
 		ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
 		err := g.reloadCurrent(ctx)
 		cancel()
-		if err != nil {
-			g.log.Error("deployed guest module refused: the previous one keeps serving", "err", err)
+		switch {
+		case err != nil:
+			g.log.Error(refused, "err", err)
+		case ok != "":
+			g.log.Info(ok)
 		}
 	}
 }
