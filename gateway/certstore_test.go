@@ -37,7 +37,7 @@ func certStorages(t *testing.T, g *Gateway, lease time.Duration) (a, b *natskv.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	seal := certSealer{g.snap.Load().seal}
+	seal := certSealer{g.currentSealer}
 	var st [2]*natskv.CertStorage
 	for i, owner := range []string{"gateway-a", "gateway-b"} {
 		kv, err := connect(cfg.NATS.Embedded.GatewayNkeyFile).CertsKV(ctx, false)

@@ -73,6 +73,9 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 func describeTenant(path string, t *tenant) []string {
 	var out []string
 	switch c := t.cfg.Certificate; {
+	case c.ACME != nil:
+		out = append(out, fmt.Sprintf("%s (%s): certificate for %v obtained and renewed by ACME from %s, kept in NATS (not contacted by check)",
+			path, t.name, t.cfg.ServerNames, c.ACME.CA))
 	case c.SelfSigned:
 		out = append(out, fmt.Sprintf("%s (%s): self-signed certificate (generated at start if missing)", path, t.name))
 	default:

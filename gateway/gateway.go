@@ -52,6 +52,8 @@ type Gateway struct {
 	retiring  sync.WaitGroup // old snapshots being drained and closed
 	guests    guestWatch
 	certFiles certWatch
+	acmeMu    sync.Mutex
+	acme      *acmeManager // made when a tenant first uses certificate.acme
 	listeners []*listener
 	admin     *adminServer
 
@@ -393,6 +395,11 @@ func (g *Gateway) Close(ctx context.Context) error {
 		// too, not just the streams.
 		stop := context.AfterFunc(ctx, g.cancel)
 		defer stop()
+		g.acmeMu.Lock()
+		if g.acme != nil {
+			g.acme.cache.Stop() // certmagic's renewal and maintenance
+		}
+		g.acmeMu.Unlock()
 		var errs []error
 		var wg sync.WaitGroup
 		var cut atomic.Bool

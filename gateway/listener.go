@@ -187,7 +187,10 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 		}
 		cfg.Certificates = certs
 	}
-	if t.picker {
+	switch {
+	case t.acme != nil:
+		cfg.GetCertificate = acmeGetCertificate(t.acme)
+	case t.picker:
 		names, in := registryCertNames, []byte(nil)
 		if t.regCert == nil {
 			names, in = t.names, t.certIn
@@ -245,6 +248,10 @@ func (l *listener) handle(raw *trackedConn) {
 		l.g.stores.enqueue(p)
 	}
 	cs.pending = nil
+	if st.NegotiatedProtocol == acmeProtocol {
+		tc.Close() // a CA's TLS-ALPN-01 validation: the handshake was all it wanted
+		return
+	}
 	if cs.t.tcpAddr != "" {
 		l.tcp.serve(l.g.ctx, tc, cs.t.tcpAddr, l.g.log)
 		return

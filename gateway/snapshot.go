@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/certmagic"
+
 	"github.com/tlsgate/tlsgate/abi"
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/gateway/natskv"
@@ -45,6 +47,7 @@ type tenant struct {
 	regCert    *registryCert     // a registry tenant's certificate in NATS, loaded on first use; else nil
 	doc        []byte            // a registry tenant's document as the registry holds it; nil for a file tenant
 	warnings   []string          // what check warns of (certificates expired, not yet valid, or expiring soon)
+	acme       *certmagic.Config // the tenant's certificate is obtained by ACME; nil otherwise
 	pool       *wasmhost.Pool    // nil: stateless tickets
 	module     *moduleRef
 	guest      *guestShare // what owns pool and module; nil without a guest
@@ -336,7 +339,17 @@ func registryPath(name string) string { return "registry[" + name + "]" }
 func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config.Tenant, path string, old *tenant, sources moduleSources) (*tenant, error) {
 	t := &tenant{name: tc.Name, cfg: tc, policy: statelessTickets{}}
 	t.tlsBase = &tls.Config{MinVersion: tls.VersionTLS12}
-	if digest := tc.Certificate.NATS; digest != "" {
+	if tc.Certificate.ACME != nil {
+		if !g.dryRun {
+			m, err := g.acmeManager(ctx)
+			if err == nil {
+				t.acme, err = m.tenant(tc, listenPort(cfg))
+			}
+			if err != nil {
+				return t, fmt.Errorf("gateway: %s.certificate.acme: %w", path, err)
+			}
+		}
+	} else if digest := tc.Certificate.NATS; digest != "" {
 		// In NATS: loaded on the first handshake for one of its names.
 		t.regCert = &registryCert{tenant: tc.Name, digest: digest}
 		if old != nil && old.regCert != nil && old.regCert.digest == digest {
@@ -375,6 +388,9 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		}
 		t.handler = newReverseProxy(tc.Name, u, tlsConf, cfg.Limits, g.metrics, g.log)
 		t.tlsBase.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if tc.Certificate.ACME != nil {
+		t.tlsBase.NextProtos = append(slices.Clone(t.tlsBase.NextProtos), acmeProtocol)
 	}
 	if tc.Guest == nil {
 		return t, nil

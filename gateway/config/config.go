@@ -316,11 +316,31 @@ type Certificate struct {
 	// the tenant's server names (the default certificate must cover every
 	// one, a further certificate at least one; refused otherwise).
 	SkipNameCheck bool `koanf:"skip_name_check"`
+	// ACME obtains and renews the certificate from an ACME CA (Let's
+	// Encrypt by default) for the tenant's server names, kept in NATS for
+	// the whole fleet; it excludes the other fields.
+	ACME *ACME `koanf:"acme"`
 	// NATS is set by tlsgate tenant put in a registry tenant's document:
 	// the SHA-256 of its certificate entry in the registry, which holds the
 	// chain and the private key, sealed. Never written by hand.
 	NATS string `koanf:"nats"`
 }
+
+// ACME is a tenant's automatic certificate.
+type ACME struct {
+	// Email is the ACME account's contact (the CA writes about expiry
+	// and revocation); may be empty.
+	Email string `koanf:"email"`
+	// CA is the ACME directory URL. Default: Let's Encrypt's production
+	// directory.
+	CA string `koanf:"ca"`
+	// CARootFile is a PEM file of the roots the CA's own HTTPS certificate
+	// chains to, for a private CA; empty: the system's roots.
+	CARootFile string `koanf:"ca_root_file"`
+}
+
+// DefaultACMECA is Let's Encrypt's production directory.
+const DefaultACMECA = "https://acme-v02.api.letsencrypt.org/directory"
 
 // DefaultCertificateName names a tenant's Certificate among its
 // Certificates.

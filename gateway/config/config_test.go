@@ -161,6 +161,22 @@ func TestLoadInvalid(t *testing.T) {
 			return s + "nats: {embedded: {listen: \"127.0.0.1:4222\", users: [{nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4, role: admin}]}}\n"
 		},
 			`nats.embedded.users[0].role: "admin" is not one of gateway, deployer`},
+		{"acme with a certificate file", func(s string) string {
+			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {cert_file: b.crt, key_file: b.key, acme: {}}", 1)
+		},
+			`tenants[1].certificate: acme excludes self_signed, cert_file, key_file and nats`},
+		{"acme for a wildcard name", func(s string) string {
+			return strings.Replace(s, "certificate: {self_signed: true}", "certificate: {acme: {email: ops@a.test}}", 1)
+		},
+			`an ACME certificate is obtained for exact names (TLS-ALPN-01); wildcard names need DNS-01`},
+		{"acme ca not https", func(s string) string {
+			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {acme: {ca: \"http://ca.test/dir\"}}", 1)
+		},
+			`tenants[1].certificate.acme.ca: "http://ca.test/dir" is not an https:// ACME directory URL`},
+		{"acme bad email", func(s string) string {
+			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {acme: {email: ops}}", 1)
+		},
+			`tenants[1].certificate.acme.email: "ops" is not an email address`},
 		{"nkey file without url", func(s string) string { return s + "nats: {nkey_file: gw.nk}\n" },
 			`nats.nkey_file: needs nats.url`},
 		{"bad listener", func(s string) string { return strings.Replace(s, "127.0.0.1:8443", "127.0.0.1", 1) },

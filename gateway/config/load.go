@@ -255,6 +255,9 @@ func (t *Tenant) FillDefaults() {
 	if t.Certificate.SelfSigned && t.Certificate.KeyType == "" {
 		t.Certificate.KeyType = "ecdsa"
 	}
+	if a := t.Certificate.ACME; a != nil && a.CA == "" {
+		a.CA = DefaultACMECA
+	}
 	for i := range t.Certificates {
 		if c := &t.Certificates[i].Certificate; c.SelfSigned && c.KeyType == "" {
 			c.KeyType = "ecdsa"
@@ -340,6 +343,9 @@ func (c *Config) resolveTenantPaths(base string) {
 		t := &c.Tenants[i]
 		abs(&t.Certificate.CertFile)
 		abs(&t.Certificate.KeyFile)
+		if t.Certificate.ACME != nil {
+			abs(&t.Certificate.ACME.CARootFile)
+		}
 		abs(&t.UpstreamCAFile)
 		for j := range t.Certificates {
 			abs(&t.Certificates[j].CertFile)

@@ -423,6 +423,8 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 	}
 	cert := t.Certificate
 	switch {
+	case cert.ACME != nil:
+		checkACME(p, at, *t, registry)
 	case cert.NATS != "" && !registry:
 		p.add(at("certificate.nats"), "only in a tenant registry document (tlsgate tenant put sets it)")
 	case kind == registryInput && cert.NATS != "":
@@ -598,6 +600,8 @@ func checkNamedCertificates(p *problems, at string, certs []NamedCertificate) {
 			seen[c.Name] = i
 		}
 		switch {
+		case c.ACME != nil:
+			p.add(ci+".acme", "only the tenant's certificate may be obtained by ACME")
 		case c.NATS != "":
 			p.add(ci+".nats", "only a registry tenant's certificate is in NATS")
 		case c.SelfSigned && (c.CertFile != "" || c.KeyFile != ""):
@@ -608,5 +612,30 @@ func checkNamedCertificates(p *problems, at string, certs []NamedCertificate) {
 		if c.SelfSigned && c.KeyType != "ecdsa" && c.KeyType != "rsa" {
 			p.add(ci+".key_type", "%q is not one of ecdsa, rsa", c.KeyType)
 		}
+	}
+}
+
+// checkACME checks a tenant certificate obtained by ACME.
+func checkACME(p *problems, at func(string) string, t Tenant, registry bool) {
+	c := t.Certificate
+	a := c.ACME
+	switch {
+	case registry:
+		p.add(at("certificate.acme"), "only in tenant files for now")
+	case c.SelfSigned || c.CertFile != "" || c.KeyFile != "" || c.NATS != "":
+		p.add(at("certificate"), "acme excludes self_signed, cert_file, key_file and nats")
+	case len(t.ServerNames) == 0:
+		p.add(at("server_names"), "an ACME certificate needs the names to obtain it for")
+	}
+	for j, n := range t.ServerNames {
+		if strings.HasPrefix(n, "*.") {
+			p.add(fmt.Sprintf("%s[%d]", at("server_names"), j), "%q: an ACME certificate is obtained for exact names (TLS-ALPN-01); wildcard names need DNS-01 or on-demand issuance, not supported yet", n)
+		}
+	}
+	if u, err := url.Parse(a.CA); err != nil || u.Scheme != "https" || u.Host == "" {
+		p.add(at("certificate.acme.ca"), "%q is not an https:// ACME directory URL", a.CA)
+	}
+	if a.Email != "" && !strings.Contains(a.Email, "@") {
+		p.add(at("certificate.acme.email"), "%q is not an email address", a.Email)
 	}
 }

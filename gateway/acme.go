@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3"
+	"go.uber.org/zap"
+
+	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
+)
+
+// acmeProtocol is the ALPN protocol of TLS-ALPN-01 challenges (RFC 8737):
+// an ACME tenant's listener offers it, and a connection that negotiated it
+// is closed after the handshake.
+const acmeProtocol = acmez.ACMETLS1Protocol
+
+// acmeManager obtains and renews the certificates of the tenants with
+// certificate.acme, through certmagic, with one certificate store for the
+// fleet in NATS (natskv.CertStorage): the gateway that takes a name's lock
+// obtains its certificate, and every gateway of the fleet loads it from
+// there. TLS-ALPN-01 challenges are answered by the tenants' own listeners
+// (the CA connects to the name on the listener's port; certmagic's
+// GetCertificate serves the challenge certificate), so no other port is
+// needed.
+type acmeManager struct {
+	g       *Gateway
+	cache   *certmagic.Cache
+	storage *natskv.CertStorage
+
+	mu      sync.Mutex
+	configs map[string]*acmeTenant // by tenant name
+}
+
+// acmeTenant is one tenant's certmagic configuration and what it manages.
+type acmeTenant struct {
+	settings config.ACME
+	names    []string
+	cm       *certmagic.Config
+}
+
+// acmeRenewCheck is how often certmagic looks for certificates to renew
+// (a third of their lifetime before they end); tests shorten it.
+var acmeRenewCheck = certmagic.DefaultRenewCheckInterval
+
+// acme returns the gateway's ACME manager, made on first use: it needs
+// NATS (the certificate bucket; the embedding gateway creates it).
+func (g *Gateway) acmeManager(ctx context.Context) (*acmeManager, error) {
+	g.acmeMu.Lock()
+	defer g.acmeMu.Unlock()
+	if g.acme != nil {
+		return g.acme, nil
+	}
+	if g.kv == nil {
+		return nil, fmt.Errorf("ACME certificates are kept in NATS, which this gateway does not use")
+	}
+	kv, err := g.kv.CertsKV(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("the fleet's certificate bucket %s: %w", natskv.CertsBucket, err)
+	}
+	m := &acmeManager{g: g, configs: map[string]*acmeTenant{}}
+	m.storage = natskv.NewCertStorage(kv, certSealer{g.currentSealer}, "gateway-"+strconv.Itoa(int(g.origin)), 0)
+	m.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(c certmagic.Certificate) (*certmagic.Config, error) {
+			if at := m.forNames(c.Names); at != nil {
+				return at.cm, nil
+			}
+			return nil, fmt.Errorf("no ACME tenant serves %v", c.Names)
+		},
+		RenewCheckInterval: acmeRenewCheck,
+		Logger:             zap.NewNop(),
+	})
+	g.acme = m
+	return m, nil
+}
+
+// forNames returns the tenant configuration managing any of names.
+func (m *acmeManager) forNames(names []string) *acmeTenant {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, at := range m.configs {
+		for _, n := range at.names {
+			for _, want := range names {
+				if n == want {
+					return at
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// tenant returns the certmagic configuration of tenant tc, starting to
+// manage its names (obtaining a certificate in the background if the
+// fleet's store has none, renewing it before it ends). The same settings
+// and names keep the configuration already managing them.
+func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Config, error) {
+	a := *tc.Certificate.ACME
+	m.mu.Lock()
+	if at, ok := m.configs[tc.Name]; ok && at.settings == a && slicesEqual(at.names, tc.ServerNames) {
+		m.mu.Unlock()
+		return at.cm, nil
+	}
+	m.mu.Unlock()
+	var roots *x509.CertPool
+	if a.CARootFile != "" {
+		pem, err := os.ReadFile(a.CARootFile)
+		if err != nil {
+			return nil, err
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_root_file %s holds no PEM certificate", a.CARootFile)
+		}
+	}
+	cm := certmagic.New(m.cache, certmagic.Config{Storage: m.storage, Logger: zap.NewNop()})
+	issuer := certmagic.NewACMEIssuer(cm, certmagic.ACMEIssuer{
+		CA: a.CA, Email: a.Email, Agreed: true, TrustedRoots: roots,
+		DisableHTTPChallenge: true, // TLS-ALPN-01 on the tenant's own listener
+		// certmagic would start a challenge listener of its own on this
+		// address if it were free; the listener's port is ours, so it
+		// finds it taken and leaves the challenge to GetCertificate.
+		ListenHost: "127.0.0.1", AltTLSALPNPort: listenPort,
+		Logger: zap.NewNop(),
+	})
+	cm.Issuers = []certmagic.Issuer{issuer}
+	at := &acmeTenant{settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm}
+	m.mu.Lock()
+	m.configs[tc.Name] = at
+	m.mu.Unlock()
+	if err := cm.ManageAsync(m.g.ctx, tc.ServerNames); err != nil {
+		return nil, err
+	}
+	return cm, nil
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// listenPort is the port of the gateway's first listener, as configured.
+func listenPort(cfg *config.Config) int {
+	if len(cfg.Listeners) == 0 {
+		return 443
+	}
+	_, p, err := net.SplitHostPort(cfg.Listeners[0].Address)
+	if err != nil {
+		return 443
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// acmeGetCertificate is an ACME tenant's GetCertificate: the challenge
+// certificate for a TLS-ALPN-01 validation, else the tenant's certificate
+// (an error, and a failed handshake, until the first one is obtained).
+func acmeGetCertificate(cm *certmagic.Config) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return cm.GetCertificate
+}
