@@ -82,6 +82,13 @@ func (g *Gateway) acmeManager(ctx context.Context) (*acmeManager, error) {
 	return m, nil
 }
 
+// acmeNow is the ACME manager if one was made, else nil.
+func (g *Gateway) acmeNow() *acmeManager {
+	g.acmeMu.Lock()
+	defer g.acmeMu.Unlock()
+	return g.acme
+}
+
 // forNames returns the tenant configuration managing any of names.
 func (m *acmeManager) forNames(names []string) *acmeTenant {
 	m.mu.Lock()

@@ -136,8 +136,8 @@ func TestACMECertificateFromPebble(t *testing.T) {
 	if err := leaf.VerifyHostname("shop.acme.test"); err != nil {
 		t.Fatal(err)
 	}
-	if n := p.ca.GetNumberOfRootCerts(); n < 1 {
-		t.Fatal("Pebble has no root")
+	if got := gaugeValue(t, gA, "tlsgate_certificate_expiry_timestamp_seconds"); got != float64(leaf.NotAfter.Unix()) {
+		t.Errorf("tlsgate_certificate_expiry_timestamp_seconds = %v, want the served certificate's %v", got, leaf.NotAfter.Unix())
 	}
 
 	cfgB := testConfig(t, tenant)

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
@@ -116,6 +118,19 @@ func (c *stateCollector) certificates(ch chan<- prometheus.Metric, t *tenant) {
 	for _, lc := range t.certs {
 		if lc.cert.Leaf != nil {
 			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(lc.cert.Leaf.NotAfter.Unix()), t.name, lc.name)
+		}
+	}
+	if t.acme != nil && len(t.cfg.ServerNames) > 0 {
+		if m := c.g.acmeNow(); m != nil {
+			var end time.Time
+			for _, cert := range m.cache.AllMatchingCertificates(t.cfg.ServerNames[0]) {
+				if cert.Leaf != nil && cert.Leaf.NotAfter.After(end) {
+					end = cert.Leaf.NotAfter
+				}
+			}
+			if !end.IsZero() {
+				ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(end.Unix()), t.name, config.DefaultCertificateName)
+			}
 		}
 	}
 	if t.regCert != nil {
