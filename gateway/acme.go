@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/gateway/natskv"
@@ -112,7 +114,7 @@ func (m *acmeManager) forNames(names []string) *acmeTenant {
 func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Config, error) {
 	a := *tc.Certificate.ACME
 	m.mu.Lock()
-	if at, ok := m.configs[tc.Name]; ok && at.settings == a && slicesEqual(at.names, tc.ServerNames) {
+	if at, ok := m.configs[tc.Name]; ok && sameACME(at.settings, a) && slicesEqual(at.names, tc.ServerNames) {
 		m.mu.Unlock()
 		return at.cm, nil
 	}
@@ -139,12 +141,23 @@ func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Confi
 		Logger: zap.NewNop(),
 	})
 	cm.Issuers = []certmagic.Issuer{issuer}
+	var exact []string
+	for _, n := range tc.ServerNames {
+		if !strings.HasPrefix(n, "*.") {
+			exact = append(exact, n)
+		}
+	}
+	if o := a.OnDemand; o != nil {
+		cm.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: onDemandPolicy(tc.ServerNames, o, m.g.metrics, tc.Name)}
+	}
 	at := &acmeTenant{settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm}
 	m.mu.Lock()
 	m.configs[tc.Name] = at
 	m.mu.Unlock()
-	if err := cm.ManageAsync(m.g.ctx, tc.ServerNames); err != nil {
-		return nil, err
+	if len(exact) > 0 {
+		if err := cm.ManageAsync(m.g.ctx, exact); err != nil {
+			return nil, err
+		}
 	}
 	return cm, nil
 }
@@ -179,4 +192,58 @@ func listenPort(cfg *config.Config) int {
 // (an error, and a failed handshake, until the first one is obtained).
 func acmeGetCertificate(cm *certmagic.Config) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return cm.GetCertificate
+}
+
+// sameACME reports whether two tenants' ACME settings are the same.
+func sameACME(a, b config.ACME) bool {
+	if (a.OnDemand == nil) != (b.OnDemand == nil) {
+		return false
+	}
+	if a.OnDemand != nil && (!slicesEqual(a.OnDemand.Allow, b.OnDemand.Allow) ||
+		a.OnDemand.PerMinute != b.OnDemand.PerMinute || a.OnDemand.Burst != b.OnDemand.Burst) {
+		return false
+	}
+	a.OnDemand, b.OnDemand = nil, nil
+	return a == b
+}
+
+// onDemandPolicy decides whether name may be issued during a handshake: a
+// tenant's wildcard server name must match it, so must an entry of the
+// allow list, and the tenant's rate must not be spent; every decision is
+// counted in tlsgate_acme_on_demand_total{tenant,decision}.
+func onDemandPolicy(serverNames []string, o *config.OnDemand, m *metrics, tenant string) func(context.Context, string) error {
+	limit := rate.NewLimiter(rate.Limit(float64(o.PerMinute)/60), o.Burst)
+	return func(_ context.Context, name string) error {
+		name = strings.ToLower(strings.TrimSuffix(name, "."))
+		decision := "issued"
+		var err error
+		switch {
+		case !nameMatches(serverNames, name, true):
+			decision, err = "not_served", fmt.Errorf("%q is none of tenant %s's wildcard names", name, tenant)
+		case !nameMatches(o.Allow, name, false):
+			decision, err = "not_allowed", fmt.Errorf("%q is not in tenant %s's on_demand.allow", name, tenant)
+		case !limit.Allow():
+			decision, err = "rate_limited", fmt.Errorf("tenant %s's on-demand rate (%d per minute) is spent", tenant, o.PerMinute)
+		}
+		m.onDemand.WithLabelValues(tenant, decision).Inc()
+		return err
+	}
+}
+
+// nameMatches reports whether name is one of patterns: an exact name, or
+// "*.rest" matching one label before rest; wildcardsOnly ignores exact
+// patterns (those are issued at start, not on demand).
+func nameMatches(patterns []string, name string, wildcardsOnly bool) bool {
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		if rest, ok := strings.CutPrefix(p, "*."); ok {
+			label, after, found := strings.Cut(name, ".")
+			if found && label != "" && after == rest {
+				return true
+			}
+		} else if !wildcardsOnly && p == name {
+			return true
+		}
+	}
+	return false
 }

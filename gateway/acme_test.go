@@ -195,3 +195,43 @@ func TestACMERenewalUnderLoad(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestACMEOnDemand: a tenant with a wildcard server name obtains a
+// certificate for a name under it during that name's first handshake, only
+// for names its policy allows and within its rate; refused names reach no
+// CA, their handshakes fail, and each decision is counted.
+func TestACMEOnDemand(t *testing.T) {
+	p := startPebble(t, 0)
+	tenant := config.Tenant{Name: "w", ServerNames: []string{"*.w.acme.test"}, Upstream: config.BuiltinUpstream,
+		Certificate: config.Certificate{ACME: &config.ACME{CA: p.url, CARootFile: p.rootFile,
+			OnDemand: &config.OnDemand{Allow: []string{"a.w.acme.test", "b.w.acme.test"}, PerMinute: 1, Burst: 1}}}}
+	g := startGateway(t, testConfig(t, tenant))
+	p.validateOn(t, g.Addrs()[0].(*net.TCPAddr).Port)
+	roots := p.roots()
+	decisions := func(d string) float64 {
+		return counterValueFor(t, g, "tlsgate_acme_on_demand_total", map[string]string{"tenant": "w", "decision": d})
+	}
+
+	leaf, err := verifiedLeaf(g, "a.w.acme.test", roots)
+	if err != nil {
+		t.Fatalf("the first handshake for an allowed name: %v", err)
+	}
+	if err := leaf.VerifyHostname("a.w.acme.test"); err != nil || len(leaf.DNSNames) != 1 {
+		t.Fatalf("on-demand certificate names %v: %v", leaf.DNSNames, err)
+	}
+	if _, err := verifiedLeaf(g, "x.w.acme.test", roots); err == nil {
+		t.Error("a name outside on_demand.allow got a certificate")
+	}
+	if _, err := verifiedLeaf(g, "b.w.acme.test", roots); err == nil {
+		t.Error("an allowed name got a certificate past the tenant's rate (1 per minute)")
+	}
+	again, err := verifiedLeaf(g, "a.w.acme.test", roots)
+	if err != nil || again.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+		t.Errorf("the issued name's next handshake: %v (serial %v, want %v)", err, again, leaf.SerialNumber)
+	}
+	for d, want := range map[string]float64{"issued": 1, "not_allowed": 1, "rate_limited": 1} {
+		if got := decisions(d); got != want {
+			t.Errorf("tlsgate_acme_on_demand_total{decision=%q} = %v, want %v", d, got, want)
+		}
+	}
+}

@@ -25,6 +25,7 @@ type metrics struct {
 	storedBytes      *prometheus.CounterVec
 	clientHello      *prometheus.CounterVec
 	certChoice       *prometheus.CounterVec
+	onDemand         *prometheus.CounterVec
 	upstreamSessions *prometheus.CounterVec
 	queueDepth       prometheus.Gauge
 	kvSeconds        *prometheus.HistogramVec
@@ -78,6 +79,10 @@ func newMetrics() *metrics {
 		Name: "tlsgate_client_hello_total",
 		Help: "ClientHellos a listener's client-hello guest decided, by outcome (continue: by SNI; routed; unknown_route: a name the listener has no tenant of, by SNI; refused; error: the guest failed, by SNI).",
 	}, []string{"listener", "outcome"})
+	m.onDemand = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_acme_on_demand_total",
+		Help: "On-demand ACME issuance decisions during handshakes, by tenant and decision (issued: allowed, the certificate is obtained; not_served: no wildcard server name matches; not_allowed: not in on_demand.allow; rate_limited: the tenant's rate is spent).",
+	}, []string{"tenant", "decision"})
 	m.certChoice = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_certificate_choices_total",
 		Help: "Certificates a tenant's certificate guest chose, by outcome (chosen; default: it named none, the gateway chose; unknown_name and unsupported: it named one the tenant lacks or the client cannot verify, the gateway chose; refused; error: the guest failed, the gateway chose).",
@@ -142,7 +147,7 @@ func newMetrics() *metrics {
 		Help: "Registry tenants' certificates loaded from NATS (on a tenant's first handshake, or when its document changes), by result (ok, error).",
 	}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
-		m.stores, m.storedBytes, m.clientHello, m.certChoice, m.upstreamSessions, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
+		m.stores, m.storedBytes, m.clientHello, m.certChoice, m.onDemand, m.upstreamSessions, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -337,6 +337,23 @@ type ACME struct {
 	// CARootFile is a PEM file of the roots the CA's own HTTPS certificate
 	// chains to, for a private CA; empty: the system's roots.
 	CARootFile string `koanf:"ca_root_file"`
+	// OnDemand obtains certificates during the handshake for names that
+	// the tenant's wildcard server names match, one certificate per name
+	// (TLS-ALPN-01 cannot validate a wildcard), within its policy.
+	OnDemand *OnDemand `koanf:"on_demand"`
+}
+
+// OnDemand is the policy of on-demand issuance: a flood of made-up SNI
+// names must not make the gateway hammer the CA.
+type OnDemand struct {
+	// Allow lists the names that may be issued: exact names, or patterns
+	// with one leading "*." matching one label. Required.
+	Allow []string `koanf:"allow"`
+	// PerMinute bounds new certificates per minute for the tenant, on
+	// each gateway. Default 10.
+	PerMinute int `koanf:"per_minute"`
+	// Burst of PerMinute. Default 5.
+	Burst int `koanf:"burst"`
 }
 
 // DefaultACMECA is Let's Encrypt's production directory.

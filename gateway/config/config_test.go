@@ -168,7 +168,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"acme for a wildcard name", func(s string) string {
 			return strings.Replace(s, "certificate: {self_signed: true}", "certificate: {acme: {email: ops@a.test}}", 1)
 		},
-			`an ACME certificate is obtained for exact names (TLS-ALPN-01); wildcard names need DNS-01`},
+			`"*.a.test": an ACME certificate is obtained for exact names (TLS-ALPN-01); a wildcard name needs certificate.acme.on_demand`},
+		{"on-demand without an allow list", func(s string) string {
+			return strings.Replace(s, "certificate: {self_signed: true}", "certificate: {acme: {on_demand: {per_minute: 5}}}", 1)
+		},
+			`tenants[0].certificate.acme.on_demand.allow: lists the names that may be issued on demand: required`},
 		{"acme ca not https", func(s string) string {
 			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {acme: {ca: \"http://ca.test/dir\"}}", 1)
 		},

@@ -255,8 +255,18 @@ func (t *Tenant) FillDefaults() {
 	if t.Certificate.SelfSigned && t.Certificate.KeyType == "" {
 		t.Certificate.KeyType = "ecdsa"
 	}
-	if a := t.Certificate.ACME; a != nil && a.CA == "" {
-		a.CA = DefaultACMECA
+	if a := t.Certificate.ACME; a != nil {
+		if a.CA == "" {
+			a.CA = DefaultACMECA
+		}
+		if o := a.OnDemand; o != nil {
+			if o.PerMinute == 0 {
+				o.PerMinute = 10
+			}
+			if o.Burst == 0 {
+				o.Burst = 5
+			}
+		}
 	}
 	for i := range t.Certificates {
 		if c := &t.Certificates[i].Certificate; c.SelfSigned && c.KeyType == "" {

@@ -628,8 +628,25 @@ func checkACME(p *problems, at func(string) string, t Tenant, registry bool) {
 		p.add(at("server_names"), "an ACME certificate needs the names to obtain it for")
 	}
 	for j, n := range t.ServerNames {
-		if strings.HasPrefix(n, "*.") {
-			p.add(fmt.Sprintf("%s[%d]", at("server_names"), j), "%q: an ACME certificate is obtained for exact names (TLS-ALPN-01); wildcard names need DNS-01 or on-demand issuance, not supported yet", n)
+		if strings.HasPrefix(n, "*.") && a.OnDemand == nil {
+			p.add(fmt.Sprintf("%s[%d]", at("server_names"), j), "%q: an ACME certificate is obtained for exact names (TLS-ALPN-01); a wildcard name needs certificate.acme.on_demand (DNS-01 is not supported yet)", n)
+		}
+	}
+	if o := a.OnDemand; o != nil {
+		op := at("certificate.acme.on_demand")
+		if len(o.Allow) == 0 {
+			p.add(op+".allow", "lists the names that may be issued on demand: required, so random SNI names cannot reach the CA")
+		}
+		for j, n := range o.Allow {
+			if err := checkServerName(n); err != nil {
+				p.add(fmt.Sprintf("%s.allow[%d]", op, j), "%v", err)
+			}
+		}
+		if o.PerMinute < 1 || o.PerMinute > 1000 {
+			p.add(op+".per_minute", "%d is out of range 1..1000", o.PerMinute)
+		}
+		if o.Burst < 1 || o.Burst > 1000 {
+			p.add(op+".burst", "%d is out of range 1..1000", o.Burst)
 		}
 	}
 	if u, err := url.Parse(a.CA); err != nil || u.Scheme != "https" || u.Host == "" {
