@@ -38,7 +38,8 @@ type acmeManager struct {
 	cache   *certmagic.Cache
 	storage *natskv.CertStorage
 
-	mu      sync.Mutex
+	build   sync.Mutex // one tenant configuration made at a time
+	mu      sync.Mutex // guards configs
 	configs map[string]*acmeTenant // by tenant name
 }
 
@@ -47,6 +48,7 @@ type acmeTenant struct {
 	settings config.ACME
 	names    []string
 	cm       *certmagic.Config
+	stop     context.CancelFunc // ends its obtaining and retries once replaced or gone
 }
 
 // acmeRenewCheck is how often certmagic looks for certificates to renew
@@ -64,9 +66,9 @@ func (g *Gateway) acmeManager(ctx context.Context) (*acmeManager, error) {
 	if g.kv == nil {
 		return nil, fmt.Errorf("ACME certificates are kept in NATS, which this gateway does not use")
 	}
-	kv, err := g.kv.CertsKV(ctx, true)
+	kv, err := g.kv.ACMEKV(ctx, true)
 	if err != nil {
-		return nil, fmt.Errorf("the fleet's certificate bucket %s: %w", natskv.CertsBucket, err)
+		return nil, fmt.Errorf("the fleet's ACME bucket %s: %w", natskv.ACMEBucket, err)
 	}
 	m := &acmeManager{g: g, configs: map[string]*acmeTenant{}}
 	m.storage = natskv.NewCertStorage(kv, certSealer{g.currentSealer}, "gateway-"+strconv.Itoa(int(g.origin)), 0)
@@ -113,12 +115,14 @@ func (m *acmeManager) forNames(names []string) *acmeTenant {
 // and names keep the configuration already managing them.
 func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Config, error) {
 	a := *tc.Certificate.ACME
+	m.build.Lock()
+	defer m.build.Unlock()
 	m.mu.Lock()
-	if at, ok := m.configs[tc.Name]; ok && sameACME(at.settings, a) && slicesEqual(at.names, tc.ServerNames) {
-		m.mu.Unlock()
-		return at.cm, nil
-	}
+	prev := m.configs[tc.Name]
 	m.mu.Unlock()
+	if prev != nil && sameACME(prev.settings, a) && slicesEqual(prev.names, tc.ServerNames) {
+		return prev.cm, nil
+	}
 	var roots *x509.CertPool
 	if a.CARootFile != "" {
 		pem, err := os.ReadFile(a.CARootFile)
@@ -148,16 +152,24 @@ func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Confi
 		}
 	}
 	if o := a.OnDemand; o != nil {
-		cm.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: onDemandPolicy(tc.ServerNames, o, m.g.metrics, tc.Name)}
+		stored := func(ctx context.Context, name string) bool {
+			return m.storage.Exists(ctx, certmagic.StorageKeys.SiteCert(issuer.IssuerKey(), name))
+		}
+		cm.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: onDemandPolicy(tc.ServerNames, o, stored, m.g.metrics, tc.Name)}
 	}
-	at := &acmeTenant{settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm}
+	ctx, stop := context.WithCancel(m.g.ctx)
+	at := &acmeTenant{settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm, stop: stop}
+	if len(exact) > 0 {
+		if err := cm.ManageAsync(ctx, exact); err != nil {
+			stop()
+			return nil, err
+		}
+	}
 	m.mu.Lock()
 	m.configs[tc.Name] = at
 	m.mu.Unlock()
-	if len(exact) > 0 {
-		if err := cm.ManageAsync(m.g.ctx, exact); err != nil {
-			return nil, err
-		}
+	if prev != nil {
+		prev.stop()
 	}
 	return cm, nil
 }
@@ -194,6 +206,26 @@ func acmeGetCertificate(cm *certmagic.Config) func(*tls.ClientHelloInfo) (*tls.C
 	return cm.GetCertificate
 }
 
+// prune stops managing the certificates of tenants s no longer has with
+// ACME: their obtaining and retries end, and certmagic no longer renews
+// them (it finds no configuration for them).
+func (m *acmeManager) prune(s *snapshot) {
+	keep := map[string]bool{}
+	for _, t := range s.list {
+		if t.acme != nil {
+			keep[t.name] = true
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, at := range m.configs {
+		if !keep[name] {
+			at.stop()
+			delete(m.configs, name)
+		}
+	}
+}
+
 // sameACME reports whether two tenants' ACME settings are the same.
 func sameACME(a, b config.ACME) bool {
 	if (a.OnDemand == nil) != (b.OnDemand == nil) {
@@ -211,9 +243,14 @@ func sameACME(a, b config.ACME) bool {
 // tenant's wildcard server name must match it, so must an entry of the
 // allow list, and the tenant's rate must not be spent; every decision is
 // counted in tlsgate_acme_on_demand_total{tenant,decision}.
-func onDemandPolicy(serverNames []string, o *config.OnDemand, m *metrics, tenant string) func(context.Context, string) error {
+//
+// The rate is spent only by names the fleet's store has no certificate for:
+// certmagic asks this before it loads one (another gateway may have
+// obtained it) and before each renewal, which must never be refused.
+// It is counted per gateway: a fleet of N asks the CA up to N times the rate.
+func onDemandPolicy(serverNames []string, o *config.OnDemand, stored func(context.Context, string) bool, m *metrics, tenant string) func(context.Context, string) error {
 	limit := rate.NewLimiter(rate.Limit(float64(o.PerMinute)/60), o.Burst)
-	return func(_ context.Context, name string) error {
+	return func(ctx context.Context, name string) error {
 		name = strings.ToLower(strings.TrimSuffix(name, "."))
 		decision := "issued"
 		var err error
@@ -222,6 +259,8 @@ func onDemandPolicy(serverNames []string, o *config.OnDemand, m *metrics, tenant
 			decision, err = "not_served", fmt.Errorf("%q is none of tenant %s's wildcard names", name, tenant)
 		case !nameMatches(o.Allow, name, false):
 			decision, err = "not_allowed", fmt.Errorf("%q is not in tenant %s's on_demand.allow", name, tenant)
+		case stored(ctx, name):
+			decision = "stored"
 		case !limit.Allow():
 			decision, err = "rate_limited", fmt.Errorf("tenant %s's on-demand rate (%d per minute) is spent", tenant, o.PerMinute)
 		}

@@ -205,10 +205,12 @@ func TestACMEOnDemand(t *testing.T) {
 	tenant := config.Tenant{Name: "w", ServerNames: []string{"*.w.acme.test"}, Upstream: config.BuiltinUpstream,
 		Certificate: config.Certificate{ACME: &config.ACME{CA: p.url, CARootFile: p.rootFile,
 			OnDemand: &config.OnDemand{Allow: []string{"a.w.acme.test", "b.w.acme.test"}, PerMinute: 1, Burst: 1}}}}
-	g := startGateway(t, testConfig(t, tenant))
+	cfgA := testConfig(t, tenant)
+	cfgA.NATS.Embedded.Listen = "127.0.0.1:0"
+	g := startGateway(t, cfgA)
 	p.validateOn(t, g.Addrs()[0].(*net.TCPAddr).Port)
 	roots := p.roots()
-	decisions := func(d string) float64 {
+	decisions := func(g *Gateway, d string) float64 {
 		return counterValueFor(t, g, "tlsgate_acme_on_demand_total", map[string]string{"tenant": "w", "decision": d})
 	}
 
@@ -230,8 +232,28 @@ func TestACMEOnDemand(t *testing.T) {
 		t.Errorf("the issued name's next handshake: %v (serial %v, want %v)", err, again, leaf.SerialNumber)
 	}
 	for d, want := range map[string]float64{"issued": 1, "not_allowed": 1, "rate_limited": 1} {
-		if got := decisions(d); got != want {
+		if got := decisions(g, d); got != want {
 			t.Errorf("tlsgate_acme_on_demand_total{decision=%q} = %v, want %v", d, got, want)
 		}
+	}
+
+	// Another gateway of the fleet loads the name's certificate from NATS
+	// without spending its own rate (so with a rate of one it still serves
+	// it, twice).
+	cfgB := testConfig(t, tenant)
+	cfgB.NATS.URL = g.NATSURL()
+	cfgB.NATS.NkeyFile = cfgA.NATS.Embedded.GatewayNkeyFile
+	gB := startGateway(t, cfgB)
+	for range 2 {
+		onB, err := verifiedLeaf(gB, "a.w.acme.test", roots)
+		if err != nil || onB.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+			t.Fatalf("gateway B: %v (want gateway A's certificate)", err)
+		}
+	}
+	if got := decisions(gB, "issued"); got != 0 {
+		t.Errorf("gateway B issued %v certificates for a name the fleet had", got)
+	}
+	if got := decisions(gB, "stored"); got < 1 {
+		t.Errorf("gateway B's decisions: stored %v, want at least 1", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tlsgate/tlsgate/gateway/natskv"
@@ -33,14 +34,14 @@ func certStorages(t *testing.T, g *Gateway, lease time.Duration) (a, b *natskv.C
 		t.Cleanup(func() { c.Close(context.Background()) })
 		return c
 	}
-	raw, err := connect(cfg.NATS.Embedded.DeployerNkeyFile).CertsKV(ctx, true)
+	raw, err := connect(cfg.NATS.Embedded.DeployerNkeyFile).ACMEKV(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seal := certSealer{g.currentSealer}
 	var st [2]*natskv.CertStorage
 	for i, owner := range []string{"gateway-a", "gateway-b"} {
-		kv, err := connect(cfg.NATS.Embedded.GatewayNkeyFile).CertsKV(ctx, false)
+		kv, err := connect(cfg.NATS.Embedded.GatewayNkeyFile).ACMEKV(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,13 +126,29 @@ func TestCertStorageInNATS(t *testing.T) {
 		t.Error("Delete of a directory did not remove exactly what was under it")
 	}
 
-	// The gateway's role: ACME keys yes, registry keys no.
-	gw, err := natskv.Connect(ctx, natskv.WithURL(g.NATSURL()), natskv.WithNkeySeedFile(cfg.NATS.Embedded.GatewayNkeyFile), natskv.WithLogger(slog.New(slog.DiscardHandler)))
+	// The gateway's role writes the ACME bucket (above) but not the
+	// registry's certificates: a rollup there would purge them all.
+	js := func(seed string) jetstream.JetStream {
+		nk, err := nats.NkeyOptionFromSeed(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(g.NATSURL(), nk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		j, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	reg, err := js(cfg.NATS.Embedded.DeployerNkeyFile).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natskv.CertsBucket})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gw.Close(ctx)
-	kv, err := gw.CertsKV(ctx, false)
+	gwReg, err := js(cfg.NATS.Embedded.GatewayNkeyFile).KeyValue(ctx, natskv.CertsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +156,10 @@ func TestCertStorageInNATS(t *testing.T) {
 	// context ends, and the key must not be there.
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := kv.Put(wctx, "shop.0123456789abcdef", []byte("forged")); err == nil {
+	if _, err := gwReg.Put(wctx, "shop.0123456789abcdef", []byte("forged")); err == nil {
 		t.Error("a gateway's role wrote a registry certificate key")
 	}
-	if _, err := raw.Get(ctx, "shop.0123456789abcdef"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := reg.Get(ctx, "shop.0123456789abcdef"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("the registry key a gateway tried to write: %v, want not found", err)
 	}
 }

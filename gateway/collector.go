@@ -120,12 +120,20 @@ func (c *stateCollector) certificates(ch chan<- prometheus.Metric, t *tenant) {
 			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(lc.cert.Leaf.NotAfter.Unix()), t.name, lc.name)
 		}
 	}
-	if t.acme != nil && len(t.cfg.ServerNames) > 0 {
+	if t.acme != nil {
 		if m := c.g.acmeNow(); m != nil {
+			// The earliest end over the tenant's exact names, each at its
+			// latest certificate (a renewed one replaces the old).
 			var end time.Time
-			for _, cert := range m.cache.AllMatchingCertificates(t.cfg.ServerNames[0]) {
-				if cert.Leaf != nil && cert.Leaf.NotAfter.After(end) {
-					end = cert.Leaf.NotAfter
+			for _, n := range t.cfg.ServerNames {
+				var latest time.Time
+				for _, cert := range m.cache.AllMatchingCertificates(n) {
+					if cert.Leaf != nil && cert.Leaf.NotAfter.After(latest) {
+						latest = cert.Leaf.NotAfter
+					}
+				}
+				if !latest.IsZero() && (end.IsZero() || latest.Before(end)) {
+					end = latest
 				}
 			}
 			if !end.IsZero() {

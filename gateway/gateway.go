@@ -121,6 +121,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	g.guests.ensure(s)
 	g.certFiles.g = g
 	g.certFiles.ensure(s)
+	if m := g.acmeNow(); m != nil {
+		m.prune(s)
+	}
 	if cfg.Registry.Enabled {
 		g.startRegistry()
 		select {
@@ -304,6 +307,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	g.snap.Store(s)
 	g.guests.ensure(s)
 	g.certFiles.ensure(s)
+	if m := g.acmeNow(); m != nil {
+		m.prune(s)
+	}
 	if g.registry != nil {
 		g.registry.retryRefused(s.dropped) // and any refused before: the file may have freed their names
 	}

@@ -81,7 +81,7 @@ func newMetrics() *metrics {
 	}, []string{"listener", "outcome"})
 	m.onDemand = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_acme_on_demand_total",
-		Help: "On-demand ACME issuance decisions during handshakes, by tenant and decision (issued: allowed, the certificate is obtained; not_served: no wildcard server name matches; not_allowed: not in on_demand.allow; rate_limited: the tenant's rate is spent).",
+		Help: "On-demand ACME issuance decisions during handshakes, by tenant and decision (issued: allowed, the certificate is obtained; stored: the fleet's store has it already, loaded, no rate spent; not_served: no wildcard server name matches; not_allowed: not in on_demand.allow; rate_limited: the tenant's rate is spent).",
 	}, []string{"tenant", "decision"})
 	m.certChoice = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsgate_certificate_choices_total",

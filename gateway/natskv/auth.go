@@ -41,11 +41,10 @@ func (r Role) permissions() (*server.Permissions, error) {
 		// does not check against the user's permissions. The sessions
 		// bucket is created by the gateway that embeds the server, which
 		// connects in-process as a deployer.
-		// In the certificate bucket only the registry's keys
-		// ("<tenant>.<digest>", exactly two tokens) are denied: the ACME
-		// storage's (CertStorage, three tokens or more) are the issuing
-		// gateway's to write.
-		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + ".*.*",
+		// The ACME storage (CertStorage) is a bucket of its own that
+		// gateways write: in the registry's, any write at all would do,
+		// since a publish with a rollup header purges the whole stream.
+		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + ".>",
 			"$JS.API.META.>", "$JS.API.ACCOUNT.>", "$JS.API.STREAM.TEMPLATE.>",
 			"$JS.API.STREAM.LEADER.STEPDOWN.*", "$JS.API.STREAM.PEER.REMOVE.*"}
 		for _, op := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "RESTORE", "MSG.DELETE"} {

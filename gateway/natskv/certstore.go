@@ -16,11 +16,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// certStoragePrefix leads every key of the ACME certificate storage in
-// CertsBucket: three tokens or more, so the registry's keys
-// ("<tenant>.<digest>", two tokens, which a gateway may not write) and
-// these (which the issuing gateway writes) cannot collide, and the gateway
-// role's permissions tell them apart by the token count.
+// ACMEBucket holds the ACME certificate storage: certificates, their
+// sealed keys, accounts and locks, written by the gateways that obtain them.
+// It is apart from the registry's CertsBucket, which only deployers write:
+// a gateway allowed to write any key of a bucket can purge all of it (a
+// rollup), so the two cannot share one.
+const ACMEBucket = "tlsgate_acme"
+
+// certStoragePrefix leads every key of the ACME certificate storage (a
+// version, so the layout can change).
 const certStoragePrefix = "acme.v1."
 
 // Sealer seals what CertStorage keeps that must not reach NATS in clear
@@ -32,7 +36,7 @@ type Sealer interface {
 
 // CertStorage is a certmagic.Storage (with its Locker) in the fleet's
 // certificate bucket, so that one gateway obtains a certificate and every
-// other gateway of the fleet uses it. Keys are certmagic's paths, each
+// other gateway of the fleet uses it (in ACMEBucket). Keys are certmagic's paths, each
 // segment base64url-encoded under certStoragePrefix; values ending in
 // ".key" (private keys, certificates' and ACME accounts') are sealed by the
 // Sealer. Locks are entries that a holder renews while it holds them: a
@@ -54,8 +58,7 @@ const LockLease = 10 * time.Second
 
 var _ certmagic.Storage = (*CertStorage)(nil)
 
-// NewCertStorage returns the storage over kv (the certificate bucket, see
-// CertsKV), sealing private keys with seal; owner names this gateway in the
+// NewCertStorage returns the storage over kv (ACMEBucket, see ACMEKV), sealing private keys with seal; owner names this gateway in the
 // locks it holds (for operators reading them).
 func NewCertStorage(kv jetstream.KeyValue, seal Sealer, owner string, lease time.Duration) *CertStorage {
 	if lease <= 0 {
@@ -64,10 +67,10 @@ func NewCertStorage(kv jetstream.KeyValue, seal Sealer, owner string, lease time
 	return &CertStorage{kv: kv, seal: seal, owner: owner, lease: lease, held: map[string]*heldLock{}}
 }
 
-// CertsKV returns the certificate bucket, creating it when create is set
-// (the embedding gateway and deployers may; a gateway's role may not).
-func (c *Client) CertsKV(ctx context.Context, create bool) (jetstream.KeyValue, error) {
-	return c.registry(ctx, CertsBucket, create)
+// ACMEKV returns the ACME certificate bucket, creating it when create is
+// set (the embedding gateway and deployers may; a gateway's role may not).
+func (c *Client) ACMEKV(ctx context.Context, create bool) (jetstream.KeyValue, error) {
+	return c.registry(ctx, ACMEBucket, create)
 }
 
 // natsKey encodes a certmagic key ("a/b/c.crt") as a bucket key.
@@ -331,7 +334,8 @@ func (s *CertStorage) Unlock(ctx context.Context, name string) error {
 	rev := h.rev
 	s.mu.Unlock()
 	if err := s.kv.Delete(ctx, h.key, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		var apiErr *jetstream.APIError
+		if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
 			return nil // taken over after its lease ran out: not ours to delete
 		}
 		return fmt.Errorf("natskv: certificate storage: unlock %s: %w", name, err)

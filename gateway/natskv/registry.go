@@ -44,7 +44,7 @@ func (c *Client) registry(ctx context.Context, bucket string, create bool) (jets
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = c.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      bucket,
-			Description: "tlsgate tenant registry (tlsgate tenant put)",
+			Description: bucketDescription(bucket),
 			History:     registryHistory,
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
@@ -304,4 +304,11 @@ func (c *Client) WatchTenants(ctx context.Context, fn func(TenantChange), synced
 		}
 	}()
 	return ended, nil
+}
+
+func bucketDescription(bucket string) string {
+	if bucket == ACMEBucket {
+		return "tlsgate ACME certificates, keys sealed (written by the gateway that obtains them)"
+	}
+	return "tlsgate tenant registry (tlsgate tenant put)"
 }
