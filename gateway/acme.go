@@ -38,8 +38,8 @@ type acmeManager struct {
 	cache   *certmagic.Cache
 	storage *natskv.CertStorage
 
-	build   sync.Mutex // one tenant configuration made at a time
-	mu      sync.Mutex // guards configs
+	build   sync.Mutex             // one tenant configuration made at a time
+	mu      sync.Mutex             // guards configs
 	configs map[string]*acmeTenant // by tenant name
 }
 
