@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,11 +98,9 @@ func (m *acmeManager) forNames(names []string) *acmeTenant {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, at := range m.configs {
-		for _, n := range at.names {
-			for _, want := range names {
-				if n == want {
-					return at
-				}
+		for _, want := range names {
+			if slices.Contains(at.names, want) {
+				return at
 			}
 		}
 	}
@@ -120,7 +118,7 @@ func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Confi
 	m.mu.Lock()
 	prev := m.configs[tc.Name]
 	m.mu.Unlock()
-	if prev != nil && sameACME(prev.settings, a) && slicesEqual(prev.names, tc.ServerNames) {
+	if prev != nil && sameACME(prev.settings, a) && slices.Equal(prev.names, tc.ServerNames) {
 		return prev.cm, nil
 	}
 	var roots *x509.CertPool
@@ -174,18 +172,6 @@ func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Confi
 	return cm, nil
 }
 
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // listenPort is the port of the gateway's first listener, as configured.
 func listenPort(cfg *config.Config) int {
 	if len(cfg.Listeners) == 0 {
@@ -197,13 +183,6 @@ func listenPort(cfg *config.Config) int {
 	}
 	n, _ := strconv.Atoi(p)
 	return n
-}
-
-// acmeGetCertificate is an ACME tenant's GetCertificate: the challenge
-// certificate for a TLS-ALPN-01 validation, else the tenant's certificate
-// (an error, and a failed handshake, until the first one is obtained).
-func acmeGetCertificate(cm *certmagic.Config) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return cm.GetCertificate
 }
 
 // prune stops managing the certificates of tenants s no longer has with
@@ -231,7 +210,7 @@ func sameACME(a, b config.ACME) bool {
 	if (a.OnDemand == nil) != (b.OnDemand == nil) {
 		return false
 	}
-	if a.OnDemand != nil && (!slicesEqual(a.OnDemand.Allow, b.OnDemand.Allow) ||
+	if a.OnDemand != nil && (!slices.Equal(a.OnDemand.Allow, b.OnDemand.Allow) ||
 		a.OnDemand.PerMinute != b.OnDemand.PerMinute || a.OnDemand.Burst != b.OnDemand.Burst) {
 		return false
 	}

@@ -189,7 +189,7 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	}
 	switch {
 	case t.acme != nil:
-		cfg.GetCertificate = acmeGetCertificate(t.acme)
+		// certmagic's GetCertificate, set at build: the only certificate source
 	case t.picker:
 		names, in := registryCertNames, []byte(nil)
 		if t.regCert == nil {

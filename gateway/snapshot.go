@@ -391,6 +391,12 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	}
 	if tc.Certificate.ACME != nil {
 		t.tlsBase.NextProtos = append(slices.Clone(t.tlsBase.NextProtos), acmeProtocol)
+		if t.acme != nil { // nil in a dry run
+			// The challenge certificate for a TLS-ALPN-01 validation, else
+			// the tenant's certificate (a failed handshake until the first
+			// one is obtained).
+			t.tlsBase.GetCertificate = t.acme.GetCertificate
+		}
 	}
 	if tc.Guest == nil {
 		return t, nil
