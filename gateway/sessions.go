@@ -186,22 +186,30 @@ func (g guestSessions) unwrap(c *connSessions, identity []byte, cs tls.Connectio
 	if len(identity) > ticketIDLen {
 		return g.unwrapChained(c, identity, cs, mech)
 	}
-	id := identity
-	if !c.seal.issued(c.t.name, id) {
+	if !c.seal.issued(c.t.name, identity) {
 		// Made up, or issued for another tenant: no guest or store work.
 		c.note(mech, resultForeign)
 		return nil
 	}
-	if !g.fetch {
-		return nil // a store-only guest: nothing to ask
-	}
-	if !c.kvUp() {
-		// A hung or unreachable NATS: the fetch would wait out its whole
-		// deadline for nothing.
-		c.note(mech, resultKVDown)
+	if !g.canAsk(c, mech) {
 		return nil
 	}
-	return c.lookup(g.pool, id, cs, mech)
+	return c.lookup(g.pool, identity, cs, mech)
+}
+
+// canAsk reports whether the guest can be asked for a session: it exports
+// the fetch hook (a store-only guest has nothing to say) and NATS answers (a
+// hung or unreachable one would make the fetch wait out its whole deadline
+// for nothing).
+func (g guestSessions) canAsk(c *connSessions, mech abi.Mechanism) bool {
+	if !g.fetch {
+		return false
+	}
+	if !c.kvUp() {
+		c.note(mech, resultKVDown)
+		return false
+	}
+	return true
 }
 
 // unwrapChained resumes a ticket re-issued on a TLS 1.3 resumption (see
@@ -230,11 +238,7 @@ func (g guestSessions) unwrapChained(c *connSessions, identity []byte, cs tls.Co
 	if !ok {
 		return nil
 	}
-	if !g.fetch {
-		return nil
-	}
-	if !c.kvUp() {
-		c.note(mech, resultKVDown)
+	if !g.canAsk(c, mech) {
 		return nil
 	}
 	if !c.rootHolds(g.pool, id, created, cs, mech) {
