@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -61,21 +60,13 @@ func sealCertificate(seal *sealer, tenant string, serverNames []string, chainPEM
 }
 
 // certCovers refuses an expired certificate, or one that does not name
-// every server name (a wildcard server name needs the same wildcard).
+// every server name (a wildcard server name needs the same wildcard), as a
+// file tenant's default certificate is checked (certNamesCover).
 func certCovers(cert tls.Certificate, serverNames []string) error {
 	if time.Now().After(cert.Leaf.NotAfter) {
 		return fmt.Errorf("the certificate expired on %s", cert.Leaf.NotAfter.Format(time.DateOnly))
 	}
-	for i, n := range serverNames {
-		if err := cert.Leaf.VerifyHostname(n); err != nil {
-			var names x509.HostnameError
-			if errors.As(err, &names) {
-				return fmt.Errorf("server_names[%d]: %q is not among the certificate's names %q", i, n, cert.Leaf.DNSNames)
-			}
-			return fmt.Errorf("server_names[%d]: %w", i, err)
-		}
-	}
-	return nil
+	return certNamesCover(cert.Leaf, serverNames, true)
 }
 
 // openCertificate opens a certificate entry of tenant whose digest must be
