@@ -66,12 +66,12 @@ func (g *Gateway) acmeManager(ctx context.Context) (*acmeManager, error) {
 	if g.kv == nil {
 		return nil, fmt.Errorf("ACME certificates are kept in NATS, which this gateway does not use")
 	}
-	kv, err := g.kv.ACMEKV(ctx, true)
+	kv, err := g.kv.CertsKV(ctx, true)
 	if err != nil {
-		return nil, fmt.Errorf("the fleet's ACME bucket %s: %w", natskv.ACMEBucket, err)
+		return nil, fmt.Errorf("the fleet's certificate bucket %s: %w", natskv.CertsBucket, err)
 	}
 	m := &acmeManager{g: g, configs: map[string]*acmeTenant{}}
-	m.storage = natskv.NewCertStorage(kv, certSealer{g.currentSealer}, "gateway-"+strconv.Itoa(int(g.origin)), 0)
+	m.storage = natskv.NewCertStorage(kv, certSealer{g.currentSealer}, lockOwner(g.origin), 0)
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert: func(c certmagic.Certificate) (*certmagic.Config, error) {
 			if at := m.forNames(c.Names); at != nil {
@@ -84,6 +84,13 @@ func (g *Gateway) acmeManager(ctx context.Context) (*acmeManager, error) {
 	})
 	g.acme = m
 	return m, nil
+}
+
+// lockOwner names this gateway in the ACME locks it holds, for an operator
+// reading them: host, process and the gateway's identifier origin.
+func lockOwner(origin byte) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/pid %d/origin %02x", host, os.Getpid(), origin)
 }
 
 // acmeNow is the ACME manager if one was made, else nil.

@@ -34,14 +34,14 @@ func certStorages(t *testing.T, g *Gateway, lease time.Duration) (a, b *natskv.C
 		t.Cleanup(func() { c.Close(context.Background()) })
 		return c
 	}
-	raw, err := connect(cfg.NATS.Embedded.DeployerNkeyFile).ACMEKV(ctx, true)
+	raw, err := connect(cfg.NATS.Embedded.DeployerNkeyFile).CertsKV(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seal := certSealer{g.currentSealer}
 	var st [2]*natskv.CertStorage
 	for i, owner := range []string{"gateway-a", "gateway-b"} {
-		kv, err := connect(cfg.NATS.Embedded.GatewayNkeyFile).ACMEKV(ctx, false)
+		kv, err := connect(cfg.NATS.Embedded.GatewayNkeyFile).CertsKV(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,8 +126,10 @@ func TestCertStorageInNATS(t *testing.T) {
 		t.Error("Delete of a directory did not remove exactly what was under it")
 	}
 
-	// The gateway's role writes the ACME bucket (above) but not the
-	// registry's certificates: a rollup there would purge them all.
+	// The registry's certificates share the bucket: the gateway's role
+	// writes the ACME keys (above) but not the registry's, and a rollup
+	// from a key it may write (which would empty the whole stream) is
+	// refused.
 	js := func(seed string) jetstream.JetStream {
 		nk, err := nats.NkeyOptionFromSeed(seed)
 		if err != nil {
@@ -144,23 +146,32 @@ func TestCertStorageInNATS(t *testing.T) {
 		}
 		return j
 	}
-	reg, err := js(cfg.NATS.Embedded.DeployerNkeyFile).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natskv.CertsBucket})
-	if err != nil {
+	deployer := natsClient(t, g.NATSURL(), cfg.NATS.Embedded.DeployerNkeyFile)
+	if err := deployer.PutTenant(ctx, "shop", []byte("server_names: [shop.test]\n"), &natskv.TenantCert{Digest: "0123456789abcdef", Entry: []byte("entry")}); err != nil {
 		t.Fatal(err)
 	}
-	gwReg, err := js(cfg.NATS.Embedded.GatewayNkeyFile).KeyValue(ctx, natskv.CertsBucket)
+	gwJS := js(cfg.NATS.Embedded.GatewayNkeyFile)
+	gwReg, err := gwJS.KeyValue(ctx, natskv.CertsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A denied publish is never acknowledged: the put fails when its
-	// context ends, and the key must not be there.
+	// context ends, and the key must keep its value.
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := gwReg.Put(wctx, "shop.0123456789abcdef", []byte("forged")); err == nil {
+	if _, err := gwReg.Put(wctx, "tenant.shop.0123456789abcdef", []byte("forged")); err == nil {
 		t.Error("a gateway's role wrote a registry certificate key")
 	}
-	if _, err := reg.Get(ctx, "shop.0123456789abcdef"); !errors.Is(err, jetstream.ErrKeyNotFound) {
-		t.Errorf("the registry key a gateway tried to write: %v, want not found", err)
+	rollup := nats.NewMsg("$KV." + natskv.CertsBucket + ".acme.v1.x")
+	rollup.Header.Set("Nats-Rollup", "all")
+	if _, err := gwJS.PublishMsg(ctx, rollup); err == nil {
+		t.Error("the certificate bucket took a rollup from a gateway")
+	}
+	if got, err := deployer.TenantCertificate(ctx, "shop", "0123456789abcdef"); err != nil || string(got) != "entry" {
+		t.Errorf("the registry's certificate after a gateway's forged write and rollup: %q, %v", got, err)
+	}
+	if !a.Exists(ctx, "acme") {
+		t.Error("the ACME keys are gone after a refused rollup")
 	}
 }
 
@@ -223,4 +234,52 @@ func TestCertStorageLocks(t *testing.T) {
 func natskvLockKey(name string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return "acme.v1." + enc([]byte("locks")) + "." + enc([]byte(name))
+}
+
+// TestCertsBucketMadeBeforeItWasShared: a certificate bucket made by an
+// earlier version (a KV stream with rollups, registry keys without their
+// prefix) is changed when a deployer next opens it: the registry's entries
+// are moved under their prefix, still read, and rollups are refused.
+func TestCertsBucketMadeBeforeItWasShared(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"))
+	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
+	g := startGateway(t, cfg)
+	ctx := context.Background()
+	nk, err := nats.NkeyOptionFromSeed(cfg.NATS.Embedded.DeployerNkeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(g.NATSURL(), nk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natskv.CertsBucket, History: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Put(ctx, "shop.00aa", []byte("old entry")); err != nil {
+		t.Fatal(err)
+	}
+	deployer := natsClient(t, g.NATSURL(), cfg.NATS.Embedded.DeployerNkeyFile)
+	if _, err := deployer.CertsKV(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := deployer.TenantCertificate(ctx, "shop", "00aa"); err != nil || string(got) != "old entry" {
+		t.Errorf("an entry written before the move: %q, %v", got, err)
+	}
+	if _, err := old.Get(ctx, "shop.00aa"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("the entry's old key: %v, want it gone", err)
+	}
+	info, err := js.Stream(ctx, "KV_"+natskv.CertsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.CachedInfo().Config.AllowRollup {
+		t.Error("the certificate bucket still allows rollups")
+	}
 }

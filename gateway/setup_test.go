@@ -22,6 +22,9 @@ import (
 var wasmCache string
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(childGatewayEnv); cfg != "" {
+		runChildGateway(cfg) // never returns
+	}
 	dir, err := os.MkdirTemp("", "tlsgate-wasm-cache-")
 	if err != nil {
 		panic(err)

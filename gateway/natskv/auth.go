@@ -41,10 +41,10 @@ func (r Role) permissions() (*server.Permissions, error) {
 		// does not check against the user's permissions. The sessions
 		// bucket is created by the gateway that embeds the server, which
 		// connects in-process as a deployer.
-		// The ACME storage (CertStorage) is a bucket of its own that
-		// gateways write: in the registry's, any write at all would do,
-		// since a publish with a rollup header purges the whole stream.
-		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + ".>",
+		// Of the certificate bucket, gateways write the ACME storage
+		// (CertStorage) and not the registry's keys; its stream allows
+		// no rollups (certsNoRollup), which would reach past them.
+		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + "." + registryCertPrefix + ">",
 			"$JS.API.META.>", "$JS.API.ACCOUNT.>", "$JS.API.STREAM.TEMPLATE.>",
 			"$JS.API.STREAM.LEADER.STEPDOWN.*", "$JS.API.STREAM.PEER.REMOVE.*"}
 		for _, op := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "RESTORE", "MSG.DELETE"} {

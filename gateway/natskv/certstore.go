@@ -16,15 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ACMEBucket holds the ACME certificate storage: certificates, their
-// sealed keys, accounts and locks, written by the gateways that obtain them.
-// It is apart from the registry's CertsBucket, which only deployers write:
-// a gateway allowed to write any key of a bucket can purge all of it (a
-// rollup), so the two cannot share one.
-const ACMEBucket = "tlsgate_acme"
-
-// certStoragePrefix leads every key of the ACME certificate storage (a
-// version, so the layout can change).
+// certStoragePrefix leads every key of the ACME certificate storage in
+// CertsBucket (a version, so the layout can change).
 const certStoragePrefix = "acme.v1."
 
 // Sealer seals what CertStorage keeps that must not reach NATS in clear
@@ -35,8 +28,9 @@ type Sealer interface {
 }
 
 // CertStorage is a certmagic.Storage (with its Locker) in the fleet's
-// certificate bucket, so that one gateway obtains a certificate and every
-// other gateway of the fleet uses it (in ACMEBucket). Keys are certmagic's paths, each
+// certificate bucket (CertsBucket, beside the registry's certificates),
+// so that one gateway obtains a certificate and every other gateway of the
+// fleet uses it. Keys are certmagic's paths, each
 // segment base64url-encoded under certStoragePrefix; values ending in
 // ".key" (private keys, certificates' and ACME accounts') are sealed by the
 // Sealer. Locks are entries that a holder renews while it holds them: a
@@ -58,7 +52,7 @@ const LockLease = 10 * time.Second
 
 var _ certmagic.Storage = (*CertStorage)(nil)
 
-// NewCertStorage returns the storage over kv (ACMEBucket, see ACMEKV), sealing private keys with seal; owner names this gateway in the
+// NewCertStorage returns the storage over kv (CertsBucket, see CertsKV), sealing private keys with seal; owner names this gateway in the
 // locks it holds (for operators reading them).
 func NewCertStorage(kv jetstream.KeyValue, seal Sealer, owner string, lease time.Duration) *CertStorage {
 	if lease <= 0 {
@@ -67,10 +61,10 @@ func NewCertStorage(kv jetstream.KeyValue, seal Sealer, owner string, lease time
 	return &CertStorage{kv: kv, seal: seal, owner: owner, lease: lease, held: map[string]*heldLock{}}
 }
 
-// ACMEKV returns the ACME certificate bucket, creating it when create is
-// set (the embedding gateway and deployers may; a gateway's role may not).
-func (c *Client) ACMEKV(ctx context.Context, create bool) (jetstream.KeyValue, error) {
-	return c.registry(ctx, ACMEBucket, create)
+// CertsKV returns the fleet's certificate bucket, creating it when create
+// is set (the embedding gateway and deployers may; a gateway's role may not).
+func (c *Client) CertsKV(ctx context.Context, create bool) (jetstream.KeyValue, error) {
+	return c.registry(ctx, CertsBucket, create)
 }
 
 // natsKey encodes a certmagic key ("a/b/c.crt") as a bucket key.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,9 +17,15 @@ import (
 const (
 	// TenantsBucket holds one tenant document per key, the tenant's name.
 	TenantsBucket = "tlsgate_tenants"
-	// CertsBucket holds each registry tenant's certificate chain and its
-	// private key, sealed with the fleet's sealing keys, by tenant name.
+	// CertsBucket is the fleet's one certificate store: each registry
+	// tenant's certificate chain and private key (keys "tenant.<name>.
+	// <digest>", written by deployers), and the ACME storage (keys
+	// "acme.v1.…", written by the gateways that obtain certificates; see
+	// CertStorage). Private keys are sealed with the fleet's sealing keys.
+	// Its stream allows no rollups (see certsBucket).
 	CertsBucket = "tlsgate_certs"
+	// registryCertPrefix leads the registry's keys in CertsBucket.
+	registryCertPrefix = "tenant."
 	// registryHistory is how many versions of each document are kept, for
 	// an operator to look back (nats kv history).
 	registryHistory = 5
@@ -54,11 +61,73 @@ func (c *Client) registry(ctx context.Context, bucket string, create bool) (jets
 	if err != nil {
 		return nil, guestErr(ctx, bucket, err)
 	}
+	if bucket == CertsBucket && create {
+		if err := c.certsNoRollup(ctx, kv); err != nil {
+			return nil, guestErr(ctx, bucket, err)
+		}
+	}
 	return kv, nil
 }
 
+// certsNoRollup makes CertsBucket's stream refuse rollups, once, when a
+// deployer opens it. Gateways write the ACME keys of that bucket, and a KV
+// stream (created with rollups allowed) empties a whole subject, or the
+// whole stream, for one publish carrying a Nats-Rollup header, which
+// subject permissions cannot stop; without rollups a gateway's write
+// reaches only the keys it may write. (Nothing purges that bucket: the
+// registry deletes its old certificates.) A bucket made before the
+// registry's keys had their prefix has them moved under it first, so the
+// gateways' role, denied that prefix, cannot overwrite them.
+func (c *Client) certsNoRollup(ctx context.Context, kv jetstream.KeyValue) error {
+	stream, err := c.js.Stream(ctx, "KV_"+CertsBucket)
+	if err != nil {
+		return err
+	}
+	cfg := stream.CachedInfo().Config
+	if !cfg.AllowRollup {
+		return nil
+	}
+	if err := moveRegistryCerts(ctx, kv); err != nil {
+		return err
+	}
+	cfg.AllowRollup = false
+	_, err = c.js.UpdateStream(ctx, cfg)
+	return err
+}
+
+// moveRegistryCerts moves the registry's certificate entries written
+// without registryCertPrefix under it.
+func moveRegistryCerts(ctx context.Context, kv jetstream.KeyValue) error {
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	var old []string
+	for k := range keys.Keys() {
+		if !strings.HasPrefix(k, registryCertPrefix) && !strings.HasPrefix(k, certStoragePrefix) {
+			old = append(old, k)
+		}
+	}
+	for _, k := range old {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := kv.Put(ctx, registryCertPrefix+k, e.Value()); err != nil {
+			return err
+		}
+		if err := kv.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TenantCert is a registry tenant's certificate entry, kept under the key
-// "<tenant>.<digest>": a new certificate is written beside the old one,
+// "tenant.<tenant>.<digest>" of CertsBucket: a new certificate is written beside the old one,
 // which gateways that have not read the new document yet still find, and
 // the old one is removed once the document naming the new one is written.
 type TenantCert struct {
@@ -66,7 +135,7 @@ type TenantCert struct {
 	Entry  []byte
 }
 
-func certKey(tenant, digest string) string { return tenant + "." + digest }
+func certKey(tenant, digest string) string { return registryCertPrefix + tenant + "." + digest }
 
 // PutTenant writes a registry tenant: its certificate entry (cert, nil for
 // a tenant without one in NATS) first, then its document, so a gateway that
@@ -124,14 +193,14 @@ func (c *Client) dropCerts(ctx context.Context, name, keep string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := certs.ListKeysFiltered(ctx, name+".*")
+	keys, err := certs.ListKeysFiltered(ctx, registryCertPrefix+name+".*")
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for k := range keys.Keys() {
 		if k != keep {
-			errs = append(errs, certs.Purge(ctx, k))
+			errs = append(errs, certs.Delete(ctx, k)) // no purge: the stream allows no rollups
 		}
 	}
 	return errors.Join(errs...)
@@ -307,8 +376,8 @@ func (c *Client) WatchTenants(ctx context.Context, fn func(TenantChange), synced
 }
 
 func bucketDescription(bucket string) string {
-	if bucket == ACMEBucket {
-		return "tlsgate ACME certificates, keys sealed (written by the gateway that obtains them)"
+	if bucket == CertsBucket {
+		return "tlsgate certificates, keys sealed: the registry's (tenant.*, tlsgate tenant put) and ACME's (acme.v1.*, written by the gateway that obtains them)"
 	}
 	return "tlsgate tenant registry (tlsgate tenant put)"
 }
