@@ -2,10 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"net"
+	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,8 +20,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/tlsgate/tlsgate/abi"
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/gateway/natskv"
+	"github.com/tlsgate/tlsgate/wasmhost"
 )
 
 // acmeProtocol is the ALPN protocol of TLS-ALPN-01 challenges (RFC 8737):
@@ -48,7 +54,8 @@ type acmeTenant struct {
 	settings config.ACME
 	names    []string
 	cm       *certmagic.Config
-	stop     context.CancelFunc // ends its obtaining and retries once replaced or gone
+	issuer   *certmagic.ACMEIssuer // answers its HTTP-01 challenges (acmeHTTPHandler)
+	stop     context.CancelFunc    // ends its obtaining and retries once replaced or gone
 }
 
 // acmeRenewCheck is how often certmagic looks for certificates to renew
@@ -114,12 +121,48 @@ func (m *acmeManager) forNames(names []string) *acmeTenant {
 	return nil
 }
 
+// acmePorts are the ports the CA validates challenges on: the tenant
+// listener's (TLS-ALPN-01) and the http listener's (HTTP-01; 0 without
+// one, -1 for one not bound yet in a dry run).
+type acmePorts struct{ tls, http int }
+
+// challengesFor returns the challenge types a tenant's ACME settings
+// enable, with http listening for HTTP-01 or not (see config.ACME).
+func challengesFor(a config.ACME, http bool) []string {
+	switch {
+	case len(a.Challenges) > 0:
+		return a.Challenges
+	case a.DNS != nil:
+		return []string{config.ChallengeDNS}
+	case http:
+		return []string{config.ChallengeTLSALPN, config.ChallengeHTTP}
+	}
+	return []string{config.ChallengeTLSALPN}
+}
+
+// checkChallenges refuses challenge types this gateway cannot answer.
+func checkChallenges(a config.ACME, ports acmePorts) error {
+	ch := challengesFor(a, ports.http != 0)
+	if slices.Contains(ch, config.ChallengeHTTP) && ports.http == 0 {
+		return fmt.Errorf("challenges: http-01 needs the gateway's http listener (http.address)")
+	}
+	if slices.Contains(ch, config.ChallengeDNS) {
+		if _, err := dnsProvider(*a.DNS); err != nil {
+			return fmt.Errorf("dns.provider: %w", err)
+		}
+	}
+	return nil
+}
+
 // tenant returns the certmagic configuration of tenant tc, starting to
 // manage its names (obtaining a certificate in the background if the
 // fleet's store has none, renewing it before it ends). The same settings
 // and names keep the configuration already managing them.
-func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Config, error) {
+func (m *acmeManager) tenant(tc config.Tenant, ports acmePorts) (*certmagic.Config, error) {
 	a := *tc.Certificate.ACME
+	if err := checkChallenges(a, ports); err != nil {
+		return nil, err
+	}
 	m.build.Lock()
 	defer m.build.Unlock()
 	m.mu.Lock()
@@ -139,33 +182,52 @@ func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Confi
 			return nil, fmt.Errorf("ca_root_file %s holds no PEM certificate", a.CARootFile)
 		}
 	}
+	challenges := challengesFor(a, ports.http != 0)
 	cm := certmagic.New(m.cache, certmagic.Config{Storage: m.storage, Logger: zap.NewNop()})
 	issuer := certmagic.NewACMEIssuer(cm, certmagic.ACMEIssuer{
 		CA: a.CA, Email: a.Email, Agreed: true, TrustedRoots: roots,
-		DisableHTTPChallenge: true, // TLS-ALPN-01 on the tenant's own listener
-		// certmagic would start a challenge listener of its own on this
-		// address if it were free; the listener's port is ours, so it
-		// finds it taken and leaves the challenge to GetCertificate.
-		ListenHost: "127.0.0.1", AltTLSALPNPort: listenPort,
+		DisableTLSALPNChallenge: !slices.Contains(challenges, config.ChallengeTLSALPN),
+		DisableHTTPChallenge:    !slices.Contains(challenges, config.ChallengeHTTP),
+		// certmagic would start challenge listeners of its own on these
+		// addresses if they were free; the ports are the gateway's, so
+		// it finds them taken and leaves the challenges to the tenant's
+		// GetCertificate (TLS-ALPN-01) and acmeHTTPHandler (HTTP-01).
+		// Either answers a challenge another gateway of the fleet
+		// started: certmagic keeps them in the storage.
+		ListenHost: "127.0.0.1", AltTLSALPNPort: ports.tls, AltHTTPPort: ports.http,
 		Logger: zap.NewNop(),
 	})
+	if slices.Contains(challenges, config.ChallengeDNS) {
+		p, err := dnsProvider(*a.DNS)
+		if err != nil {
+			return nil, fmt.Errorf("dns.provider: %w", err)
+		}
+		wait := a.DNS.PropagationTimeout
+		if wait < 0 {
+			wait = -1 // certmagic's "no check"
+		}
+		issuer.DNS01Solver = &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{
+			DNSProvider: p, Resolvers: a.DNS.Resolvers, PropagationTimeout: wait, Logger: zap.NewNop()}}
+	}
 	cm.Issuers = []certmagic.Issuer{issuer}
-	var exact []string
+	var managed []string
 	for _, n := range tc.ServerNames {
-		if !strings.HasPrefix(n, "*.") {
-			exact = append(exact, n)
+		// A wildcard name is obtained as such with DNS-01; otherwise
+		// on demand, a certificate per name under it.
+		if !strings.HasPrefix(n, "*.") || issuer.DNS01Solver != nil {
+			managed = append(managed, n)
 		}
 	}
 	if o := a.OnDemand; o != nil {
 		stored := func(ctx context.Context, name string) bool {
 			return m.storage.Exists(ctx, certmagic.StorageKeys.SiteCert(issuer.IssuerKey(), name))
 		}
-		cm.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: onDemandPolicy(tc.ServerNames, o, stored, m.g.metrics, tc.Name)}
+		cm.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: onDemandPolicy(tc.ServerNames, o, stored, m.g.guestDecides(tc.Name), m.g.metrics, tc.Name)}
 	}
 	ctx, stop := context.WithCancel(m.g.ctx)
-	at := &acmeTenant{settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm, stop: stop}
-	if len(exact) > 0 {
-		if err := cm.ManageAsync(ctx, exact); err != nil {
+	at := &acmeTenant{settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm, issuer: issuer, stop: stop}
+	if len(managed) > 0 {
+		if err := cm.ManageAsync(ctx, managed); err != nil {
 			stop()
 			return nil, err
 		}
@@ -179,17 +241,113 @@ func (m *acmeManager) tenant(tc config.Tenant, listenPort int) (*certmagic.Confi
 	return cm, nil
 }
 
-// listenPort is the port of the gateway's first listener, as configured.
-func listenPort(cfg *config.Config) int {
-	if len(cfg.Listeners) == 0 {
-		return 443
+// challengePorts are cfg's challenge ports: the first listener's as
+// configured (the CA connects to 443 in production), and the port the
+// http listener is bound to.
+func (g *Gateway) challengePorts(cfg *config.Config) acmePorts {
+	p := acmePorts{tls: 443}
+	if len(cfg.Listeners) > 0 {
+		if _, port, err := net.SplitHostPort(cfg.Listeners[0].Address); err == nil {
+			p.tls, _ = strconv.Atoi(port)
+		}
 	}
-	_, p, err := net.SplitHostPort(cfg.Listeners[0].Address)
+	switch {
+	case g.httpLn != nil:
+		p.http = g.httpLn.Addr().(*net.TCPAddr).Port
+	case cfg.HTTP.Address != "": // a dry run: not bound, but it will be
+		p.http = -1
+	}
+	return p
+}
+
+// forHost returns the tenant configuration whose names include host (an
+// exact name, or one a wildcard name matches).
+func (m *acmeManager) forHost(host string) *acmeTenant {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, at := range m.configs {
+		if slices.Contains(at.names, host) || nameMatches(at.names, host, true) {
+			return at
+		}
+	}
+	return nil
+}
+
+// acmeHTTPHandler serves the http listener: HTTP-01 challenges of the ACME
+// tenant whose names include the request's host (from the fleet's storage,
+// so a challenge another gateway started is answered too), and for every
+// other request a permanent redirect to https:// on tlsPort (443 is left
+// out of the URL).
+func (g *Gateway) acmeHTTPHandler(tlsPort int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(host)
+		if certmagic.LooksLikeHTTPChallenge(r) {
+			if m := g.acmeNow(); m != nil {
+				if at := m.forHost(host); at != nil && at.issuer.HandleHTTPChallenge(w, r) {
+					return
+				}
+			}
+			http.NotFound(w, r)
+			return
+		}
+		if t, err := g.snap.Load().routers[0].route(host); err != nil || t == nil {
+			http.Error(w, "no tenant serves this host", http.StatusMisdirectedRequest)
+			return
+		}
+		target := "https://" + host
+		if tlsPort != 443 {
+			target += ":" + strconv.Itoa(tlsPort)
+		}
+		http.Redirect(w, r, target+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	})
+}
+
+// DNSProviderFunc makes a DNS-01 provider from a tenant's
+// certificate.acme.dns.settings; it returns an error naming a setting
+// that is missing or wrong.
+type DNSProviderFunc func(settings map[string]string) (certmagic.DNSProvider, error)
+
+var (
+	dnsProvidersMu sync.Mutex
+	dnsProviders   = map[string]DNSProviderFunc{}
+)
+
+// RegisterDNSProvider makes a DNS provider (a libdns implementation, for
+// example) available to tenants' certificate.acme.dns.provider under name.
+// It is the extension point for DNS-01: tlsgate's own build registers
+// none, and a build that needs one adds a file to cmd/tlsgate calling this
+// from init (docs/operations.md). Registering a name twice panics.
+func RegisterDNSProvider(name string, f DNSProviderFunc) {
+	dnsProvidersMu.Lock()
+	defer dnsProvidersMu.Unlock()
+	if _, dup := dnsProviders[name]; dup {
+		panic("gateway: DNS provider " + name + " registered twice")
+	}
+	dnsProviders[name] = f
+}
+
+// dnsProvider makes the provider d names.
+func dnsProvider(d config.DNSChallenge) (certmagic.DNSProvider, error) {
+	dnsProvidersMu.Lock()
+	f := dnsProviders[d.Provider]
+	names := slices.Sorted(maps.Keys(dnsProviders))
+	dnsProvidersMu.Unlock()
+	if f == nil {
+		built := "none: see docs/operations.md to add one"
+		if len(names) > 0 {
+			built = strings.Join(names, ", ")
+		}
+		return nil, fmt.Errorf("%q is not a DNS provider of this build (built in: %s)", d.Provider, built)
+	}
+	p, err := f(d.Settings)
 	if err != nil {
-		return 443
+		return nil, fmt.Errorf("%s: %w", d.Provider, err)
 	}
-	n, _ := strconv.Atoi(p)
-	return n
+	return p, nil
 }
 
 // prune stops managing the certificates of tenants s no longer has with
@@ -213,28 +371,22 @@ func (m *acmeManager) prune(s *snapshot) {
 }
 
 // sameACME reports whether two tenants' ACME settings are the same.
-func sameACME(a, b config.ACME) bool {
-	if (a.OnDemand == nil) != (b.OnDemand == nil) {
-		return false
-	}
-	if a.OnDemand != nil && (!slices.Equal(a.OnDemand.Allow, b.OnDemand.Allow) ||
-		a.OnDemand.PerMinute != b.OnDemand.PerMinute || a.OnDemand.Burst != b.OnDemand.Burst) {
-		return false
-	}
-	a.OnDemand, b.OnDemand = nil, nil
-	return a == b
-}
+func sameACME(a, b config.ACME) bool { return reflect.DeepEqual(a, b) }
 
 // onDemandPolicy decides whether name may be issued during a handshake: a
 // tenant's wildcard server name must match it, so must an entry of the
-// allow list, and the tenant's rate must not be spent; every decision is
-// counted in tlsgate_acme_on_demand_total{tenant,decision}.
+// allow list, the tenant's guest must not refuse it (guest: its
+// certificate hook, asked about the handshake), and the tenant's rate must
+// not be spent; every decision is counted in
+// tlsgate_acme_on_demand_total{tenant,decision}.
 //
-// The rate is spent only by names the fleet's store has no certificate for:
-// certmagic asks this before it loads one (another gateway may have
-// obtained it) and before each renewal, which must never be refused.
-// It is counted per gateway: a fleet of N asks the CA up to N times the rate.
-func onDemandPolicy(serverNames []string, o *config.OnDemand, stored func(context.Context, string) bool, m *metrics, tenant string) func(context.Context, string) error {
+// The guest and the rate are asked only about names the fleet's store has
+// no certificate for: certmagic asks this before it loads one (another
+// gateway may have obtained it) and before each renewal, which must never
+// be refused. The rate is counted per gateway: a fleet of N asks the CA up
+// to N times the rate.
+func onDemandPolicy(serverNames []string, o *config.OnDemand, stored func(context.Context, string) bool,
+	guest func(context.Context) bool, m *metrics, tenant string) func(context.Context, string) error {
 	limit := rate.NewLimiter(rate.Limit(float64(o.PerMinute)/60), o.Burst)
 	return func(ctx context.Context, name string) error {
 		name = strings.ToLower(strings.TrimSuffix(name, "."))
@@ -247,11 +399,54 @@ func onDemandPolicy(serverNames []string, o *config.OnDemand, stored func(contex
 			decision, err = "not_allowed", fmt.Errorf("%q is not in tenant %s's on_demand.allow", name, tenant)
 		case stored(ctx, name):
 			decision = "stored"
+		case !guest(ctx):
+			decision, err = "guest_refused", fmt.Errorf("tenant %s's guest refused to issue %q", tenant, name)
 		case !limit.Allow():
 			decision, err = "rate_limited", fmt.Errorf("tenant %s's on-demand rate (%d per minute) is spent", tenant, o.PerMinute)
 		}
 		m.onDemand.WithLabelValues(tenant, decision).Inc()
 		return err
+	}
+}
+
+// helloKey carries a handshake's ClientHelloInfo in the context certmagic
+// hands the on-demand decision (acmeGetCertificate).
+type helloKey struct{}
+
+// acmeGetCertificate is an ACME tenant's GetCertificate: certmagic's, with
+// the ClientHello in its context for the guest's on-demand decision.
+func acmeGetCertificate(cm *certmagic.Config) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return cm.GetCertificateWithContext(context.WithValue(hello.Context(), helloKey{}, hello), hello)
+	}
+}
+
+// acmeCertificates is the CERTIFICATES input of an ACME tenant's
+// certificate hook: its one certificate per name, "default" (ECDSA, what
+// certmagic obtains).
+var acmeCertificates, _ = wasmhost.EncodeCertificates([]wasmhost.CertificateInfo{{Name: config.DefaultCertificateName, Key: abi.KeyECDSA}})
+
+// guestDecides returns the guest's say in an on-demand issuance for tenant:
+// false only when the tenant's current guest exports the certificate hook
+// and it returns ACCESS_DENIED for the handshake (in ctx) that would issue
+// the name. A failing guest, or none, leaves the decision to the rest of
+// the policy, as a failing certificate guest never refuses a client.
+func (g *Gateway) guestDecides(tenant string) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		hello, _ := ctx.Value(helloKey{}).(*tls.ClientHelloInfo)
+		t := g.snap.Load().tenant(tenant)
+		if hello == nil || t == nil || !t.picker {
+			return true
+		}
+		cctx, cancel := context.WithTimeout(ctx, t.cfg.Guest.CertificateDeadline)
+		d, err := t.pool.Certificate(cctx, wasmhost.CertificateInput{Hello: helloInput(hello), Certificates: acmeCertificates})
+		cancel()
+		if err != nil {
+			g.metrics.certChoice.WithLabelValues(tenant, "error").Inc()
+			g.log.Debug("certificate guest failed on an on-demand issuance: the policy decides", "tenant", tenant, "err", err)
+			return true
+		}
+		return !d.Refuse
 	}
 }
 

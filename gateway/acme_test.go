@@ -19,16 +19,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/letsencrypt/challtestsrv"
 	"github.com/letsencrypt/pebble/v2/ca"
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
+	"github.com/libdns/libdns"
+	"github.com/miekg/dns"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/internal/bench"
@@ -46,6 +51,7 @@ type pebble struct {
 	ready    chan struct{}
 	handler  atomic.Pointer[http.Handler]
 	dns      string
+	chall    *challtestsrv.ChallSrv // its DNS server's records
 	store    *db.MemoryStore
 }
 
@@ -69,6 +75,7 @@ func startPebble(t *testing.T, validity time.Duration) *pebble {
 	dns.SetDefaultDNSIPv6("")
 	dns.Run()
 	t.Cleanup(dns.Shutdown)
+	p.chall = dns
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-p.ready // the validation authority needs the gateway's port first
 		(*p.handler.Load()).ServeHTTP(w, r)
@@ -88,10 +95,13 @@ func startPebble(t *testing.T, validity time.Duration) *pebble {
 
 // validateOn starts the validation authority (challenges on tlsPort) and
 // opens the front end.
-func (p *pebble) validateOn(t *testing.T, tlsPort int) {
+func (p *pebble) validateOn(t *testing.T, tlsPort int) { p.validateOnPorts(t, tlsPort, tlsPort) }
+
+// validateOnPorts is validateOn with HTTP-01 challenges on httpPort.
+func (p *pebble) validateOnPorts(t *testing.T, httpPort, tlsPort int) {
 	t.Helper()
 	quiet := log.New(io.Discard, "", 0)
-	v := va.New(quiet, tlsPort, tlsPort, false, p.dns, p.store)
+	v := va.New(quiet, httpPort, tlsPort, false, p.dns, p.store)
 	w := wfe.New(quiet, p.store, v, p.ca, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 	h := w.Handler()
 	p.handler.Store(&h)
@@ -234,13 +244,16 @@ func TestACMERenewalUnderLoad(t *testing.T) {
 
 // TestACMEOnDemand: a tenant with a wildcard server name obtains a
 // certificate for a name under it during that name's first handshake, only
-// for names its policy allows and within its rate; refused names reach no
-// CA, their handshakes fail, and each decision is counted.
+// for names its policy allows, its guest does not refuse, and within its
+// rate; refused names reach no CA, their handshakes fail, and each decision
+// is counted.
 func TestACMEOnDemand(t *testing.T) {
 	p := startPebble(t, 0)
+	// The guest (testdata/cert_pick.wat) refuses names starting with d.
 	tenant := config.Tenant{Name: "w", ServerNames: []string{"*.w.acme.test"}, Upstream: config.BuiltinUpstream,
 		Certificate: config.Certificate{ACME: &config.ACME{CA: p.url, CARootFile: p.rootFile,
-			OnDemand: &config.OnDemand{Allow: []string{"a.w.acme.test", "b.w.acme.test"}, PerMinute: 1, Burst: 1}}}}
+			OnDemand: &config.OnDemand{Allow: []string{"a.w.acme.test", "b.w.acme.test", "d.w.acme.test"}, PerMinute: 1, Burst: 1}}},
+		Guest: &config.Guest{Module: watGuest(t, "cert_pick")}}
 	cfgA := testConfig(t, tenant)
 	cfgA.NATS.Embedded.Listen = "127.0.0.1:0"
 	g := startGateway(t, cfgA)
@@ -260,6 +273,9 @@ func TestACMEOnDemand(t *testing.T) {
 	if _, err := verifiedLeaf(g, "x.w.acme.test", roots); err == nil {
 		t.Error("a name outside on_demand.allow got a certificate")
 	}
+	if _, err := verifiedLeaf(g, "d.w.acme.test", roots); err == nil {
+		t.Error("an allowed name the guest refuses got a certificate")
+	}
 	if _, err := verifiedLeaf(g, "b.w.acme.test", roots); err == nil {
 		t.Error("an allowed name got a certificate past the tenant's rate (1 per minute)")
 	}
@@ -267,7 +283,7 @@ func TestACMEOnDemand(t *testing.T) {
 	if err != nil || again.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
 		t.Errorf("the issued name's next handshake: %v (serial %v, want %v)", err, again, leaf.SerialNumber)
 	}
-	for d, want := range map[string]float64{"issued": 1, "not_allowed": 1, "rate_limited": 1} {
+	for d, want := range map[string]float64{"issued": 1, "not_allowed": 1, "guest_refused": 1, "rate_limited": 1} {
 		if got := decisions(g, d); got != want {
 			t.Errorf("tlsgate_acme_on_demand_total{decision=%q} = %v, want %v", d, got, want)
 		}
@@ -401,4 +417,242 @@ func TestACMELockOutlivesAKilledIssuer(t *testing.T) {
 	if err := leaf.VerifyHostname("shop.acme.test"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// watchLock returns a function that waits for an ACME issuance lock to be
+// taken in g's certificate bucket, and returns its holder's entry.
+func watchLock(t *testing.T, g *Gateway, deployerSeed string) func() string {
+	t.Helper()
+	ctx := context.Background()
+	certs, err := natsClient(t, g.NATSURL(), deployerSeed).CertsKV(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := certs.WatchAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Stop() })
+	return func() string {
+		for {
+			select {
+			case e := <-w.Updates():
+				if e != nil && strings.Contains(string(e.Value()), `"owner"`) {
+					return string(e.Value())
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("no ACME lock taken within a minute")
+			}
+		}
+	}
+}
+
+// TestACMEHTTP01AcrossTheFleet: with challenges [http-01], the CA
+// validates on a gateway's http listener, and that gateway need not be
+// the one that asked: gateway A takes the lock and orders, the CA asks
+// gateway B's port 80 (as a load balancer would send it), and B answers
+// from the challenge A left in NATS. The http listener redirects
+// everything else to https://, and refuses hosts no tenant serves.
+func TestACMEHTTP01AcrossTheFleet(t *testing.T) {
+	p := startPebble(t, 0) // its front end holds every request until validateOn
+	tenant := config.Tenant{Name: "shop", ServerNames: []string{"shop.acme.test"}, Upstream: config.BuiltinUpstream,
+		Certificate: config.Certificate{ACME: &config.ACME{CA: p.url, CARootFile: p.rootFile, Challenges: []string{"http-01"}}}}
+	cfgA := testConfig(t, tenant)
+	cfgA.NATS.Embedded.Listen = "127.0.0.1:0"
+	cfgA.HTTP.Address = "127.0.0.1:0"
+	gA := startGateway(t, cfgA)
+	lock := watchLock(t, gA, cfgA.NATS.Embedded.DeployerNkeyFile)()
+
+	cfgB := testConfig(t, tenant)
+	cfgB.NATS.URL = gA.NATSURL()
+	cfgB.NATS.NkeyFile = cfgA.NATS.Embedded.GatewayNkeyFile
+	cfgB.HTTP.Address = "127.0.0.1:0"
+	gB := startGateway(t, cfgB)
+	if !strings.Contains(lock, fmt.Sprintf("pid %d/origin %02x", os.Getpid(), gA.origin)) {
+		t.Fatalf("the lock is not gateway A's: %s", lock)
+	}
+	// No TLS-ALPN-01: a port nothing listens on.
+	p.validateOnPorts(t, gB.httpLn.Addr().(*net.TCPAddr).Port, 1)
+
+	roots := p.roots()
+	var leaf *x509.Certificate
+	eventually(t, "gateway A serves the certificate validated on gateway B", func() error {
+		var err error
+		leaf, err = verifiedLeaf(gA, "shop.acme.test", roots)
+		return err
+	})
+	eventually(t, "gateway B serves gateway A's certificate", func() error {
+		onB, err := verifiedLeaf(gB, "shop.acme.test", roots)
+		if err == nil && onB.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+			err = fmt.Errorf("serial %v, want gateway A's %v", onB.SerialNumber, leaf.SerialNumber)
+		}
+		return err
+	})
+
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(host, path string) *http.Response {
+		req, err := http.NewRequest("GET", "http://"+gB.httpLn.Addr().String()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := get("shop.acme.test", "/cart?item=1")
+	want := fmt.Sprintf("https://shop.acme.test:%d/cart?item=1", gB.Addrs()[0].(*net.TCPAddr).Port)
+	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
+		t.Errorf("http://shop.acme.test/cart?item=1: %s to %q, want 308 to %q", resp.Status, resp.Header.Get("Location"), want)
+	}
+	if resp := get("elsewhere.test", "/"); resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("a host no tenant serves: %s, want 421", resp.Status)
+	}
+	if resp := get("shop.acme.test", "/.well-known/acme-challenge/unknowntoken"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a challenge token nobody asked for: %s, want 404", resp.Status)
+	}
+}
+
+// challDNS is a DNS-01 provider writing TXT records into
+// pebble-challtestsrv's DNS server, the one Pebble's validation authority
+// asks: registered as "challtestsrv" for TestACMEDNS01Wildcard, through
+// the extension point a real provider (a libdns package) would use.
+type challDNS struct{ s *challtestsrv.ChallSrv }
+
+var (
+	challDNSOnce    sync.Once
+	challDNSServers sync.Map // DNS address -> *challtestsrv.ChallSrv
+)
+
+func (c challDNS) AppendRecords(_ context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	for _, r := range recs {
+		if rr := r.RR(); rr.Type == "TXT" {
+			c.s.AddDNSTXTRecord(libdns.AbsoluteName(rr.Name, zone), rr.Data)
+		}
+	}
+	return recs, nil
+}
+
+func (c challDNS) DeleteRecords(_ context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	for _, r := range recs {
+		rr := r.RR()
+		host := libdns.AbsoluteName(rr.Name, zone)
+		keep := slices.DeleteFunc(c.s.GetDNSTXTRecords(host), func(v string) bool { return v == rr.Data })
+		c.s.DeleteDNSTXTRecord(host)
+		for _, v := range keep {
+			c.s.AddDNSTXTRecord(host, v)
+		}
+	}
+	return recs, nil
+}
+
+// resolver is the DNS server certmagic asks: zone's SOA, so that it finds
+// the zone of a challenge record (challtestsrv answers no SOA), and the TXT
+// records of challtestsrv, which its propagation check looks for.
+func resolver(t *testing.T, zone string, chall *challtestsrv.ChallSrv) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		for _, q := range r.Question {
+			switch {
+			case q.Qtype == dns.TypeSOA && q.Name == zone:
+				m.Answer = append(m.Answer, &dns.SOA{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60},
+					Ns: "ns." + zone, Mbox: "ops." + zone, Serial: 1, Refresh: 60, Retry: 60, Expire: 60, Minttl: 60})
+			case q.Qtype == dns.TypeTXT:
+				for _, v := range chall.GetDNSTXTRecords(q.Name) {
+					m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{v}})
+				}
+			}
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// TestACMEDNS01Wildcard: a tenant whose server names include a wildcard
+// gets a wildcard certificate by DNS-01, through a DNS provider registered
+// with RegisterDNSProvider; Pebble validates the TXT records in its DNS.
+// Any name under the wildcard is then served, with no on-demand issuance.
+// A provider the build does not have is refused by name.
+func TestACMEDNS01Wildcard(t *testing.T) {
+	challDNSOnce.Do(func() {
+		RegisterDNSProvider("challtestsrv", func(settings map[string]string) (certmagic.DNSProvider, error) {
+			s, ok := challDNSServers.Load(settings["dns"])
+			if !ok {
+				return nil, fmt.Errorf("settings.dns: %q is no challtestsrv of this test", settings["dns"])
+			}
+			return challDNS{s.(*challtestsrv.ChallSrv)}, nil
+		})
+	})
+	p := startPebble(t, 0)
+	challDNSServers.Store(p.dns, p.chall)
+	dnsCfg := &config.DNSChallenge{Provider: "challtestsrv", Settings: map[string]string{"dns": p.dns},
+		Resolvers: []string{resolver(t, "acme.test.", p.chall)}, PropagationTimeout: time.Minute}
+	tenant := config.Tenant{Name: "wild", ServerNames: []string{"wild.acme.test", "*.wild.acme.test"}, Upstream: config.BuiltinUpstream,
+		Certificate: config.Certificate{ACME: &config.ACME{CA: p.url, CARootFile: p.rootFile, DNS: dnsCfg}}}
+	g := startGateway(t, testConfig(t, tenant))
+	p.validateOnPorts(t, 1, 1) // nothing answers HTTP-01 or TLS-ALPN-01 there: DNS-01 only
+
+	roots := p.roots()
+	for _, name := range []string{"wild.acme.test", "any.wild.acme.test", "other.wild.acme.test"} {
+		eventually(t, name+" is served by DNS-01", func() error {
+			leaf, err := verifiedLeaf(g, name, roots)
+			if err == nil && name != "wild.acme.test" && !slices.Contains(leaf.DNSNames, "*.wild.acme.test") {
+				err = fmt.Errorf("certificate names %v, want the wildcard", leaf.DNSNames)
+			}
+			return err
+		})
+	}
+	if got := counterValueFor(t, g, "tlsgate_acme_on_demand_total", map[string]string{"tenant": "wild", "decision": "issued"}); got != 0 {
+		t.Errorf("%v certificates issued on demand, want none: the wildcard covers them", got)
+	}
+
+	bad := tenant
+	bad.Certificate.ACME = &config.ACME{CA: p.url, DNS: &config.DNSChallenge{Provider: "route53"}}
+	cfg := testConfig(t, bad)
+	if _, err := New(context.Background(), cfg, WithLogger(testLogger(t))); err == nil ||
+		!strings.Contains(err.Error(), `tenants[0].certificate.acme: dns.provider: "route53" is not a DNS provider of this build`) {
+		t.Errorf("a tenant naming a provider the build lacks: %v", err)
+	}
+	bad.Certificate.ACME = &config.ACME{CA: p.url, Challenges: []string{"http-01"}}
+	bad.ServerNames = []string{"wild.acme.test"}
+	if _, err := New(context.Background(), testConfig(t, bad), WithLogger(testLogger(t))); err == nil ||
+		!strings.Contains(err.Error(), `tenants[0].certificate.acme: challenges: http-01 needs the gateway's http listener (http.address)`) {
+		t.Errorf("http-01 without an http listener: %v", err)
+	}
+}
+
+// TestACMEForRegistryTenants: a tenant put in the registry with
+// certificate.acme gets its certificate like a file tenant; removing it
+// stops its management.
+func TestACMEForRegistryTenants(t *testing.T) {
+	p := startPebble(t, 0)
+	g, deployer := registryGateway(t)
+	p.validateOn(t, g.Addrs()[0].(*net.TCPAddr).Port)
+	doc := fmt.Sprintf("name: shop\nserver_names: [shop.acme.test]\nupstream: builtin\ncertificate: {acme: {ca: %q, ca_root_file: %q}}\n", p.url, p.rootFile)
+	putTenant(t, g, deployer, doc)
+	roots := p.roots()
+	eventually(t, "the registry tenant serves a certificate Pebble issued", func() error {
+		_, err := verifiedLeaf(g, "shop.acme.test", roots)
+		return err
+	})
+	if err := deployer.DeleteTenant(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the removed tenant is no longer managed", func() error {
+		if at := g.acmeNow().forHost("shop.acme.test"); at != nil {
+			return errors.New("still managed")
+		}
+		return nil
+	})
 }

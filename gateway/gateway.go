@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"slices"
@@ -56,6 +57,8 @@ type Gateway struct {
 	acme      *acmeManager // made when a tenant first uses certificate.acme
 	listeners []*listener
 	admin     *adminServer
+	httpLn    net.Listener // the http listener (ACME HTTP-01, redirects); nil without http.address
+	httpSrv   *http.Server
 
 	closeOnce sync.Once
 	closeErr  error
@@ -111,6 +114,12 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	if err != nil {
 		return nil, fmt.Errorf("gateway: wasm runtime: %w", err)
 	}
+	if cfg.HTTP.Address != "" {
+		// Bound before the tenants are built: their ACME issuers need its port.
+		if g.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
+			return nil, fmt.Errorf("gateway: http.address: %w", err)
+		}
+	}
 	s, err := g.buildSnapshot(ctx, cfg, nil)
 	if err != nil {
 		return nil, err
@@ -155,6 +164,13 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	for _, l := range g.listeners {
 		l.start()
 		g.log.Info("listening", "address", l.ln.Addr().String())
+	}
+	if g.httpLn != nil {
+		g.httpSrv = &http.Server{Handler: g.acmeHTTPHandler(g.Addrs()[0].(*net.TCPAddr).Port),
+			ReadHeaderTimeout: cfg.Limits.RequestHeaderTimeout, ReadTimeout: cfg.Limits.RequestReadTimeout,
+			IdleTimeout: cfg.Limits.IdleTimeout, MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		go g.httpSrv.Serve(g.httpLn)
+		g.log.Info("listening for ACME HTTP-01 challenges and redirects", "address", g.httpLn.Addr().String())
 	}
 	return g, nil
 }
@@ -348,6 +364,7 @@ func restartOnly(old, cur *config.Config) error {
 	}{
 		{"listeners", listenerSockets(old.Listeners), listenerSockets(cur.Listeners)},
 		{"admin", old.Admin, cur.Admin},
+		{"http", old.HTTP, cur.HTTP},
 		{"nats", old.NATS, cur.NATS},
 		{"wasm", old.Wasm, cur.Wasm},
 		{"data_dir", old.DataDir, cur.DataDir},
@@ -429,6 +446,11 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 		if g.admin != nil {
 			g.admin.close(ctx)
+		}
+		if g.httpSrv != nil {
+			g.httpSrv.Shutdown(ctx)
+		} else if g.httpLn != nil { // New failed before serving it
+			g.httpLn.Close()
 		}
 		g.cancel()
 		g.retiring.Wait() // previous snapshots' pools, before the runtime goes

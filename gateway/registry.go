@@ -298,6 +298,9 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	s.finish()
 	g.snap.Store(s)
 	g.guests.ensure(s)
+	if m := g.acmeNow(); m != nil {
+		m.prune(s) // removed or changed registry tenants' certificates are no longer renewed
+	}
 	g.log.Info("tenant registry applied", "applied", applied, "removed", removed, "refused", len(refused),
 		"tenants", len(s.list), "took", time.Since(start).Round(time.Microsecond))
 	g.retire(ctx, old)

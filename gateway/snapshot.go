@@ -340,10 +340,14 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 	t := &tenant{name: tc.Name, cfg: tc, policy: statelessTickets{}}
 	t.tlsBase = &tls.Config{MinVersion: tls.VersionTLS12}
 	if tc.Certificate.ACME != nil {
-		if !g.dryRun {
+		if g.dryRun {
+			if err := checkChallenges(*tc.Certificate.ACME, g.challengePorts(cfg)); err != nil {
+				return t, fmt.Errorf("gateway: %s.certificate.acme: %w", path, err)
+			}
+		} else {
 			m, err := g.acmeManager(ctx)
 			if err == nil {
-				t.acme, err = m.tenant(tc, listenPort(cfg))
+				t.acme, err = m.tenant(tc, g.challengePorts(cfg))
 			}
 			if err != nil {
 				return t, fmt.Errorf("gateway: %s.certificate.acme: %w", path, err)
@@ -395,7 +399,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 			// The challenge certificate for a TLS-ALPN-01 validation, else
 			// the tenant's certificate (a failed handshake until the first
 			// one is obtained).
-			t.tlsBase.GetCertificate = t.acme.GetCertificate
+			t.tlsBase.GetCertificate = acmeGetCertificate(t.acme)
 		}
 	}
 	if tc.Guest == nil {

@@ -18,6 +18,9 @@ type Config struct {
 	Listeners []Listener `koanf:"listeners"`
 	// Admin is the admin HTTP listener (health, readiness, metrics, pprof).
 	Admin Admin `koanf:"admin"`
+	// HTTP is a plain-HTTP listener for ACME HTTP-01 challenges and
+	// redirects to https://. Off by default.
+	HTTP HTTP `koanf:"http"`
 	// Limits bound what one client, and all clients together, can hold.
 	Limits Limits `koanf:"limits"`
 	// NATS selects the embedded server (no URL) or an external cluster.
@@ -122,6 +125,15 @@ type Limits struct {
 	// MaxUpstreamConnections bounds the connections to one tenant's HTTP
 	// upstream; requests past it wait for one. Default 1024.
 	MaxUpstreamConnections int `koanf:"max_upstream_connections"`
+}
+
+// HTTP is the plain-HTTP listener (port 80 in production): it answers the
+// ACME HTTP-01 challenges of every tenant with certificate.acme (any
+// gateway of the fleet answers any challenge: the tokens are in NATS) and
+// redirects every other request to https:// on the first listener's port.
+type HTTP struct {
+	// Address is host:port, e.g. ":80"; empty (default) opens none.
+	Address string `koanf:"address"`
 }
 
 // Admin is the admin listener.
@@ -341,6 +353,37 @@ type ACME struct {
 	// the tenant's wildcard server names match, one certificate per name
 	// (TLS-ALPN-01 cannot validate a wildcard), within its policy.
 	OnDemand *OnDemand `koanf:"on_demand"`
+	// Challenges are the ACME challenge types the CA may validate with:
+	// "tls-alpn-01" (on the tenant's TLS listener), "http-01" (on the
+	// http listener) and "dns-01" (through DNS, which needs DNS). Default:
+	// dns-01 alone when DNS is set, else tls-alpn-01, with http-01 too
+	// when the gateway has an http listener.
+	Challenges []string `koanf:"challenges"`
+	// DNS is the DNS-01 provider: the only way to a wildcard certificate.
+	DNS *DNSChallenge `koanf:"dns"`
+}
+
+// ACME challenge types.
+const (
+	ChallengeTLSALPN = "tls-alpn-01"
+	ChallengeHTTP    = "http-01"
+	ChallengeDNS     = "dns-01"
+)
+
+// DNSChallenge is how DNS-01 records are written: a provider built into
+// the tlsgate binary (gateway.RegisterDNSProvider; the project's build has
+// none, see docs/operations.md) and its settings.
+type DNSChallenge struct {
+	// Provider is the registered provider's name.
+	Provider string `koanf:"provider"`
+	// Settings are handed to the provider (API tokens, zone, ...).
+	Settings map[string]string `koanf:"settings"`
+	// Resolvers are the DNS servers (host:port) asked whether a record has
+	// propagated; empty: the system's.
+	Resolvers []string `koanf:"resolvers"`
+	// PropagationTimeout bounds the wait for a record to be seen; -1s
+	// skips the check. Default 2m.
+	PropagationTimeout time.Duration `koanf:"propagation_timeout"`
 }
 
 // OnDemand is the policy of on-demand issuance: a flood of made-up SNI

@@ -168,7 +168,25 @@ func TestLoadInvalid(t *testing.T) {
 		{"acme for a wildcard name", func(s string) string {
 			return strings.Replace(s, "certificate: {self_signed: true}", "certificate: {acme: {email: ops@a.test}}", 1)
 		},
-			`"*.a.test": an ACME certificate is obtained for exact names (TLS-ALPN-01); a wildcard name needs certificate.acme.on_demand`},
+			`"*.a.test": a wildcard certificate needs dns-01 (certificate.acme.dns), or certificate.acme.on_demand for a certificate per name`},
+		{"acme unknown challenge", func(s string) string {
+			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {acme: {challenges: [http-01, tls-sni-01]}}", 1)
+		},
+			`tenants[1].certificate.acme.challenges[1]: "tls-sni-01" is not one of tls-alpn-01, http-01, dns-01`},
+		{"acme dns-01 without a provider", func(s string) string {
+			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {acme: {challenges: [dns-01]}}", 1)
+		},
+			`tenants[1].certificate.acme.challenges[0]: dns-01 needs certificate.acme.dns (its provider)`},
+		{"acme dns without dns-01", func(s string) string {
+			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {acme: {challenges: [http-01], dns: {provider: x}}}", 1)
+		},
+			`tenants[1].certificate.acme.dns: is set but challenges does not list dns-01`},
+		{"acme dns bad resolver", func(s string) string {
+			return strings.Replace(s, "certificate: {cert_file: b.crt, key_file: b.key}", "certificate: {acme: {dns: {provider: x, resolvers: [\"8.8.8.8\"]}}}", 1)
+		},
+			`tenants[1].certificate.acme.dns.resolvers[0]: "8.8.8.8" is not host:port`},
+		{"bad http listener", func(s string) string { return s + "http: {address: \"80\"}\n" },
+			`http.address: "80" is not host:port`},
 		{"on-demand without an allow list", func(s string) string {
 			return strings.Replace(s, "certificate: {self_signed: true}", "certificate: {acme: {on_demand: {per_minute: 5}}}", 1)
 		},

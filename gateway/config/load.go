@@ -267,6 +267,9 @@ func (t *Tenant) FillDefaults() {
 				o.Burst = 5
 			}
 		}
+		if d := a.DNS; d != nil && d.PropagationTimeout == 0 {
+			d.PropagationTimeout = 2 * time.Minute
+		}
 	}
 	for i := range t.Certificates {
 		if c := &t.Certificates[i].Certificate; c.SelfSigned && c.KeyType == "" {

@@ -54,6 +54,11 @@ func (c *Config) Validate() error {
 	if len(c.Listeners) == 0 {
 		p.add("listeners", "at least one listener is required")
 	}
+	if c.HTTP.Address != "" {
+		if err := checkHostPort(c.HTTP.Address); err != nil {
+			p.add("http.address", "%v", err)
+		}
+	}
 	tenantNames := map[string]bool{}
 	for _, t := range c.Tenants {
 		tenantNames[t.Name] = true
@@ -424,7 +429,7 @@ func (t *Tenant) validate(p *problems, path string, kind tenantKind) {
 	cert := t.Certificate
 	switch {
 	case cert.ACME != nil:
-		checkACME(p, at, *t, registry)
+		checkACME(p, at, *t)
 	case cert.NATS != "" && !registry:
 		p.add(at("certificate.nats"), "only in a tenant registry document (tlsgate tenant put sets it)")
 	case kind == registryInput && cert.NATS != "":
@@ -616,20 +621,51 @@ func checkNamedCertificates(p *problems, at string, certs []NamedCertificate) {
 }
 
 // checkACME checks a tenant certificate obtained by ACME.
-func checkACME(p *problems, at func(string) string, t Tenant, registry bool) {
+func checkACME(p *problems, at func(string) string, t Tenant) {
 	c := t.Certificate
 	a := c.ACME
 	switch {
-	case registry:
-		p.add(at("certificate.acme"), "only in tenant files for now")
 	case c.SelfSigned || c.CertFile != "" || c.KeyFile != "" || c.NATS != "":
 		p.add(at("certificate"), "acme excludes self_signed, cert_file, key_file and nats")
 	case len(t.ServerNames) == 0:
 		p.add(at("server_names"), "an ACME certificate needs the names to obtain it for")
 	}
+	dns := false
+	seen := map[string]bool{}
+	for j, ch := range a.Challenges {
+		cp := fmt.Sprintf("%s[%d]", at("certificate.acme.challenges"), j)
+		switch {
+		case ch != ChallengeTLSALPN && ch != ChallengeHTTP && ch != ChallengeDNS:
+			p.add(cp, "%q is not one of %s, %s, %s", ch, ChallengeTLSALPN, ChallengeHTTP, ChallengeDNS)
+		case seen[ch]:
+			p.add(cp, "%q is listed twice", ch)
+		case ch == ChallengeDNS && a.DNS == nil:
+			p.add(cp, "dns-01 needs certificate.acme.dns (its provider)")
+		}
+		seen[ch] = true
+		dns = dns || ch == ChallengeDNS
+	}
+	if a.DNS != nil {
+		if len(a.Challenges) == 0 {
+			dns = true
+		} else if !dns {
+			p.add(at("certificate.acme.dns"), "is set but challenges does not list dns-01")
+		}
+		if a.DNS.Provider == "" {
+			p.add(at("certificate.acme.dns.provider"), "names the DNS provider: required")
+		}
+		for j, r := range a.DNS.Resolvers {
+			if err := checkHostPort(r); err != nil {
+				p.add(fmt.Sprintf("%s[%d]", at("certificate.acme.dns.resolvers"), j), "%v", err)
+			}
+		}
+		if d := a.DNS.PropagationTimeout; d < -time.Second || (d < 0 && d != -time.Second) || d > time.Hour {
+			p.add(at("certificate.acme.dns.propagation_timeout"), "%v is out of range: -1s (no check) or 0..1h", d)
+		}
+	}
 	for j, n := range t.ServerNames {
-		if strings.HasPrefix(n, "*.") && a.OnDemand == nil {
-			p.add(fmt.Sprintf("%s[%d]", at("server_names"), j), "%q: an ACME certificate is obtained for exact names (TLS-ALPN-01); a wildcard name needs certificate.acme.on_demand (DNS-01 is not supported yet)", n)
+		if strings.HasPrefix(n, "*.") && a.OnDemand == nil && !dns {
+			p.add(fmt.Sprintf("%s[%d]", at("server_names"), j), "%q: a wildcard certificate needs dns-01 (certificate.acme.dns), or certificate.acme.on_demand for a certificate per name", n)
 		}
 	}
 	if o := a.OnDemand; o != nil {
