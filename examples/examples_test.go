@@ -41,6 +41,11 @@ func TestExamplesCheck(t *testing.T) {
 			"nats: embedded, client port 127.0.0.1:4222, NKey authentication",
 			"nats: nats.embedded.deployer_nkey_file will be generated",
 		}},
+		{name: "acme", config: "acme/tlsgate.yaml", want: []string{
+			"tenants[0] (shop): certificate for [shop.example.com www.shop.example.com] obtained and renewed by ACME",
+			"(tls-alpn-01, http-01)", "on demand for [*.customers.example.com] (at most 10 a minute)",
+			"http: :80 answers ACME HTTP-01 challenges",
+		}},
 		{name: "fleet gateway B", config: "fleet/2-gateway-b.yaml", fleetB: true, want: []string{
 			"sealing: 1 key(s) from", "nats: nats://127.0.0.1:4222, nkey",
 		}},

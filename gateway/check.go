@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
@@ -54,7 +55,10 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 	}
 	defer s.close(context.WithoutCancel(ctx))
 	for i, t := range s.list {
-		report = append(report, describeTenant(fmt.Sprintf("tenants[%d]", i), t)...)
+		report = append(report, describeTenant(fmt.Sprintf("tenants[%d]", i), t, cfg.HTTP.Address != "")...)
+	}
+	if cfg.HTTP.Address != "" {
+		report = append(report, fmt.Sprintf("http: %s answers ACME HTTP-01 challenges and redirects the rest to https://", cfg.HTTP.Address))
 	}
 	for i, h := range s.hellos {
 		if h != nil {
@@ -70,12 +74,16 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 }
 
 // describeTenant says what check built for a tenant.
-func describeTenant(path string, t *tenant) []string {
+func describeTenant(path string, t *tenant, httpOn bool) []string {
 	var out []string
 	switch c := t.cfg.Certificate; {
 	case c.ACME != nil:
-		out = append(out, fmt.Sprintf("%s (%s): certificate for %v obtained and renewed by ACME from %s, kept in NATS (not contacted by check)",
-			path, t.name, t.cfg.ServerNames, c.ACME.CA))
+		how := ""
+		if o := c.ACME.OnDemand; o != nil {
+			how = fmt.Sprintf(", on demand for %v (at most %d a minute)", o.Allow, o.PerMinute)
+		}
+		out = append(out, fmt.Sprintf("%s (%s): certificate for %v obtained and renewed by ACME from %s (%s%s), kept in NATS (not contacted by check)",
+			path, t.name, t.cfg.ServerNames, c.ACME.CA, strings.Join(challengesFor(*c.ACME, httpOn), ", "), how))
 	case c.SelfSigned:
 		out = append(out, fmt.Sprintf("%s (%s): self-signed certificate (generated at start if missing)", path, t.name))
 	default:
