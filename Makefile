@@ -5,6 +5,9 @@ PKG         ?= ./cmd/tlsgate
 BIN         ?= bin/tlsgate
 OVERLAY_DIR ?= _build/overlay
 OVERLAY     := $(OVERLAY_DIR)/overlay.json
+# The version the binary reports (tlsgate version, --version, build info metric).
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
 # The tag that compiles the code using Config.GetSessionByID/StoreSessionByID.
 SESSIONID_TAG := tlsgate_sessionid
 
@@ -18,11 +21,11 @@ overlay:
 
 ## build: the gateway with TLS 1.2 Session ID resumption (patched crypto/tls)
 build: overlay
-	$(GO) build -overlay $(OVERLAY) -tags $(SESSIONID_TAG) -o $(BIN) $(PKG)
+	$(GO) build -ldflags "$(LDFLAGS)" -overlay $(OVERLAY) -tags $(SESSIONID_TAG) -o $(BIN) $(PKG)
 
 ## build-plain: the gateway with the stock crypto/tls (tickets and TLS 1.3 PSK only)
 build-plain:
-	$(GO) build -o $(BIN) $(PKG)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) $(PKG)
 
 ## test: install what the tests drive (.ci/install), then every module's tests and the AssemblyScript SDK's
 test:

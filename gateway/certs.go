@@ -27,29 +27,29 @@ import (
 // files, or a self-signed one kept in <dataDir>/certs/<tenant>.{crt,key}
 // (<tenant>.<name>.{crt,key} for a further certificate; made on first use,
 // remade when its names or key type no longer match or it expires within a
-// day).
-func loadCertificate(dataDir string, t config.Tenant, name string, c config.Certificate, path string) (tls.Certificate, error) {
+// day); generated says it was made now.
+func loadCertificate(dataDir string, t config.Tenant, name string, c config.Certificate, path string) (_ tls.Certificate, generated bool, _ error) {
 	if !c.SelfSigned {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("gateway: %s: %w", path, err)
+			return tls.Certificate{}, false, fmt.Errorf("gateway: %s: %w", path, err)
 		}
-		return cert, nil
+		return cert, false, nil
 	}
 	files := certFiles(dataDir, t, name, c)
 	certFile, keyFile := files[0], files[1]
 	names := selfSignedNames(t)
 	if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && certFits(cert, names, c.KeyType) {
-		return cert, nil
+		return cert, false, nil
 	}
 	if err := WriteSelfSigned(certFile, keyFile, names, c.KeyType); err != nil {
-		return tls.Certificate{}, fmt.Errorf("gateway: %s: %w", path, err)
+		return tls.Certificate{}, false, fmt.Errorf("gateway: %s: %w", path, err)
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("gateway: %s: %w", path, err)
+		return tls.Certificate{}, false, fmt.Errorf("gateway: %s: %w", path, err)
 	}
-	return cert, nil
+	return cert, true, nil
 }
 
 // certFiles are the files loadCertificate reads for t's certificate c,

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"context"
 	"errors"
 	"fmt"
@@ -30,7 +31,7 @@ func Check(ctx context.Context, cfg *config.Config) ([]string, error) {
 		report = append(report, fmt.Sprintf("sealing: %d key(s), sealing with %q", len(cfg.Sealing.Keys), cfg.Sealing.Keys[0].ID))
 	} else if _, err := os.Stat(cfg.Sealing.KeysFile); errors.Is(err, fs.ErrNotExist) {
 		report = append(report, "sealing: no keys yet; one will be generated into "+cfg.Sealing.KeysFile)
-	} else if keys, err := sealingKeys(cfg); err != nil {
+	} else if keys, _, err := sealingKeys(cfg); err != nil {
 		errs = append(errs, err)
 	} else {
 		report = append(report, fmt.Sprintf("sealing: %d key(s) from %s", len(keys), cfg.Sealing.KeysFile))
@@ -147,4 +148,35 @@ func moduleInfo(m *wasmhost.Module) string {
 		hooks += " store"
 	}
 	return fmt.Sprintf("%d bytes, sha256 %.12s, exports%s", m.Size(), m.Digest(), hooks)
+}
+
+// CheckFiles loads the certificate files of cfg's tenants, which need not
+// validate, and returns a *config.FieldError for each that does not load or
+// does not cover its tenant's names: check reports them beside the
+// configuration's other problems, so that one run names every problem.
+// It writes nothing and reads no guest (a configuration that does not
+// validate is not built).
+func CheckFiles(cfg *config.Config) []error {
+	var errs []error
+	for i, tc := range cfg.Tenants {
+		specs := append([]config.NamedCertificate{{Name: config.DefaultCertificateName, Certificate: tc.Certificate}}, tc.Certificates...)
+		for j, s := range specs {
+			at := fmt.Sprintf("tenants[%d].certificate", i)
+			if j > 0 {
+				at = fmt.Sprintf("tenants[%d].certificates[%d]", i, j-1)
+			}
+			c := s.Certificate
+			if c.CertFile == "" || c.KeyFile == "" || c.SelfSigned || c.ACME != nil {
+				continue
+			}
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err == nil && !c.SkipNameCheck && cert.Leaf != nil {
+				err = certNamesCover(cert.Leaf, tc.ServerNames, j == 0)
+			}
+			if err != nil {
+				errs = append(errs, &config.FieldError{Path: at, Msg: err.Error()})
+			}
+		}
+	}
+	return errs
 }

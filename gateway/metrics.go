@@ -205,17 +205,25 @@ func (m *metrics) fetchDone(tenant string, d time.Duration) {
 
 func (m *metrics) storeDone(tenant string, size int, d time.Duration, err error) {
 	m.storeSeconds.WithLabelValues(tenant).Observe(d.Seconds())
+	r := storeResult(err)
+	m.stores.WithLabelValues(tenant, r).Inc()
+	if r == "ok" {
+		m.storedBytes.WithLabelValues(tenant).Add(float64(size))
+	}
+}
+
+// storeResult is the result label of a store that ran: "ok", "refused"
+// (the guest declined to keep the session, by its own policy: ACCESS_DENIED)
+// or "error".
+func storeResult(err error) string {
 	var ge *wasmhost.GuestError
 	switch {
 	case err == nil:
-		m.stores.WithLabelValues(tenant, "ok").Inc()
-		m.storedBytes.WithLabelValues(tenant).Add(float64(size))
+		return "ok"
 	case errors.As(err, &ge) && ge.Kind == wasmhost.FaultStatus && ge.Status == abi.StatusAccessDenied:
-		// The guest declined to keep this session by its own policy.
-		m.stores.WithLabelValues(tenant, "refused").Inc()
-	default:
-		m.stores.WithLabelValues(tenant, "error").Inc()
+		return "refused"
 	}
+	return "error"
 }
 
 // storeDropped counts a store never run: "dropped" (queue full, or

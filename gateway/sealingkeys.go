@@ -19,16 +19,17 @@ import (
 
 // sealingKeys returns the configured keys, or the keys kept in
 // cfg.Sealing.KeysFile, generating one there (mode 0600) on first start so a
-// restart keeps sessions resumable.
-func sealingKeys(cfg *config.Config) ([]config.SealingKey, error) {
+// restart keeps sessions resumable; generated says it did.
+func sealingKeys(cfg *config.Config) (keys []config.SealingKey, generated bool, err error) {
 	if len(cfg.Sealing.Keys) > 0 {
-		return cfg.Sealing.Keys, nil
+		return cfg.Sealing.Keys, false, nil
 	}
-	keys, err := ReadSealingKeys(cfg.Sealing.KeysFile)
+	keys, err = ReadSealingKeys(cfg.Sealing.KeysFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return generateSealingKey(cfg.Sealing.KeysFile)
+		keys, err = generateSealingKey(cfg.Sealing.KeysFile)
+		return keys, err == nil, err
 	}
-	return keys, err
+	return keys, false, err
 }
 
 // ReadSealingKeys reads a sealing keys file (the form of

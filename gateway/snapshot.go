@@ -253,7 +253,11 @@ func newSnapshot(cfg *config.Config, seal *sealer) *snapshot {
 func (g *Gateway) buildSnapshot(ctx context.Context, cfg *config.Config, old *snapshot) (_ *snapshot, err error) {
 	var keys []config.SealingKey
 	if !g.dryRun || len(cfg.Sealing.Keys) > 0 {
-		keys, err = sealingKeys(cfg)
+		var made bool
+		keys, made, err = sealingKeys(cfg)
+		if made {
+			g.log.Info("sealing key generated: every gateway of a fleet needs this file", "file", cfg.Sealing.KeysFile, "id", keys[0].ID)
+		}
 	} else {
 		keys, err = ReadSealingKeys(cfg.Sealing.KeysFile)
 		if errors.Is(err, fs.ErrNotExist) { // generated at start
@@ -578,7 +582,10 @@ func (g *Gateway) tenantCertificate(dataDir string, tc config.Tenant, name strin
 		certStamp(files) == o.stamp {
 		return *o, nil
 	}
-	cert, err := loadCertificate(dataDir, tc, name, c, path)
+	cert, made, err := loadCertificate(dataDir, tc, name, c, path)
+	if made {
+		g.log.Info("self-signed certificate generated", "tenant", tc.Name, "certificate", name, "names", selfSignedNames(tc), "file", certFiles(dataDir, tc, name, c)[0])
+	}
 	if err != nil {
 		return lc, err
 	}

@@ -210,7 +210,10 @@ func (q *storeQueue) run(p pendingStore) {
 	start := time.Now()
 	err := t.pool.Store(ctx, p.in)
 	q.m.storeDone(p.tenant, len(p.in.Session), time.Since(start), err)
-	if err != nil {
+	switch storeResult(err) {
+	case "refused":
+		q.log.Debug("session store refused by the guest (ACCESS_DENIED): not kept", "tenant", p.tenant)
+	case "error":
 		q.log.Debug("session store failed", "tenant", p.tenant, "err", err)
 	}
 }

@@ -21,7 +21,7 @@ func newCheck() *cobra.Command {
 			ctx := cmd.Context()
 			report, err := gateway.Check(ctx, cfg)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return &exitError{code: exitUsage, err: err}
 			}
 			for _, line := range report {
 				fmt.Fprintln(cmd.OutOrStdout(), line)

@@ -95,3 +95,74 @@ func TestServeRefusesInvalidConfigWithExit2(t *testing.T) {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
 }
+
+// TestCheckReportsEveryProblemAtOnce: a file with an unknown key, a
+// duration without a unit, a certificate that does not load and an ftp
+// upstream gets all four from one check, each with its line, in line
+// order, and the key's likely intended name; a YAML syntax error names the
+// line it is on.
+func TestCheckReportsEveryProblemAtOnce(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "b1.yaml")
+	os.WriteFile(cfg, []byte(`listeners:
+  - address: 127.0.0.1:8443
+tenants:
+  - name: a
+    server_names: [a.test]
+    certificate: {self_signed: true}
+    upstream: builtin
+    session_ttl: 24
+  - name: b
+    server_name: [b.test]
+    certificate: {cert_file: /nonexistent.crt, key_file: /nonexistent.key}
+    upstream: ftp://x
+`), 0o600)
+	out, code := run(t, binPlain, "check", "--config", cfg, "--data-dir", t.TempDir())
+	want := []string{
+		cfg + ":8: tenants[0].session_ttl: 24 is a number without a unit",
+		cfg + ":10: tenants[1].server_name: unknown key; did you mean server_names?",
+		cfg + ":11: tenants[1].certificate: open /nonexistent.crt: no such file or directory",
+		cfg + `:12: tenants[1].upstream: scheme "ftp" is not supported`,
+	}
+	last := -1
+	for _, w := range want {
+		i := strings.Index(out, w)
+		if i < 0 || i < last {
+			t.Errorf("exit %d, output:\n%s\nwant, after the lines before it: %q", code, out, w)
+		}
+		last = i
+	}
+	if code != 2 || strings.Contains(out, "decoding failed") {
+		t.Errorf("exit %d (want 2), output:\n%s", code, out)
+	}
+
+	syntax := filepath.Join(t.TempDir(), "b2.yaml")
+	os.WriteFile(syntax, []byte("tenants:\n  - name: a\n    server_names: [a.test\n    upstream: builtin\n"), 0o600)
+	out, code = run(t, binPlain, "check", "--config", syntax)
+	if code != 2 || !strings.Contains(out, syntax+":4:5: ',' or ']' must be specified") || !strings.Contains(out, ">  4 |     upstream: builtin") {
+		t.Errorf("yaml syntax error: exit %d, output:\n%s", code, out)
+	}
+}
+
+// TestCommandLine: --version, exit code 2 for usage errors, check offers
+// no serve-only flags, booleans render as plain flags, and the help names
+// the TLSGATE_ environment variables.
+func TestCommandLine(t *testing.T) {
+	if out, code := run(t, binPlain, "--version"); code != 0 || !strings.HasPrefix(out, "tlsgate ") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{{"serve", "--bogus"}, {"nosuch"}, {"check", "extra"}, {"guest", "push"}} {
+		if out, code := run(t, binPlain, args...); code != 2 {
+			t.Errorf("%v: exit %d (want 2): %s", args, code, out)
+		}
+	}
+	out, _ := run(t, binPlain, "check", "--help")
+	if strings.Contains(out, "--listen") || strings.Contains(out, "--log-level") || strings.Contains(out, "[=true|false]") {
+		t.Errorf("check --help:\n%s", out)
+	}
+	if out, _ := run(t, binPlain, "serve", "--help"); !strings.Contains(out, "--log-format") {
+		t.Errorf("serve --help lacks --log-format:\n%s", out)
+	}
+	if out, _ := run(t, binPlain, "--help"); !strings.Contains(out, "TLSGATE_ADMIN__ADDRESS") || !strings.Contains(out, "Exit codes") {
+		t.Errorf("tlsgate --help does not explain the environment and exit codes:\n%s", out)
+	}
+}

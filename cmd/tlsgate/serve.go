@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,14 +16,30 @@ import (
 	"github.com/tlsgate/tlsgate/gateway/config"
 )
 
+// configFlags are the flags of the commands that read a configuration.
 func configFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (default: the built-in default, one tenant on 127.0.0.1:8443)")
 	fs.String("data-dir", "", "data directory (default ~/.local/share/tlsgate)")
-	fs.String("log-level", "info", "log level: debug, info, warn, error")
-	fs.String("listen", "", "serve on this one address instead of the configured listeners (e.g. 127.0.0.1:9443)")
 	fs.String("admin", "", "admin listener address instead of the configured one (\"off\" disables it)")
 }
 
+// serveFlags are serve's own flags.
+func serveFlags(fs *pflag.FlagSet) {
+	fs.String("listen", "", "serve on this one address instead of the configured listeners (e.g. 127.0.0.1:9443)")
+	fs.String("log-level", envOr("TLSGATE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env TLSGATE_LOG_LEVEL)")
+	fs.String("log-format", envOr("TLSGATE_LOG_FORMAT", "text"), "log format: text (key=value) or json (one object per line) (env TLSGATE_LOG_FORMAT)")
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// loadConfig reads the configuration the flags name. A configuration that
+// does not validate is reported with every problem found, those of its
+// certificate files included.
 func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	file, _ := cmd.Flags().GetString("config")
 	fs := pflag.NewFlagSet("config", pflag.ContinueOnError)
@@ -33,10 +50,14 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	})
 	cfg, err := config.Load(config.Source{File: file, Environ: os.Environ(), Flags: fs})
 	if err != nil {
+		if cfg != nil && errors.Is(err, config.ErrInvalid) {
+			errs := append(unjoin(err), gateway.CheckFiles(cfg)...)
+			err = errors.Join(config.Annotate(file, errs)...)
+		}
 		return nil, configError(err)
 	}
-	if l, _ := cmd.Flags().GetString("listen"); l != "" {
-		cfg.Listeners = []config.Listener{{Address: l}}
+	if f := cmd.Flags().Lookup("listen"); f != nil && f.Value.String() != "" {
+		cfg.Listeners = []config.Listener{{Address: f.Value.String()}}
 	}
 	if a, _ := cmd.Flags().GetString("admin"); a != "" {
 		cfg.Admin.Address = a
@@ -47,13 +68,29 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	return cfg, nil
 }
 
+// unjoin is the errors of a joined error.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 func newLogger(cmd *cobra.Command) (*slog.Logger, error) {
 	lvl, _ := cmd.Flags().GetString("log-level")
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(lvl)); err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("--log-level: %w", err)}
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--log-level: %w", err)}
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch f, _ := cmd.Flags().GetString("log-format"); f {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--log-format: %q is not one of text, json", f)}
+	}
 }
 
 func newServe() *cobra.Command {
@@ -71,7 +108,13 @@ func newServe() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			g, err := gateway.New(ctx, cfg, gateway.WithLogger(log), gateway.WithVersion(version))
+			file, _ := cmd.Flags().GetString("config")
+			if file == "" {
+				file = "(built-in default)"
+			}
+			log.Info("tlsgate starting", "version", fullVersion(), "config", file, "data_dir", cfg.DataDir,
+				"tenants", len(cfg.Tenants), "registry", cfg.Registry.Enabled)
+			g, err := gateway.New(ctx, cfg, gateway.WithLogger(log), gateway.WithVersion(fullVersion()))
 			if err != nil {
 				return err
 			}
@@ -96,6 +139,7 @@ func newServe() *cobra.Command {
 		},
 	}
 	configFlags(cmd.Flags())
+	serveFlags(cmd.Flags())
 	return cmd
 }
 

@@ -21,7 +21,7 @@ func newVersion() *cobra.Command {
 				sid = "yes (patched crypto/tls)"
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "tlsgate %s\n", version)
+			fmt.Fprintf(w, "tlsgate %s\n", fullVersion())
 			fmt.Fprintf(w, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(w, "guest abi: v%d\n", abi.Version)
 			fmt.Fprintf(w, "tls 1.2 session-id resumption: %s\n", sid)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
 )
@@ -23,8 +24,8 @@ tenants:
     session_ttl: 240h
 `), 0o600)
 	_, err := config.Load(config.Source{File: file})
-	fmt.Println(err)
+	fmt.Println(strings.ReplaceAll(err.Error(), dir+"/", ""))
 	// Output:
-	// tenants[0].upstream: scheme "ftp" is not supported (want http, https, tcp or builtin)
-	// tenants[0].session_ttl: 240h0m0s is out of range (0, 168h]
+	// tlsgate.yaml:6: tenants[0].upstream: scheme "ftp" is not supported (want http, https, tcp or builtin)
+	// tlsgate.yaml:7: tenants[0].session_ttl: 240h0m0s is out of range (0, 168h]
 }

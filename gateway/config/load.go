@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
@@ -33,17 +31,22 @@ type Source struct {
 	Flags *pflag.FlagSet
 }
 
-// Load reads the file, then the environment, then flags, in
-// one pass, fills defaults and validates. Errors name the source or the
-// field path; a Config is returned only if it is valid.
+// Load reads the file, then the environment, then flags, in one pass,
+// fills defaults and validates. Every problem found is reported, joined,
+// each naming its field path (and the file and line where it is written);
+// a YAML syntax error alone stops it early. With an error the Config
+// returned, if any, is what could be read: for reporting more problems
+// (CheckFiles), never for serving.
 func Load(src Source) (*Config, error) {
 	k := koanf.New(".") // defaults are filled after decoding, by FillDefaults
+	var d *doc
 	if src.File != "" {
-		if _, err := os.Stat(src.File); err != nil {
+		data, err := os.ReadFile(src.File)
+		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		if err := k.Load(file.Provider(src.File), yaml.Parser()); err != nil {
-			return nil, fmt.Errorf("config: %s: %w", src.File, err)
+		if d, err = loadYAML(k, src.File, data); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
 		}
 	}
 	if src.Environ != nil {
@@ -67,14 +70,9 @@ func Load(src Source) (*Config, error) {
 			return nil, fmt.Errorf("config: flags: %w", err)
 		}
 	}
+	// Every problem, of every step, is reported together.
 	var c Config
-	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{DecoderConfig: decoderConfig(&c)}); err != nil {
-		where := "config"
-		if src.File != "" {
-			where = "config: " + src.File
-		}
-		return nil, fmt.Errorf("%s: %w", where, err)
-	}
+	errs := decode(k.Raw(), &c, "")
 	if src.File == "" && len(c.Tenants) == 0 {
 		c.Tenants = []Tenant{DefaultTenant()}
 	}
@@ -89,32 +87,62 @@ func Load(src Source) (*Config, error) {
 	c.resolvePaths(base)
 	if c.TenantsDir != "" {
 		more, err := loadTenantsDir(c.TenantsDir)
-		if err != nil {
-			return nil, err
-		}
+		errs = append(errs, unjoin(err)...)
 		c.Tenants = append(c.Tenants, more...)
 	}
 	c.FillDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
+	errs = append(errs, unjoin(c.Validate())...)
+	d.place(errs, false)
+	if len(errs) > 0 {
+		return &c, errors.Join(sortByLine(errs)...)
 	}
 	return &c, nil
 }
 
-// decoderConfig decodes into result the way every tlsgate document is
-// decoded: koanf tags, durations and comma lists from strings, and an
-// unknown key is an error.
-func decoderConfig(result any) *mapstructure.DecoderConfig {
-	return &mapstructure.DecoderConfig{
-		Result:           result,
-		TagName:          "koanf",
-		WeaklyTypedInput: true,
-		ErrorUnused:      true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
-		),
+// Annotate places the problems of errs whose fields are in the YAML file
+// (adding its name and their lines) and orders them by line: for problems
+// found outside Load, such as certificates that do not load.
+func Annotate(file string, errs []error) []error {
+	if file != "" {
+		if data, err := os.ReadFile(file); err == nil {
+			if d, err := loadYAML(koanf.New("."), file, data); err == nil {
+				d.place(errs, false)
+			}
+		}
 	}
+	return sortByLine(errs)
+}
+
+// sortByLine orders errs by file and line, those without a line last, in
+// their order.
+func sortByLine(errs []error) []error {
+	key := func(err error) (string, int) {
+		var fe *FieldError
+		if errors.As(err, &fe) && fe.Line > 0 {
+			return fe.File, fe.Line
+		}
+		return "\xff", 0
+	}
+	slices.SortStableFunc(errs, func(a, b error) int {
+		fa, la := key(a)
+		fb, lb := key(b)
+		if c := strings.Compare(fa, fb); c != 0 {
+			return c
+		}
+		return la - lb
+	})
+	return errs
+}
+
+// unjoin is the errors of a joined error (nil: none).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // envKey maps TLSGATE_NATS__URL to nats.url.

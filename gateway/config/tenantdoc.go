@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/v2"
 )
 
@@ -48,19 +47,15 @@ func ParseTenantStored(source string, data []byte) (Tenant, error) {
 func parseTenant(source string, data []byte, kind tenantKind) (Tenant, error) {
 	var t Tenant
 	k := koanf.New(".")
-	if err := k.Load(bytesProvider(data), yaml.Parser()); err != nil {
-		return t, fmt.Errorf("%s: %w", source, err)
+	d, err := loadYAML(k, source, data)
+	if err != nil {
+		return t, err
 	}
-	if err := k.UnmarshalWithConf("", &t, koanf.UnmarshalConf{DecoderConfig: decoderConfig(&t)}); err != nil {
-		return t, fmt.Errorf("%s: %w", source, err)
-	}
+	p := problems(decode(k.Raw(), &t, ""))
 	t.FillDefaults()
-	var p problems
 	t.validate(&p, "", kind)
-	if len(p) > 0 {
-		return t, fmt.Errorf("%s: %w", source, errors.Join(p...))
-	}
-	return t, nil
+	d.place(p, true)
+	return t, errors.Join(p...)
 }
 
 // bytesProvider is a koanf provider of a document in memory.

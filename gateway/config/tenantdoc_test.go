@@ -51,7 +51,7 @@ func TestTenantDocumentErrors(t *testing.T) {
 		want      []string
 	}{
 		{name: "fields", doc: "name: a.b\nserver_names: [x..y]\ncertificate: {self_signed: true}\nupstream: builtin\nguest: {module: builtin:sessioncache, fetch_deadline: 1m}\n",
-			want: []string{"t.yaml: ", "name: \"a.b\"", "server_names[0]", "guest.fetch_deadline: 1m0s is out of range"}},
+			want: []string{"t.yaml:1: name: \"a.b\"", "t.yaml:5: guest.fetch_deadline", "server_names[0]", "guest.fetch_deadline: 1m0s is out of range"}},
 		{name: "file module", doc: "name: a\nserver_names: [a.test]\ncertificate: {self_signed: true}\nupstream: builtin\nguest: {module: /opt/g.wasm}\n",
 			want: []string{"guest.module: \"/opt/g.wasm\": a registry tenant's guest is builtin:sessioncache, builtin:sessioncache-go or nats:<name>"}},
 		{name: "unknown key", doc: "name: a\nserver_name: [a.test]\n", want: []string{"server_name"}},

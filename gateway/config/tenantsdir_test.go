@@ -56,7 +56,7 @@ func TestTenantsDir(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ name, body, want string }{
-		{"bad field", strings.ReplaceAll(doc, "%s", "bad") + "min_version: \"1.1\"\n", "bad.yaml: min_version: \"1.1\" is not one of 1.2, 1.3"},
+		{"bad field", strings.ReplaceAll(doc, "%s", "bad") + "min_version: \"1.1\"\n", "bad.yaml:5: min_version: \"1.1\" is not one of 1.2, 1.3"},
 		{"clash", strings.ReplaceAll(strings.ReplaceAll(doc, "%s", "bad"), "bad.test", "web.test"), "bad.yaml: server_names[0]: \"web.test\" is also served by tenants[0].server_names[0]"},
 	} {
 		write("bad.yaml", tt.body)

@@ -24,15 +24,27 @@ var (
 	sha256HexRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
-// FieldError is one validation problem at a field path.
+// FieldError is one problem at a field path.
 type FieldError struct {
 	// Path is the koanf path, e.g. "tenants[2].upstream".
 	Path string
 	// Msg says what is wrong.
 	Msg string
+	// File and Line say where the field is written, when it is in a file
+	// (Line 0: somewhere in File).
+	File string
+	Line int
 }
 
-func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Path, e.Msg)
+	case e.File != "":
+		return e.File + ": " + e.Path + ": " + e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *FieldError) Unwrap() error { return ErrInvalid }

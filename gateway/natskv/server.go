@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -145,7 +146,7 @@ func StartEmbedded(ctx context.Context, opts ...ServerOption) (*Server, error) {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	fatal := make(chan string, 1)
-	ns.SetLogger(serverLogger{l: o.logger, fatal: fatal}, false, false)
+	ns.SetLogger(serverLogger{l: o.logger, fatal: fatal, started: new(atomic.Bool)}, false, false)
 	s.ns = ns
 	ctx, cancel := context.WithTimeout(ctx, maxStartWait)
 	defer cancel()
