@@ -28,7 +28,7 @@ func newStateCollector(g *Gateway) *stateCollector {
 	return &stateCollector{
 		g: g,
 		instances: prometheus.NewDesc("tlsgate_guest_instances",
-			"Guest instances now, by tenant and state (live: all alive; idle: waiting for a call; in_use: running one).",
+			"Guest instances now, by tenant and state (idle: waiting for a call; in_use: running one); the states partition them, so their sum is the instances alive.",
 			[]string{"tenant", "state"}, nil),
 		waiting: prometheus.NewDesc("tlsgate_guest_pool_waiters",
 			"Calls waiting for a guest instance because the pool is at its maximum.", []string{"tenant"}, nil),
@@ -80,7 +80,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			if st.Live == 0 && st.Waiting == 0 {
 				continue // a quiet tenant: 10,000 of them would be 40,000 zero series per scrape
 			}
-			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.Live), t.name, "live")
 			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.Idle), t.name, "idle")
 			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.InUse), t.name, "in_use")
 			ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(st.Waiting), t.name)

@@ -16,7 +16,10 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +94,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g := &Gateway{ctx: gctx, cancel: cancel, log: o.log, metrics: newMetrics(), origin: newOrigin()}
 	g.metrics.reg.MustRegister(newStateCollector(g))
+	g.metrics.buildInfo.WithLabelValues(o.version, runtime.Version(), strconv.FormatBool(SessionIDResumption)).Set(1)
 	defer func() {
 		if err != nil {
 			g.Close(context.WithoutCancel(ctx))
@@ -125,6 +129,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		return nil, err
 	}
 	g.snap.Store(s)
+	g.seriesFor(nil, s)
 	g.migrateBuckets()
 	g.guests.g = g
 	g.guests.ensure(s)
@@ -295,7 +300,7 @@ func (g *Gateway) ReloadWith(ctx context.Context, load func() (*config.Config, e
 	cfg, err := load()
 	if err != nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
+		return refused(err)
 	}
 	return g.reloadLocked(ctx, cfg)
 }
@@ -313,14 +318,15 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	old := g.snap.Load()
 	if err := restartOnly(old.cfg, cfg); err != nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
+		return refused(err)
 	}
 	s, err := g.buildSnapshot(ctx, cfg, old)
 	if err != nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
+		return refused(err)
 	}
 	g.snap.Store(s)
+	g.seriesFor(old, s)
 	g.guests.ensure(s)
 	g.certFiles.ensure(s)
 	if m := g.acmeNow(); m != nil {
@@ -334,6 +340,38 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	g.retire(ctx, old)
 	return nil
 }
+
+// seriesFor makes the metric series of the tenants s adds to old exist,
+// and deletes those of the tenants it dropped.
+func (g *Gateway) seriesFor(old, s *snapshot) {
+	was := map[string]bool{}
+	if old != nil {
+		for _, t := range old.list {
+			was[t.name] = true
+		}
+	}
+	for _, t := range s.list {
+		if !was[t.name] {
+			g.metrics.tenantSeries(t.name, t.cfg.MinVersion == "1.3")
+		}
+		delete(was, t.name)
+	}
+	for name := range was {
+		g.metrics.forgetTenant(name)
+	}
+}
+
+// reloadError is a refused reload: it wraps ErrReloadRefused and the
+// reason, which it names once ("gateway: reload refused: tenants[1]...",
+// not "...: gateway: tenants[1]...").
+type reloadError struct{ err error }
+
+func refused(err error) error { return &reloadError{err} }
+
+func (e *reloadError) Error() string {
+	return ErrReloadRefused.Error() + ": " + strings.TrimPrefix(e.err.Error(), "gateway: ")
+}
+func (e *reloadError) Unwrap() []error { return []error{ErrReloadRefused, e.err} }
 
 // retire lets go of a snapshot that was replaced, in the background: what
 // no newer snapshot shares is drained and closed.

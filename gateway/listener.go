@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/wasmhost"
@@ -25,6 +29,8 @@ type trackedConn struct {
 	sessions *connSessions
 	unrouted string                     // why configForClient chose no tenant, if it did not
 	hello    *wasmhost.ClientHelloInput // what guests read of the ClientHello, made once (helloInput)
+	sni      string                     // the ClientHello's, for logs
+	offered  uint16                     // the highest TLS version the ClientHello offered
 	release  func()                     // gives the connection's place back; run once, on Close
 	once     sync.Once
 }
@@ -59,13 +65,18 @@ type listener struct {
 	reqs  *addrLimiter // HTTP requests in flight
 	open  prometheus.Gauge
 	wg    sync.WaitGroup
+
+	failMu  sync.Mutex
+	failLog map[string]*rate.Sometimes // by failure reason: logFailure's rate
 }
 
 func (g *Gateway) newListener(idx int, ln net.Listener, limits config.Limits) *listener {
 	l := &listener{g: g, idx: idx, ln: ln, name: ln.Addr().String(), conn: newConnQueue(ln.Addr()),
-		conns: newAddrLimiter(limits.MaxConnections, limits.MaxConnectionsPerClient),
-		reqs:  newAddrLimiter(0, limits.MaxRequestsPerClient),
-		open:  g.metrics.openConns.WithLabelValues(ln.Addr().String())}
+		conns:   newAddrLimiter(limits.MaxConnections, limits.MaxConnectionsPerClient),
+		reqs:    newAddrLimiter(0, limits.MaxRequestsPerClient),
+		open:    g.metrics.openConns.WithLabelValues(ln.Addr().String()),
+		failLog: map[string]*rate.Sometimes{}}
+	g.metrics.listenerSeries(l.name)
 	l.tls = &tls.Config{GetConfigForClient: l.configForClient}
 	l.http = &http.Server{
 		Handler:           http.HandlerFunc(l.serveHTTP),
@@ -144,6 +155,12 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	if raw == nil {
 		return nil, errors.New("gateway: connection not accepted by a tlsgate listener")
 	}
+	raw.sni = hello.ServerName
+	for _, v := range hello.SupportedVersions {
+		if v <= tls.VersionTLS13 && v > raw.offered {
+			raw.offered = v
+		}
+	}
 	if err := checkSNI(hello.ServerName); err != nil {
 		raw.unrouted = "bad_sni"
 		return nil, err
@@ -212,6 +229,7 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 
 func (l *listener) handle(raw *trackedConn) {
 	c := raw.Conn
+	start := time.Now()
 	tc := tls.Server(raw, l.tls)
 	ctx, cancel := context.WithTimeout(l.g.ctx, l.g.snap.Load().cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
@@ -219,6 +237,10 @@ func (l *listener) handle(raw *trackedConn) {
 	raw.hello = nil // only the handshake's guests read it
 	cs := raw.sessions
 	if err != nil {
+		l.g.metrics.handshakeSeconds.WithLabelValues("failed").Observe(time.Since(start).Seconds())
+		reason := failureReason(err, raw)
+		l.g.metrics.handshakeFails.WithLabelValues(l.name, reason).Inc()
+		tenant := ""
 		if cs == nil {
 			why := raw.unrouted
 			if why == "" {
@@ -226,13 +248,14 @@ func (l *listener) handle(raw *trackedConn) {
 			}
 			l.g.metrics.unrouted.WithLabelValues(l.name, why).Inc()
 		} else {
-			l.g.metrics.handshake(cs.t.name, tc.ConnectionState().Version, "failed")
+			tenant = cs.t.name
+			l.g.metrics.handshake(cs.t.name, failedVersion(raw, tc), "failed")
 			l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.outcome(tc.ConnectionState()))
 			for _, p := range cs.pending {
 				l.g.stores.abandon(p) // never stored: the handshake failed
 			}
 		}
-		l.g.log.Debug("handshake failed", "client", c.RemoteAddr().String(), "err", err)
+		l.logFailure(reason, c.RemoteAddr().String(), tenant, raw.sni, err)
 		tc.Close()
 		return
 	}
@@ -241,6 +264,7 @@ func (l *listener) handle(raw *trackedConn) {
 	if st.DidResume {
 		outcome = "resumed"
 	}
+	l.g.metrics.handshakeSeconds.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 	l.g.metrics.handshake(cs.t.name, st.Version, outcome)
 	l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.outcome(st))
 	// Only now, with the client's Finished verified, do sessions get stored.
@@ -264,7 +288,10 @@ func (l *listener) handle(raw *trackedConn) {
 // serveHTTP sends a request to its tenant's upstream, as the tenant is in
 // the snapshot current now. A request whose Host belongs to another tenant
 // than the connection's SNI (HTTP/2 connection reuse) is refused with 421.
-func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
+func (l *listener) serveHTTP(rw http.ResponseWriter, r *http.Request) {
+	name, _ := r.Context().Value(tenantKey{}).(string)
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() { l.g.metrics.httpResponses.WithLabelValues(name, strconv.Itoa(w.code())).Inc() }()
 	client := clientOfRequest(r.RemoteAddr)
 	if why := l.reqs.acquire(client); why != "" {
 		l.g.metrics.requestRefused(l.name, why)
@@ -273,7 +300,6 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer l.reqs.release(client)
-	name, _ := r.Context().Value(tenantKey{}).(string)
 	snap := l.g.snap.Load()
 	t := snap.tenant(name)
 	if t == nil || t.handler == nil {
@@ -293,7 +319,106 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if t.proxied {
+		start := time.Now()
+		defer func() { l.g.metrics.upstreamSeconds.WithLabelValues(t.name).Observe(time.Since(start).Seconds()) }()
+	}
 	t.handler.ServeHTTP(w, r)
+}
+
+// statusWriter records the status code of a response. Unwrap lets
+// http.ResponseController (the reverse proxy's flushes) reach the
+// connection's writer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// code is the status sent, 200 for a handler that wrote nothing.
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// failureReason classifies a failed handshake for
+// tlsgate_handshake_failures_total.
+func failureReason(err error, raw *trackedConn) string {
+	var alert tls.AlertError
+	var ne net.Error
+	var op *net.OpError
+	switch {
+	case raw.unrouted == "refused" || errors.Is(err, errCertRefused):
+		return "refused"
+	case raw.unrouted == "no_certificate":
+		return "no_certificate"
+	case raw.unrouted != "":
+		return "unrouted"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return "timeout"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed):
+		return "client_closed"
+	case errors.As(err, &alert) || (errors.As(err, &op) && op.Op == "remote error"):
+		return "client_alert" // crypto/tls reports a peer's alert as a "remote error"
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "no mutual") || strings.Contains(msg, "no cipher suite") || strings.Contains(msg, "unsupported versions") ||
+		strings.Contains(msg, "no supported versions") || strings.Contains(msg, "protocol version"):
+		return "no_common_protocol"
+	case strings.Contains(msg, "no certificate") || strings.Contains(msg, "no ACME") || strings.Contains(msg, "no certificates"):
+		return "no_certificate"
+	}
+	return "other"
+}
+
+// failedVersion is the TLS version a failed handshake was for: the one
+// negotiated, else the highest the client offered (0 before a ClientHello).
+func failedVersion(raw *trackedConn, tc *tls.Conn) uint16 {
+	if v := tc.ConnectionState().Version; v != 0 {
+		return v
+	}
+	return raw.offered
+}
+
+// logFailure logs a failed handshake at info, at most 3 times per reason
+// and then once a minute, and every one at debug: a scanner on the
+// Internet must not fill the log, and an operator must see why clients
+// fail (counts in tlsgate_handshake_failures_total).
+func (l *listener) logFailure(reason, client, tenant, sni string, err error) {
+	l.failMu.Lock()
+	s := l.failLog[reason]
+	if s == nil {
+		s = &rate.Sometimes{First: 3, Interval: time.Minute}
+		l.failLog[reason] = s
+	}
+	l.failMu.Unlock()
+	logged := false
+	s.Do(func() {
+		logged = true
+		l.g.log.Info("handshake failed (logged 3 times per reason, then once a minute; all are counted in tlsgate_handshake_failures_total)",
+			"listener", l.name, "reason", reason, "client", client, "sni", sni, "tenant", tenant, "err", err)
+	})
+	if !logged {
+		l.g.log.Debug("handshake failed", "listener", l.name, "reason", reason, "client", client, "sni", sni, "tenant", tenant, "err", err)
+	}
 }
 
 // shutdown stops accepting, lets HTTP requests and TCP streams finish until

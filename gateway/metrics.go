@@ -43,12 +43,26 @@ type metrics struct {
 	unrouted         *prometheus.CounterVec
 	registry         *prometheus.CounterVec
 	certLoads        *prometheus.CounterVec
+	handshakeSeconds *prometheus.HistogramVec
+	handshakeFails   *prometheus.CounterVec
+	httpResponses    *prometheus.CounterVec
+	upstreamSeconds  *prometheus.HistogramVec
+	buildInfo        *prometheus.GaugeVec
 }
 
 var _ wasmhost.Observer = (*metrics)(nil)
 
-// latencyBuckets span 10 us to 1 s: a KV get in-process is ~20 us.
-var latencyBuckets = prometheus.ExponentialBucketsRange(10e-6, 1, 16)
+// latencyBuckets span 10 us to 1 s (a KV get in-process is ~20 us), at
+// round values, so that their le labels read as written.
+var latencyBuckets = []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1}
+
+// requestBuckets span 1 ms to 10 s, for HTTP requests and handshakes seen
+// from the gateway (a client's round trip included).
+var requestBuckets = []float64{1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
+
+// handshakeFailureReasons are the reason label's values of
+// tlsgate_handshake_failures_total, all reported from the start.
+var handshakeFailureReasons = []string{"timeout", "client_closed", "client_alert", "no_common_protocol", "refused", "no_certificate", "unrouted", "other"}
 
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
@@ -146,7 +160,34 @@ func newMetrics() *metrics {
 		Name: "tlsgate_registry_certificate_loads_total",
 		Help: "Registry tenants' certificates loaded from NATS (on a tenant's first handshake, or when its document changes), by result (ok, error).",
 	}, []string{"result"})
-	for _, c := range []prometheus.Collector{m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
+	m.handshakeSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tlsgate_handshake_duration_seconds",
+		Help:    "TLS handshakes from the connection's accept to the handshake's end (the client's round trips included), by outcome (full, resumed, failed); not by tenant, to keep 10,000 tenants' histograms out of every scrape.",
+		Buckets: requestBuckets,
+	}, []string{"outcome"})
+	m.handshakeFails = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_handshake_failures_total",
+		Help: "Failed TLS handshakes by listener and reason (timeout: handshake_timeout passed; client_closed: the client went away; client_alert: the client sent an alert, such as an unknown CA; no_common_protocol: no TLS version, cipher suite or group in common; refused: a client-hello or certificate guest refused it; no_certificate: none to present yet (ACME) or a registry certificate did not load; unrouted: no tenant for its SNI, see tlsgate_handshakes_unrouted_total; other).",
+	}, []string{"listener", "reason"})
+	m.httpResponses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlsgate_http_responses_total",
+		Help: "HTTP responses to clients by tenant and status code (the gateway's own 421, 429 and 502 included).",
+	}, []string{"tenant", "code"})
+	m.upstreamSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tlsgate_upstream_request_duration_seconds",
+		Help:    "HTTP requests proxied to a tenant's upstream, from the request to the end of the response, by tenant; their count is the number of upstream requests (errors in tlsgate_upstream_errors_total).",
+		Buckets: requestBuckets,
+	}, []string{"tenant"})
+	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tlsgate_build_info",
+		Help: "Always 1: the running tlsgate's version, Go version and whether TLS 1.2 Session ID resumption is compiled in.",
+	}, []string{"version", "goversion", "session_id"})
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("refused")
+	for _, o := range []string{"full", "resumed", "failed"} {
+		m.handshakeSeconds.WithLabelValues(o)
+	}
+	for _, c := range []prometheus.Collector{m.handshakeSeconds, m.handshakeFails, m.httpResponses, m.upstreamSeconds, m.buildInfo, m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
 		m.stores, m.storedBytes, m.clientHello, m.certChoice, m.onDemand, m.upstreamSessions, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
 		m.guestCalls, m.reloads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -182,6 +223,42 @@ func mechanismLabel(m abi.Mechanism) string {
 
 func (m *metrics) handshake(tenant string, version uint16, outcome string) {
 	m.handshakes.WithLabelValues(tenant, versionLabel(version), outcome).Inc()
+}
+
+// listenerSeries makes a listener's series exist from the start, at 0, so
+// that a rate() over them has a beginning.
+func (m *metrics) listenerSeries(listener string) {
+	for _, r := range handshakeFailureReasons {
+		m.handshakeFails.WithLabelValues(listener, r)
+	}
+	m.openConns.WithLabelValues(listener)
+}
+
+// tenantSeries makes a new tenant's handshake counters exist at 0: the
+// few a dashboard's rate() needs, not every label combination (10,000
+// tenants would make every scrape megabytes).
+func (m *metrics) tenantSeries(tenant string, tls13Only bool) {
+	for _, v := range []string{"1.2", "1.3"} {
+		if v == "1.2" && tls13Only {
+			continue
+		}
+		for _, o := range []string{"full", "resumed", "failed"} {
+			m.handshakes.WithLabelValues(tenant, v, o)
+		}
+	}
+}
+
+// forgetTenant deletes the series of a tenant no longer served: with
+// tenants coming and going by the thousand, they would pile up otherwise.
+func (m *metrics) forgetTenant(tenant string) {
+	l := prometheus.Labels{"tenant": tenant}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
+		m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds, m.stores, m.storedBytes, m.certChoice,
+		m.onDemand, m.upstreamSessions, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
+		m.guestCalls, m.upstreamErrors, m.suspensions, m.httpResponses, m.upstreamSeconds,
+	} {
+		v.DeletePartialMatch(l)
+	}
 }
 
 func (m *metrics) resumption(tenant string, mech abi.Mechanism, r resumeResult) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -197,5 +198,109 @@ func TestNearCacheServesOwnSessions(t *testing.T) {
 		if after := counterValue(t, g, "tlsgate_kv_near_cache_total", "result", "hit"); after != before+1 {
 			t.Errorf("%s: near cache hits went %v -> %v, want +1", tls.VersionName(v), before, after)
 		}
+	}
+}
+
+// TestOperatorMetrics: what an operator's dashboard needs is there from
+// the first scrape (build info, each tenant's handshake counters, every
+// reason of failed handshakes, reloads refused), failed handshakes are
+// counted by reason and with the version the client offered, handshakes
+// and HTTP responses are measured, and a tenant that goes takes its
+// series with it.
+func TestOperatorMetrics(t *testing.T) {
+	cfg := testConfig(t, cacheTenant("a", "a.test"), cacheTenant("b", "b.test"))
+	cfg.HandshakeTimeout = time.Second
+	g := startGateway(t, cfg)
+	series := func(metric string, labels map[string]string) bool {
+		mfs, err := g.metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != metric {
+				continue
+			}
+		next:
+			for _, m := range mf.GetMetric() {
+				for k, v := range labels {
+					if !hasLabel(m, k, v) {
+						continue next
+					}
+				}
+				return true
+			}
+		}
+		return false
+	}
+	for _, want := range []struct {
+		metric string
+		labels map[string]string
+	}{
+		{"tlsgate_build_info", map[string]string{"version": "dev"}},
+		{"tlsgate_handshakes_total", map[string]string{"tenant": "b", "version": "1.2", "outcome": "resumed"}},
+		{"tlsgate_handshake_failures_total", map[string]string{"listener": g.addr(), "reason": "timeout"}},
+		{"tlsgate_config_reloads_total", map[string]string{"result": "refused"}},
+	} {
+		if !series(want.metric, want.labels) {
+			t.Errorf("%s%v is not reported before any event", want.metric, want.labels)
+		}
+	}
+
+	// A client that refuses the self-signed certificate sends an alert.
+	c, err := tls.Dial("tcp", g.addr(), &tls.Config{ServerName: "a.test", MinVersion: tls.VersionTLS13})
+	if err == nil {
+		c.Close()
+		t.Fatal("a verifying client accepted a self-signed certificate")
+	}
+	// A client that says nothing runs into handshake_timeout.
+	raw, err := net.Dial("tcp", g.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Read(make([]byte, 1)) // returns when the gateway gives up
+	raw.Close()
+	for reason, want := range map[string]float64{"client_alert": 1, "timeout": 1} {
+		eventually(t, "failure reason "+reason, func() error {
+			if got := counterValueFor(t, g, "tlsgate_handshake_failures_total", map[string]string{"reason": reason}); got != want {
+				return fmt.Errorf("tlsgate_handshake_failures_total{reason=%q} = %v, want %v", reason, got, want)
+			}
+			return nil
+		})
+	}
+	if got := counterValueFor(t, g, "tlsgate_handshakes_total", map[string]string{"tenant": "a", "version": "1.3", "outcome": "failed"}); got != 1 {
+		t.Errorf("the failed TLS 1.3 handshake of tenant a: %v, want 1 with version 1.3", got)
+	}
+
+	// HTTP responses by code; handshakes measured.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "a.test"}}}
+	for _, path := range []string{"/", "/", "/missing"} {
+		resp, err := client.Get("https://" + g.addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	for code, want := range map[string]float64{"200": 2, "404": 1} {
+		if got := counterValueFor(t, g, "tlsgate_http_responses_total", map[string]string{"tenant": "a", "code": code}); got != want {
+			t.Errorf("tlsgate_http_responses_total{tenant=a,code=%s} = %v, want %v", code, got, want)
+		}
+	}
+	if n := histogramCount(t, g, "tlsgate_handshake_duration_seconds"); n < 3 {
+		t.Errorf("tlsgate_handshake_duration_seconds counted %d handshakes, want at least 3", n)
+	}
+
+	// Tenant a goes: its series go with it; b's stay.
+	cfg2 := *cfg
+	cfg2.Tenants = cfg.Tenants[1:]
+	if err := g.Reload(context.Background(), &cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if series("tlsgate_handshakes_total", map[string]string{"tenant": "a"}) || series("tlsgate_http_responses_total", map[string]string{"tenant": "a"}) {
+		t.Error("the removed tenant's series are still reported")
+	}
+	if !series("tlsgate_handshakes_total", map[string]string{"tenant": "b"}) {
+		t.Error("the remaining tenant's series went too")
 	}
 }

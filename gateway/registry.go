@@ -297,6 +297,7 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	s.keepHellos(old) // only now: a batch that changes nothing drops s without closing it
 	s.finish()
 	g.snap.Store(s)
+	g.seriesFor(old, s)
 	g.guests.ensure(s)
 	if m := g.acmeNow(); m != nil {
 		m.prune(s) // removed or changed registry tenants' certificates are no longer renewed

@@ -35,6 +35,7 @@ import (
 
 // tenant is one virtual host of a snapshot; immutable once built.
 type tenant struct {
+	proxied    bool // its upstream is http:// or https:// (tlsgate_upstream_request_duration_seconds)
 	name       string
 	cfg        config.Tenant
 	tlsBase    *tls.Config
@@ -394,7 +395,7 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 				return t, fmt.Errorf("gateway: %s.upstream_ca_file: %w", path, err)
 			}
 		}
-		t.handler = newReverseProxy(tc.Name, u, tlsConf, cfg.Limits, g.metrics, g.log)
+		t.handler, t.proxied = newReverseProxy(tc.Name, u, tlsConf, cfg.Limits, g.metrics, g.log), true
 		t.tlsBase.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if tc.Certificate.ACME != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -146,6 +147,7 @@ func newServe() *cobra.Command {
 func reload(ctx context.Context, cmd *cobra.Command, g *gateway.Gateway, log *slog.Logger) {
 	err := g.ReloadWith(ctx, func() (*config.Config, error) { return loadConfig(cmd) })
 	if err != nil {
-		log.Error("reload refused: the configuration in force keeps serving", "err", err)
+		log.Error("reload refused: the configuration in force keeps serving",
+			"reason", strings.TrimPrefix(err.Error(), gateway.ErrReloadRefused.Error()+": "))
 	}
 }
