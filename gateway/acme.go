@@ -45,12 +45,14 @@ type acmeManager struct {
 	storage *natskv.CertStorage
 
 	build   sync.Mutex             // one tenant configuration made at a time
-	mu      sync.Mutex             // guards configs
-	configs map[string]*acmeTenant // by tenant name
+	mu      sync.Mutex             // guards configs and pending
+	configs map[string]*acmeTenant // in force, by tenant name
+	pending []*acmeTenant          // made for a snapshot not swapped in yet (commit)
 }
 
 // acmeTenant is one tenant's certmagic configuration and what it manages.
 type acmeTenant struct {
+	name     string
 	settings config.ACME
 	names    []string
 	cm       *certmagic.Config
@@ -73,7 +75,9 @@ func (g *Gateway) acmeManager(ctx context.Context) (*acmeManager, error) {
 	if g.kv == nil {
 		return nil, fmt.Errorf("ACME certificates are kept in NATS, which this gateway does not use")
 	}
-	kv, err := g.kv.CertsKV(ctx, true)
+	// The gateway that embeds NATS is a deployer there and creates the
+	// bucket (at start, see migrateBuckets); others find it.
+	kv, err := g.kv.CertsKV(ctx, g.nats != nil)
 	if err != nil {
 		return nil, fmt.Errorf("the fleet's certificate bucket %s: %w", natskv.CertsBucket, err)
 	}
@@ -154,11 +158,13 @@ func checkChallenges(a config.ACME, ports acmePorts) error {
 	return nil
 }
 
-// tenant returns the certmagic configuration of tenant tc, starting to
-// manage its names (obtaining a certificate in the background if the
-// fleet's store has none, renewing it before it ends). The same settings
-// and names keep the configuration already managing them.
-func (m *acmeManager) tenant(tc config.Tenant, ports acmePorts) (*certmagic.Config, error) {
+// tenant returns the ACME configuration of tenant tc, starting to manage
+// its names (obtaining a certificate in the background if the fleet's
+// store has none, renewing it before it ends). The same settings and names
+// keep the configuration already in force. A new one takes over only when
+// the snapshot holding it is swapped in (commit): a refused reload changes
+// nothing.
+func (m *acmeManager) tenant(tc config.Tenant, ports acmePorts) (*acmeTenant, error) {
 	a := *tc.Certificate.ACME
 	if err := checkChallenges(a, ports); err != nil {
 		return nil, err
@@ -169,7 +175,7 @@ func (m *acmeManager) tenant(tc config.Tenant, ports acmePorts) (*certmagic.Conf
 	prev := m.configs[tc.Name]
 	m.mu.Unlock()
 	if prev != nil && sameACME(prev.settings, a) && slices.Equal(prev.names, tc.ServerNames) {
-		return prev.cm, nil
+		return prev, nil
 	}
 	var roots *x509.CertPool
 	if a.CARootFile != "" {
@@ -225,7 +231,7 @@ func (m *acmeManager) tenant(tc config.Tenant, ports acmePorts) (*certmagic.Conf
 		cm.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: onDemandPolicy(tc.ServerNames, o, stored, m.g.guestDecides(tc.Name), m.g.metrics, tc.Name)}
 	}
 	ctx, stop := context.WithCancel(m.g.ctx)
-	at := &acmeTenant{settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm, issuer: issuer, stop: stop}
+	at := &acmeTenant{name: tc.Name, settings: a, names: append([]string(nil), tc.ServerNames...), cm: cm, issuer: issuer, stop: stop}
 	if len(managed) > 0 {
 		if err := cm.ManageAsync(ctx, managed); err != nil {
 			stop()
@@ -233,12 +239,9 @@ func (m *acmeManager) tenant(tc config.Tenant, ports acmePorts) (*certmagic.Conf
 		}
 	}
 	m.mu.Lock()
-	m.configs[tc.Name] = at
+	m.pending = append(m.pending, at)
 	m.mu.Unlock()
-	if prev != nil {
-		prev.stop()
-	}
-	return cm, nil
+	return at, nil
 }
 
 // challengePorts are cfg's challenge ports: the first listener's as
@@ -294,7 +297,10 @@ func (g *Gateway) acmeHTTPHandler(tlsPort int) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		if t, err := g.snap.Load().routers[0].route(host); err != nil || t == nil {
+		// Only to a name a tenant serves (not its default-tenant fallback):
+		// the redirect must not send a client to any host it names.
+		t, err := g.snap.Load().routers[0].route(host)
+		if err != nil || t == nil || checkSNI(host) != nil || !(slices.Contains(t.cfg.ServerNames, host) || nameMatches(t.cfg.ServerNames, host, true)) {
 			http.Error(w, "no tenant serves this host", http.StatusMisdirectedRequest)
 			return
 		}
@@ -350,24 +356,36 @@ func dnsProvider(d config.DNSChallenge) (certmagic.DNSProvider, error) {
 	return p, nil
 }
 
-// prune stops managing the certificates of tenants s no longer has with
-// ACME: their obtaining and retries end, and certmagic no longer renews
-// them (it finds no configuration for them).
-func (m *acmeManager) prune(s *snapshot) {
-	keep := map[string]bool{}
+// commit puts in force the ACME configurations of the tenants of s, the
+// snapshot now serving (or, after a refused reload, the one still
+// serving): those it replaced or no longer has are stopped (their
+// obtaining and retries end, and certmagic no longer renews them: it finds
+// no configuration for them), and so are those made for a snapshot that
+// was never swapped in.
+func (m *acmeManager) commit(s *snapshot) {
+	keep := map[string]*acmeTenant{}
 	for _, t := range s.list {
-		if t.acme != nil {
-			keep[t.name] = true
+		if t.acmeT != nil {
+			keep[t.name] = t.acmeT
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name, at := range m.configs {
-		if !keep[name] {
+		if keep[name] != at {
 			at.stop()
 			delete(m.configs, name)
 		}
 	}
+	for name, at := range keep {
+		m.configs[name] = at
+	}
+	for _, at := range m.pending {
+		if keep[at.name] != at {
+			at.stop()
+		}
+	}
+	m.pending = nil
 }
 
 // sameACME reports whether two tenants' ACME settings are the same.

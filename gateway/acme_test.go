@@ -36,6 +36,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tlsgate/tlsgate/gateway/config"
+	"github.com/tlsgate/tlsgate/gateway/natskv"
 	"github.com/tlsgate/tlsgate/internal/bench"
 )
 
@@ -172,6 +173,21 @@ func TestACMECertificateFromPebble(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A reload that is refused (another tenant's certificate does not
+	// load) leaves the ACME settings in force as they were.
+	changed := *cfgA
+	shop := tenant
+	shop.Certificate.ACME = &config.ACME{CA: p.url, CARootFile: p.rootFile, Email: "new@acme.test"}
+	broken := cacheTenant("broken", "broken.test")
+	broken.Certificate = config.Certificate{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}
+	changed.Tenants = []config.Tenant{shop, broken}
+	if err := gA.Reload(context.Background(), &changed); err == nil {
+		t.Fatal("a reload with a certificate that does not load was applied")
+	}
+	if at := gA.acmeNow().forHost("shop.acme.test"); at == nil || at.settings.Email != "ops@acme.test" {
+		t.Errorf("after a refused reload the ACME settings in force are %+v, want the first ones", at)
+	}
 }
 
 // TestACMERenewalUnderLoad: Pebble issues certificates that last 30 s, so
@@ -402,6 +418,7 @@ func TestACMELockOutlivesAKilledIssuer(t *testing.T) {
 	if err := child.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now()
 	child.Wait()
 	if _, err := certs.Get(ctx, lock); err != nil {
 		t.Fatalf("the killed holder's lock: %v, want it still there", err)
@@ -416,6 +433,11 @@ func TestACMELockOutlivesAKilledIssuer(t *testing.T) {
 	})
 	if err := leaf.VerifyHostname("shop.acme.test"); err != nil {
 		t.Fatal(err)
+	}
+	// B waited: it took the lock only once the dead holder's entry had
+	// stayed unchanged for a whole lease.
+	if waited := time.Since(killed); waited < natskv.LockLease {
+		t.Errorf("gateway B obtained the certificate %v after the holder was killed, before the lock's lease (%v) ran out", waited, natskv.LockLease)
 	}
 }
 
@@ -463,7 +485,11 @@ func TestACMEHTTP01AcrossTheFleet(t *testing.T) {
 	gA := startGateway(t, cfgA)
 	lock := watchLock(t, gA, cfgA.NATS.Embedded.DeployerNkeyFile)()
 
-	cfgB := testConfig(t, tenant)
+	// B has a default tenant too: the redirect must not follow it to
+	// whatever host a request names.
+	fallback := cacheTenant("fallback", "fallback.test")
+	fallback.Default = true
+	cfgB := testConfig(t, tenant, fallback)
 	cfgB.NATS.URL = gA.NATSURL()
 	cfgB.NATS.NkeyFile = cfgA.NATS.Embedded.GatewayNkeyFile
 	cfgB.HTTP.Address = "127.0.0.1:0"
@@ -508,8 +534,8 @@ func TestACMEHTTP01AcrossTheFleet(t *testing.T) {
 	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
 		t.Errorf("http://shop.acme.test/cart?item=1: %s to %q, want 308 to %q", resp.Status, resp.Header.Get("Location"), want)
 	}
-	if resp := get("elsewhere.test", "/"); resp.StatusCode != http.StatusMisdirectedRequest {
-		t.Errorf("a host no tenant serves: %s, want 421", resp.Status)
+	if resp := get("evil.example", "/login"); resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("a host no tenant names (only the default tenant would take it): %s to %q, want 421", resp.Status, resp.Header.Get("Location"))
 	}
 	if resp := get("shop.acme.test", "/.well-known/acme-challenge/unknowntoken"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a challenge token nobody asked for: %s, want 404", resp.Status)

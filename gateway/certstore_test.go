@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,7 +184,7 @@ func TestCertStorageLocks(t *testing.T) {
 	cfg := testConfig(t, cacheTenant("a", "a.test"))
 	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
 	g := startGateway(t, cfg)
-	const lease = 1500 * time.Millisecond
+	const lease = 3 * time.Second
 	a, b, raw := certStorages(t, g, lease)
 	ctx := context.Background()
 
@@ -209,8 +211,10 @@ func TestCertStorageLocks(t *testing.T) {
 	}
 
 	// A gateway killed mid-issuance leaves its lock entry behind, renewed
-	// no more: the other takes it over once the lease it wrote runs out.
-	dead, _ := json.Marshal(map[string]any{"owner": "killed", "expires": time.Now().Add(lease)})
+	// no more: the other takes it over once it has seen the entry
+	// unchanged for a lease, whatever expiry the dead holder's clock
+	// wrote (here an hour ahead: clocks are never compared).
+	dead, _ := json.Marshal(map[string]any{"owner": "killed", "expires": time.Now().Add(time.Hour)})
 	if _, err := raw.Create(ctx, natskvLockKey("issue_cert_other.test"), dead); err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +222,8 @@ func TestCertStorageLocks(t *testing.T) {
 	if err := a.Lock(wait, "issue_cert_other.test"); err != nil {
 		t.Fatalf("the lock of a dead holder was never taken over: %v", err)
 	}
-	if took := time.Since(start); took < lease/2 {
-		t.Errorf("a live-looking lock was taken after %v, before its lease ran out", took)
+	if took := time.Since(start); took < lease {
+		t.Errorf("a dead holder's lock was taken after %v, before a lease (%v) without renewal", took, lease)
 	}
 	if err := a.Unlock(ctx, "issue_cert_other.test"); err != nil {
 		t.Fatal(err)
@@ -238,13 +242,18 @@ func natskvLockKey(name string) string {
 
 // TestCertsBucketMadeBeforeItWasShared: a certificate bucket made by an
 // earlier version (a KV stream with rollups, registry keys without their
-// prefix) is changed when a deployer next opens it: the registry's entries
-// are moved under their prefix, still read, and rollups are refused.
+// prefix) is converted when the gateway embedding NATS next starts: the
+// registry's entries (a tenant named "tenant" too) are moved under their
+// prefix and still read, keys of any other shape do not stop it, and
+// rollups are refused from then on.
 func TestCertsBucketMadeBeforeItWasShared(t *testing.T) {
 	cfg := testConfig(t, cacheTenant("a", "a.test"))
 	cfg.NATS.Embedded.Listen = "127.0.0.1:0"
-	g := startGateway(t, cfg)
 	ctx := context.Background()
+	g, err := New(ctx, cfg, WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	nk, err := nats.NkeyOptionFromSeed(cfg.NATS.Embedded.DeployerNkeyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -253,28 +262,49 @@ func TestCertsBucketMadeBeforeItWasShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// What an earlier version made: replace the bucket this one made.
+	eventually(t, "the gateway made its certificate bucket", func() error {
+		_, err := js.Stream(ctx, "KV_"+natskv.CertsBucket)
+		return err
+	})
+	if err := js.DeleteStream(ctx, "KV_"+natskv.CertsBucket); err != nil {
 		t.Fatal(err)
 	}
 	old, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natskv.CertsBucket, History: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.Put(ctx, "shop.00aa", []byte("old entry")); err != nil {
+	digest := strings.Repeat("ab", 32)
+	for k, v := range map[string]string{"shop." + digest: "shop entry", "tenant." + digest: "tenant entry", "junk": "x", "a.b.c.d": "y"} {
+		if _, err := old.Put(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Close()
+	if err := g.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+
+	g = startGateway(t, cfg) // the same data dir: the same JetStream store
 	deployer := natsClient(t, g.NATSURL(), cfg.NATS.Embedded.DeployerNkeyFile)
-	if _, err := deployer.CertsKV(ctx, true); err != nil {
+	eventually(t, "the registry's entries are moved under their prefix", func() error {
+		for name, want := range map[string]string{"shop": "shop entry", "tenant": "tenant entry"} {
+			if got, err := deployer.TenantCertificate(ctx, name, digest); err != nil || string(got) != want {
+				return fmt.Errorf("%s: %q, %v", name, got, err)
+			}
+		}
+		return nil
+	})
+	nc, err = nats.Connect(g.NATSURL(), nk)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := deployer.TenantCertificate(ctx, "shop", "00aa"); err != nil || string(got) != "old entry" {
-		t.Errorf("an entry written before the move: %q, %v", got, err)
-	}
-	if _, err := old.Get(ctx, "shop.00aa"); !errors.Is(err, jetstream.ErrKeyNotFound) {
-		t.Errorf("the entry's old key: %v, want it gone", err)
-	}
+	defer nc.Close()
+	js, _ = jetstream.New(nc)
 	info, err := js.Stream(ctx, "KV_"+natskv.CertsBucket)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/tlsgate/tlsgate/gateway/config"
 	"github.com/tlsgate/tlsgate/gateway/natskv"
 	"github.com/tlsgate/tlsgate/wasmhost"
@@ -136,7 +138,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 	g.certFiles.g = g
 	g.certFiles.ensure(s)
 	if m := g.acmeNow(); m != nil {
-		m.prune(s)
+		m.commit(s)
 	}
 	if cfg.Registry.Enabled {
 		g.startRegistry()
@@ -174,7 +176,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *Gateway, e
 		g.httpSrv = &http.Server{Handler: g.acmeHTTPHandler(g.Addrs()[0].(*net.TCPAddr).Port),
 			ReadHeaderTimeout: cfg.Limits.RequestHeaderTimeout, ReadTimeout: cfg.Limits.RequestReadTimeout,
 			IdleTimeout: cfg.Limits.IdleTimeout, MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
-		go g.httpSrv.Serve(g.httpLn)
+		// As many connections as a TLS listener may have: the port is
+		// open to the Internet (the CA must reach it).
+		go g.httpSrv.Serve(netutil.LimitListener(g.httpLn, cfg.Limits.MaxConnections))
 		g.log.Info("listening for ACME HTTP-01 challenges and redirects", "address", g.httpLn.Addr().String())
 	}
 	return g, nil
@@ -194,6 +198,11 @@ func (g *Gateway) migrateBuckets() {
 		for delay := time.Second; ; delay = min(2*delay, time.Minute) {
 			ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
 			m, err := g.kv.MigrateBuckets(ctx)
+			if err == nil && g.nats != nil {
+				// The certificate bucket exists from the start, and one
+				// of an earlier version is converted (natskv.CertsKV).
+				_, err = g.kv.CertsKV(ctx, true)
+			}
 			cancel()
 			if m.Buckets > 0 {
 				g.log.Info("sessions moved from per-tenant buckets to the shared bucket",
@@ -201,7 +210,7 @@ func (g *Gateway) migrateBuckets() {
 			}
 			if err == nil || !errors.Is(err, wasmhost.ErrUnavailable) {
 				if err != nil {
-					g.log.Warn("moving sessions from per-tenant buckets", "err", err)
+					g.log.Warn("preparing the NATS buckets (moving sessions from per-tenant buckets, the certificate bucket)", "err", err)
 				}
 				return
 			}
@@ -322,6 +331,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	}
 	s, err := g.buildSnapshot(ctx, cfg, old)
 	if err != nil {
+		if m := g.acmeNow(); m != nil {
+			m.commit(old) // what the refused configuration started is stopped
+		}
 		g.metrics.reloads.WithLabelValues("refused").Inc()
 		return refused(err)
 	}
@@ -330,7 +342,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config) error {
 	g.guests.ensure(s)
 	g.certFiles.ensure(s)
 	if m := g.acmeNow(); m != nil {
-		m.prune(s)
+		m.commit(s)
 	}
 	if g.registry != nil {
 		g.registry.retryRefused(s.dropped) // and any refused before: the file may have freed their names

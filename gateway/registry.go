@@ -292,7 +292,10 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	g.metrics.registry.WithLabelValues("applied").Add(float64(applied))
 	g.metrics.registry.WithLabelValues("removed").Add(float64(removed))
 	if applied+removed == 0 {
-		return refused // nothing to swap in; nothing was built
+		if m := g.acmeNow(); m != nil {
+			m.commit(old) // a refused document's ACME configuration is stopped
+		}
+		return refused // nothing to swap in
 	}
 	s.keepHellos(old) // only now: a batch that changes nothing drops s without closing it
 	s.finish()
@@ -300,7 +303,7 @@ func (g *Gateway) applyRegistry(ctx context.Context, batch map[string]natskv.Ten
 	g.seriesFor(old, s)
 	g.guests.ensure(s)
 	if m := g.acmeNow(); m != nil {
-		m.prune(s) // removed or changed registry tenants' certificates are no longer renewed
+		m.commit(s) // removed or changed registry tenants' certificates are no longer renewed
 	}
 	g.log.Info("tenant registry applied", "applied", applied, "removed", removed, "refused", len(refused),
 		"tenants", len(s.list), "took", time.Since(start).Round(time.Microsecond))

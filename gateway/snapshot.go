@@ -49,6 +49,7 @@ type tenant struct {
 	doc        []byte            // a registry tenant's document as the registry holds it; nil for a file tenant
 	warnings   []string          // what check warns of (certificates expired, not yet valid, or expiring soon)
 	acme       *certmagic.Config // the tenant's certificate is obtained by ACME; nil otherwise
+	acmeT      *acmeTenant       // acme's manager entry (acmeManager.commit)
 	pool       *wasmhost.Pool    // nil: stateless tickets
 	module     *moduleRef
 	guest      *guestShare // what owns pool and module; nil without a guest
@@ -352,7 +353,10 @@ func (g *Gateway) buildTenant(ctx context.Context, cfg *config.Config, tc config
 		} else {
 			m, err := g.acmeManager(ctx)
 			if err == nil {
-				t.acme, err = m.tenant(tc, g.challengePorts(cfg))
+				t.acmeT, err = m.tenant(tc, g.challengePorts(cfg))
+			}
+			if err == nil {
+				t.acme = t.acmeT.cm
 			}
 			if err != nil {
 				return t, fmt.Errorf("gateway: %s.certificate.acme: %w", path, err)

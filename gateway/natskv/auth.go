@@ -44,7 +44,12 @@ func (r Role) permissions() (*server.Permissions, error) {
 		// Of the certificate bucket, gateways write the ACME storage
 		// (CertStorage) and not the registry's keys; its stream allows
 		// no rollups (certsNoRollup), which would reach past them.
+		// Keys of one or two tokens are denied too: the registry's keys
+		// of an earlier version (<tenant>.<sha256>, until a deployer
+		// converts the bucket), and a key such as ">" that would trip
+		// the conversion's listing; ACME's keys have three or more.
 		deny := []string{"$O." + GuestBucket + ".>", "$KV." + TenantsBucket + ".>", "$KV." + CertsBucket + "." + registryCertPrefix + ">",
+			"$KV." + CertsBucket + ".*", "$KV." + CertsBucket + ".*.*",
 			"$JS.API.META.>", "$JS.API.ACCOUNT.>", "$JS.API.STREAM.TEMPLATE.>",
 			"$JS.API.STREAM.LEADER.STEPDOWN.*", "$JS.API.STREAM.PEER.REMOVE.*"}
 		for _, op := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "RESTORE", "MSG.DELETE"} {

@@ -34,8 +34,8 @@ type Sealer interface {
 // segment base64url-encoded under certStoragePrefix; values ending in
 // ".key" (private keys, certificates' and ACME accounts') are sealed by the
 // Sealer. Locks are entries that a holder renews while it holds them: a
-// gateway that dies mid-issuance stops renewing, and after LockLease the
-// lock is taken over.
+// gateway that dies mid-issuance stops renewing, and once a waiter has
+// seen the entry unchanged for LockLease it takes the lock over.
 type CertStorage struct {
 	kv    jetstream.KeyValue
 	seal  Sealer
@@ -44,6 +44,15 @@ type CertStorage struct {
 
 	mu   sync.Mutex
 	held map[string]*heldLock
+	seen map[string]seenLock // others' locks this storage waits on
+}
+
+// seenLock is another holder's lock entry as a waiter first saw it: if
+// its revision is the same a whole lease later, by the waiter's own clock,
+// its holder stopped renewing. No two clocks are compared.
+type seenLock struct {
+	rev   uint64
+	since time.Time
 }
 
 // LockLease is how long a lock outlives its holder's last renewal; holders
@@ -58,7 +67,7 @@ func NewCertStorage(kv jetstream.KeyValue, seal Sealer, owner string, lease time
 	if lease <= 0 {
 		lease = LockLease
 	}
-	return &CertStorage{kv: kv, seal: seal, owner: owner, lease: lease, held: map[string]*heldLock{}}
+	return &CertStorage{kv: kv, seal: seal, owner: owner, lease: lease, held: map[string]*heldLock{}, seen: map[string]seenLock{}}
 }
 
 // CertsKV returns the fleet's certificate bucket, creating it when create
@@ -125,17 +134,29 @@ func (s *CertStorage) Load(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-// keys lists this storage's keys (certmagic paths) under prefix ("" for all).
+// keys lists this storage's keys (certmagic paths) under prefix ("" for
+// all): the server filters them by subject, so asking about one
+// certificate's directory does not list the whole store.
 func (s *CertStorage) keys(ctx context.Context, prefix string) ([]string, error) {
-	lister, err := s.kv.ListKeysFiltered(ctx, certStoragePrefix+">")
+	filter := certStoragePrefix + ">"
+	if prefix != "" {
+		filter = natsKey(prefix) + ".>"
+	}
+	lister, err := s.kv.ListKeysFiltered(ctx, filter)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for nk := range lister.Keys() {
-		k := storageKey(nk)
-		if k != "" && (prefix == "" || k == prefix || strings.HasPrefix(k, prefix+"/")) {
+		if k := storageKey(nk); k != "" {
 			out = append(out, k)
+		}
+	}
+	if prefix != "" {
+		if _, err := s.kv.Get(ctx, natsKey(prefix)); err == nil {
+			out = append(out, prefix)
+		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, err
 		}
 	}
 	slices.Sort(out)
@@ -163,7 +184,13 @@ func (s *CertStorage) Delete(ctx context.Context, key string) error {
 
 // Exists implements certmagic.Storage: a key or a directory.
 func (s *CertStorage) Exists(ctx context.Context, key string) bool {
-	keys, err := s.keys(ctx, strings.Trim(key, "/"))
+	key = strings.Trim(key, "/")
+	if key != "" {
+		if _, err := s.kv.Get(ctx, natsKey(key)); err == nil {
+			return true // a key: one read, the common case (a certificate's files)
+		}
+	}
+	keys, err := s.keys(ctx, key)
 	return err == nil && len(keys) > 0
 }
 
@@ -260,6 +287,9 @@ func (s *CertStorage) tryLock(ctx context.Context, key string) (uint64, error) {
 	val, _ := json.Marshal(lockEntry{Owner: s.owner, Expires: time.Now().Add(s.lease)})
 	rev, err := s.kv.Create(ctx, key, val)
 	if err == nil {
+		s.mu.Lock()
+		delete(s.seen, key)
+		s.mu.Unlock()
 		return rev, nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -272,8 +302,19 @@ func (s *CertStorage) tryLock(ctx context.Context, key string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var cur lockEntry
-	if json.Unmarshal(e.Value(), &cur) == nil && time.Now().Before(cur.Expires) {
+	// The holder renews its entry every third of the lease; one whose
+	// revision has not changed for a whole lease, as this gateway's clock
+	// measures it, is stale. (The entry's expiry is for operators: it was
+	// written by another machine's clock.)
+	s.mu.Lock()
+	sl, ok := s.seen[key]
+	if !ok || sl.rev != e.Revision() {
+		s.seen[key] = seenLock{rev: e.Revision(), since: time.Now()}
+		s.mu.Unlock()
+		return 0, nil
+	}
+	s.mu.Unlock()
+	if time.Since(sl.since) < s.lease {
 		return 0, nil
 	}
 	// Stale: take it over, unless another gateway did first.
@@ -281,6 +322,9 @@ func (s *CertStorage) tryLock(ctx context.Context, key string) (uint64, error) {
 	if err != nil {
 		return 0, nil
 	}
+	s.mu.Lock()
+	delete(s.seen, key)
+	s.mu.Unlock()
 	return rev, nil
 }
 

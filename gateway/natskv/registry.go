@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"regexp"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,36 +50,69 @@ func (c *Client) registry(ctx context.Context, bucket string, create bool) (jets
 		return nil, errNoRegistry
 	}
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = c.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      bucket,
-			Description: bucketDescription(bucket),
-			History:     registryHistory,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
+		if bucket == CertsBucket {
+			kv, err = c.createCertsBucket(ctx)
+		} else {
+			kv, err = c.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket:      bucket,
+				Description: bucketDescription(bucket),
+				History:     registryHistory,
+			})
+		}
+		if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			kv, err = c.js.KeyValue(ctx, bucket)
 		}
 	}
 	if err != nil {
 		return nil, guestErr(ctx, bucket, err)
 	}
-	if bucket == CertsBucket && create {
-		if err := c.certsNoRollup(ctx, kv); err != nil {
+	if bucket == CertsBucket {
+		if err := c.certsNoRollup(ctx, kv, create); err != nil {
 			return nil, guestErr(ctx, bucket, err)
 		}
 	}
 	return kv, nil
 }
 
-// certsNoRollup makes CertsBucket's stream refuse rollups, once, when a
-// deployer opens it. Gateways write the ACME keys of that bucket, and a KV
-// stream (created with rollups allowed) empties a whole subject, or the
-// whole stream, for one publish carrying a Nats-Rollup header, which
-// subject permissions cannot stop; without rollups a gateway's write
-// reaches only the keys it may write. (Nothing purges that bucket: the
-// registry deletes its old certificates.) A bucket made before the
-// registry's keys had their prefix has them moved under it first, so the
-// gateways' role, denied that prefix, cannot overwrite them.
-func (c *Client) certsNoRollup(ctx context.Context, kv jetstream.KeyValue) error {
+// createCertsBucket creates CertsBucket as a KV bucket whose stream allows
+// no rollups from the start (jetstream.CreateKeyValue allows them, and a
+// gateway could empty the bucket before a later update took them away).
+func (c *Client) createCertsBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	_, err := c.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:              "KV_" + CertsBucket,
+		Description:       bucketDescription(CertsBucket),
+		Subjects:          []string{"$KV." + CertsBucket + ".>"},
+		MaxMsgsPerSubject: registryHistory,
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		MaxAge:            0,
+		MaxMsgSize:        -1,
+		MaxConsumers:      -1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          1,
+		Discard:           jetstream.DiscardNew,
+		Duplicates:        2 * time.Minute,
+		AllowDirect:       true,
+		DenyDelete:        true,
+		AllowRollup:       false,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.js.KeyValue(ctx, CertsBucket)
+}
+
+// certsNoRollup makes sure CertsBucket's stream refuses rollups. Gateways
+// write the ACME keys of that bucket, and a stream that allows rollups
+// empties a whole subject, or the whole stream, for one publish carrying a
+// Nats-Rollup header, which subject permissions cannot stop; without
+// rollups a gateway's write reaches only the keys it may write. (Nothing
+// purges this bucket: the registry deletes its old certificates.) A
+// deployer (fix) converts a bucket made by an earlier version: its
+// registry entries are moved under registryCertPrefix, which the gateway
+// role may not write, then rollups are turned off. Anyone else is refused
+// such a bucket.
+func (c *Client) certsNoRollup(ctx context.Context, kv jetstream.KeyValue, fix bool) error {
 	stream, err := c.js.Stream(ctx, "KV_"+CertsBucket)
 	if err != nil {
 		return err
@@ -86,6 +120,9 @@ func (c *Client) certsNoRollup(ctx context.Context, kv jetstream.KeyValue) error
 	cfg := stream.CachedInfo().Config
 	if !cfg.AllowRollup {
 		return nil
+	}
+	if !fix {
+		return fmt.Errorf("bucket %s was made by an earlier tlsgate and still allows rollups: start the gateway that embeds NATS, or run tlsgate tenant put, with a deployer's credentials once to convert it", CertsBucket)
 	}
 	if err := moveRegistryCerts(ctx, kv); err != nil {
 		return err
@@ -95,8 +132,14 @@ func (c *Client) certsNoRollup(ctx context.Context, kv jetstream.KeyValue) error
 	return err
 }
 
+// oldCertKeyRE is the shape of a registry certificate key written before
+// registryCertPrefix: a tenant name (no dots) and a SHA-256 in hex.
+var oldCertKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}\.[0-9a-f]{64}$`)
+
 // moveRegistryCerts moves the registry's certificate entries written
-// without registryCertPrefix under it.
+// without registryCertPrefix under it. Keys of another shape (ACME's, or
+// anything a gateway wrote) are left alone, and one that cannot be read
+// does not stop the others.
 func moveRegistryCerts(ctx context.Context, kv jetstream.KeyValue) error {
 	keys, err := kv.ListKeys(ctx)
 	if err != nil {
@@ -104,26 +147,27 @@ func moveRegistryCerts(ctx context.Context, kv jetstream.KeyValue) error {
 	}
 	var old []string
 	for k := range keys.Keys() {
-		if !strings.HasPrefix(k, registryCertPrefix) && !strings.HasPrefix(k, certStoragePrefix) {
+		if oldCertKeyRE.MatchString(k) {
 			old = append(old, k)
 		}
 	}
+	var errs []error
 	for _, k := range old {
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
+		if err == nil {
+			_, err = kv.Put(ctx, registryCertPrefix+k, e.Value())
+		}
+		if err == nil {
+			err = kv.Delete(ctx, k)
+		}
 		if err != nil {
-			return err
-		}
-		if _, err := kv.Put(ctx, registryCertPrefix+k, e.Value()); err != nil {
-			return err
-		}
-		if err := kv.Delete(ctx, k); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("moving %s: %w", k, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // TenantCert is a registry tenant's certificate entry, kept under the key

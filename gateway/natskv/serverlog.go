@@ -36,7 +36,7 @@ func (s serverLogger) Noticef(format string, v ...any) {
 		s.log(slog.LevelDebug, "embedded nats-server ready", nil)
 	}
 }
-func (s serverLogger) Warnf(format string, v ...any)   { s.log(slog.LevelWarn, format, v) }
+func (s serverLogger) Warnf(format string, v ...any) { s.log(slog.LevelWarn, format, v) }
 func (s serverLogger) Fatalf(format string, v ...any) {
 	s.log(slog.LevelError, format, v)
 	select {
