@@ -281,7 +281,37 @@ func TestErrorsByKind(t *testing.T) {
 			if rep.Errors[tt.kind] != 3 || rep.ErrorsTotal != 3 {
 				t.Errorf("errors = %v, want 3 of kind %q", rep.Errors, tt.kind)
 			}
+			if rep.FirstErrors[tt.kind] == "" || len(rep.FirstErrors) != 1 {
+				t.Errorf("first errors = %q, want the first %s error and no other", rep.FirstErrors, tt.kind)
+			}
 		})
+	}
+	t.Run("the first error says why", func(t *testing.T) {
+		out, _ := runBench(t, "--addr", closedAddr, "--count", "1", "--concurrency", "1")
+		if !strings.Contains(out, "first dial error") || !strings.Contains(out, "connection refused") {
+			t.Errorf("the report does not say why the dial failed:\n%s", out)
+		}
+	})
+}
+
+// TestClosedPortIsNotHammered: against a port that refuses connections,
+// each worker backs off (doubling to a second) instead of redialling in a
+// tight loop: a second of 4 workers makes a few dozen dials, not tens of
+// thousands.
+func TestClosedPortIsNotHammered(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := ln.Addr().String()
+	ln.Close()
+	out, _ := runBench(t, "--addr", closedAddr, "--duration", "1s", "--concurrency", "4", "--json")
+	var rep report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("output does not parse: %v\n%s", err, out)
+	}
+	if n := rep.Errors[errDial]; n == 0 || n > 200 {
+		t.Errorf("%d dials to a closed port in 1s by 4 workers, want a few dozen", n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -28,6 +29,7 @@ type outcome struct {
 	latency time.Duration // dial + handshake; set when errKind is ""
 	resumed bool
 	errKind string // "" on success
+	err     error  // the error, when errKind is set
 }
 
 // recorder aggregates outcomes from all workers. It is safe for concurrent
@@ -37,12 +39,13 @@ type recorder struct {
 	handshakes int64
 	resumed    int64
 	errs       map[string]int64
+	first      map[string]string // the first error of each kind, for the report
 	samples    []time.Duration
 	sum, max   time.Duration
 }
 
 func newRecorder() *recorder {
-	return &recorder{errs: make(map[string]int64, len(errorKinds))}
+	return &recorder{errs: make(map[string]int64, len(errorKinds)), first: map[string]string{}}
 }
 
 // add records one outcome.
@@ -51,6 +54,9 @@ func (r *recorder) add(o outcome) {
 	defer r.mu.Unlock()
 	if o.errKind != "" {
 		r.errs[o.errKind]++
+		if _, ok := r.first[o.errKind]; !ok && o.err != nil {
+			r.first[o.errKind] = o.err.Error()
+		}
 		return
 	}
 	r.handshakes++
@@ -93,6 +99,13 @@ func (r *recorder) latencies() latencyReport {
 		Max:  micros(maxLat),
 		Mean: micros(sum / time.Duration(n)),
 	}
+}
+
+// firstErrors returns the first error of each kind seen.
+func (r *recorder) firstErrors() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.first)
 }
 
 // errorCounts returns a count for every error kind, zero included.

@@ -28,6 +28,9 @@ type report struct {
 	LatencyUS   latencyReport    `json:"latency_us"`
 	Errors      map[string]int64 `json:"errors"`
 	ErrorsTotal int64            `json:"errors_total"`
+	// FirstErrors is the first error of each kind that occurred, so that a
+	// run says why handshakes failed, not only how many.
+	FirstErrors map[string]string `json:"first_errors,omitempty"`
 	// ServerCPU is present only with --server-pid.
 	ServerCPU *serverCPUReport `json:"server_cpu,omitempty"`
 }
@@ -86,6 +89,11 @@ func (r *report) writeText(w io.Writer) error {
 		errs += " (" + strings.Join(kinds, ", ") + ")"
 	}
 	line("errors\t%s", errs)
+	for _, k := range errorKinds {
+		if e, ok := r.FirstErrors[k]; ok {
+			line("  first %s error\t%s", k, e)
+		}
+	}
 	if c := r.ServerCPU; c != nil {
 		line("server cpu\t%.2fs (pid %d, %d ms resolution)", c.Seconds, c.PID, c.ResolutionMilli)
 		line("server cpu/handshake\t%.0f us", c.PerHandshakeUS)

@@ -78,6 +78,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() {
+			var backoff time.Duration
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				if c.count > 0 && started.Add(1) > c.count {
 					return
@@ -87,6 +88,18 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 					return
 				}
 				rec.add(o)
+				// A server that refuses connections (down, or its port
+				// closed) is not redialled in a tight loop: each dial
+				// failure in a row doubles the wait, up to a second.
+				if o.errKind == errDial {
+					backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
+					select {
+					case <-ctx.Done():
+					case <-time.After(min(backoff, time.Until(deadline))):
+					}
+				} else {
+					backoff = 0
+				}
 			}
 		})
 	}
@@ -106,6 +119,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 		LatencyUS:      rec.latencies(),
 	}
 	rep.Handshakes, rep.Resumed, _ = rec.counts()
+	rep.FirstErrors = rec.firstErrors()
 	rep.HandshakesPerSecond = rate(rep.Handshakes, elapsed)
 	rep.ResumedPercent = percent(rep.Resumed, rep.Handshakes)
 	rep.Errors, rep.ErrorsTotal = rec.errorCounts()

@@ -71,12 +71,12 @@ func (w *worker) connect(ctx context.Context) outcome {
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return outcome{errKind: classify(err, errDial)}
+		return outcome{errKind: classify(err, errDial), err: err}
 	}
 	conn := tls.Client(raw, w.tls)
 	defer conn.Close()
 	if err := conn.HandshakeContext(ctx); err != nil {
-		return outcome{errKind: classify(err, errHandshake)}
+		return outcome{errKind: classify(err, errHandshake), err: err}
 	}
 	o := outcome{latency: time.Since(start)}
 	state := conn.ConnectionState()
@@ -84,7 +84,7 @@ func (w *worker) connect(ctx context.Context) outcome {
 	switch {
 	case w.sendRequest:
 		if err := w.request(ctx, conn, addr); err != nil {
-			return outcome{errKind: classify(err, errRequest)}
+			return outcome{errKind: classify(err, errRequest), err: err}
 		}
 	case w.cache != nil && w.awaitTickets && state.Version == tls.VersionTLS13:
 		w.awaitTickets = w.awaitTicket(conn)
