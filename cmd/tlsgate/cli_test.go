@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -164,5 +165,27 @@ func TestCommandLine(t *testing.T) {
 	}
 	if out, _ := run(t, binPlain, "--help"); !strings.Contains(out, "TLSGATE_ADMIN__ADDRESS") || !strings.Contains(out, "Exit codes") {
 		t.Errorf("tlsgate --help does not explain the environment and exit codes:\n%s", out)
+	}
+}
+
+// TestInterruptFlushesNATS: a gateway stopped with Ctrl-C (SIGINT) shuts
+// NATS's file store down cleanly, so the next start on the same data dir
+// has nothing to recover (a killed one makes nats-server rebuild its TTL
+// state with a linear scan, and warn). Its start-up says what it runs.
+func TestInterruptFlushesNATS(t *testing.T) {
+	dir := t.TempDir()
+	g := startGW(t, gwOpts{bin: binPlain, noConfig: true, dataDir: dir})
+	if !strings.Contains(g.log.String(), `msg="tlsgate starting"`) || !strings.Contains(g.log.String(), "data_dir="+dir) ||
+		!strings.Contains(g.log.String(), "sealing key generated") {
+		t.Errorf("the start-up log does not say what runs where:\n%s", g.log)
+	}
+	g.cmd.Process.Signal(syscall.SIGINT)
+	if err := g.cmd.Wait(); err != nil {
+		t.Fatalf("tlsgate exited with %v after SIGINT; log:\n%s", err, g.log)
+	}
+	again := startGW(t, gwOpts{bin: binPlain, noConfig: true, dataDir: dir})
+	again.stop(t)
+	if strings.Contains(again.log.String(), "linear scan") || strings.Contains(again.log.String(), "level=WARN") {
+		t.Errorf("the start after SIGINT recovered or warned:\n%s", again.log)
 	}
 }
