@@ -182,8 +182,12 @@ func TestACMECertificateFromPebble(t *testing.T) {
 	broken := cacheTenant("broken", "broken.test")
 	broken.Certificate = config.Certificate{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}
 	changed.Tenants = []config.Tenant{shop, broken}
-	if err := gA.Reload(context.Background(), &changed); err == nil {
+	err := gA.Reload(context.Background(), &changed)
+	if err == nil {
 		t.Fatal("a reload with a certificate that does not load was applied")
+	}
+	if !strings.HasPrefix(err.Error(), "gateway: reload refused: tenants[1].certificate: ") {
+		t.Errorf("the refusal says %q, want the reason named once, after \"gateway: reload refused: \"", err)
 	}
 	if at := gA.acmeNow().forHost("shop.acme.test"); at == nil || at.settings.Email != "ops@acme.test" {
 		t.Errorf("after a refused reload the ACME settings in force are %+v, want the first ones", at)
