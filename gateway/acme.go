@@ -117,7 +117,8 @@ func (m *acmeManager) forNames(names []string) *acmeTenant {
 	defer m.mu.Unlock()
 	for _, at := range m.configs {
 		for _, want := range names {
-			if slices.Contains(at.names, want) {
+			// An on-demand certificate's name is under a wildcard one.
+			if slices.Contains(at.names, want) || nameMatches(at.names, want, true) {
 				return at
 			}
 		}
