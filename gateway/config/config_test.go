@@ -334,3 +334,23 @@ func TestLoadExpandsHome(t *testing.T) {
 		t.Errorf("wasm.cache_dir = %q, want it under the expanded data_dir", c.Wasm.CacheDir)
 	}
 }
+
+// TestDurationsNeedAUnit: a bare number for a duration is refused with its
+// field path, from the file and from the environment; 0 (the default) and
+// durations with a unit are not.
+func TestDurationsNeedAUnit(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tlsgate.yaml")
+	os.WriteFile(file, []byte("handshake_timeout: 24\ntenants:\n  - {name: a, server_names: [a.test], certificate: {self_signed: true}, upstream: builtin, session_ttl: 0}\n"), 0o600)
+	_, err := config.Load(config.Source{File: file})
+	if err == nil || !strings.Contains(err.Error(), file+":1: handshake_timeout: 24 is a number without a unit") {
+		t.Errorf("a bare number in the file: %v", err)
+	}
+	_, err = config.Load(config.Source{Environ: []string{"TLSGATE_SHUTDOWN_TIMEOUT=15"}})
+	if err == nil || !strings.Contains(err.Error(), `shutdown_timeout: "15" is a number without a unit`) {
+		t.Errorf("a bare number in the environment: %v", err)
+	}
+	c, err := config.Load(config.Source{Environ: []string{"TLSGATE_SHUTDOWN_TIMEOUT=15s"}})
+	if err != nil || c.ShutdownTimeout != 15*time.Second {
+		t.Errorf("a duration with a unit: %v, %v", c, err)
+	}
+}

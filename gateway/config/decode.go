@@ -146,10 +146,20 @@ func decode(raw map[string]any, result any, prefix string) []error {
 	return p
 }
 
-// bareDurationHook refuses a number where a duration is expected: "24"
-// would be 24 nanoseconds. 0 stays allowed (it means the default).
+// bareDurationHook refuses a number where a duration is expected, in YAML
+// or as a string (an environment variable): "24" would be 24 nanoseconds.
+// 0 stays allowed (it means the default).
 func bareDurationHook(from, to reflect.Type, data any) (any, error) {
 	if to != durationType {
+		return data, nil
+	}
+	if str, ok := data.(string); ok { // from the environment, or quoted
+		if f, err := strconv.ParseFloat(strings.TrimSpace(str), 64); err == nil {
+			if f == 0 {
+				return time.Duration(0), nil
+			}
+			return nil, fmt.Errorf("%q is a number without a unit: give a duration such as %ss, %sm or %sms", str, str, str, str)
+		}
 		return data, nil
 	}
 	switch from.Kind() {
