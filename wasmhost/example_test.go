@@ -33,7 +33,7 @@ func ExampleNewPool() {
 	}
 	defer mod.Close(ctx)
 	pool, _ := wasmhost.NewPool(ctx, mod, wasmhost.WithTenant("shop"), wasmhost.WithKV(bucket),
-		wasmhost.WithCallTimeout(5*time.Second), wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)))
+		wasmhost.WithCallTimeout(30*time.Second), wasmhost.WithPoolLogger(slog.New(slog.DiscardHandler)))
 	defer pool.Close(ctx)
 
 	id := []byte("0123456789abcdef0123456789abcdef")

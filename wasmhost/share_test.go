@@ -29,7 +29,7 @@ func TestShareServesSeveralTenantsOneCallAtATime(t *testing.T) {
 	pools := map[string]*wasmhost.Pool{}
 	for _, name := range []string{"a", "b"} {
 		p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(name), wasmhost.WithKV(newBucket(t)),
-			wasmhost.WithMinIdle(0), wasmhost.WithShare(share), wasmhost.WithCallTimeout(5*time.Second))
+			wasmhost.WithMinIdle(0), wasmhost.WithShare(share), wasmhost.WithCallTimeout(30*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

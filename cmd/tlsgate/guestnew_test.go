@@ -153,5 +153,5 @@ func kitHost(t *testing.T) wasmhosttest.Host {
 		}
 		return b, err
 	}
-	return wasmhosttest.NewWasmhost(rt, kv, wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(10*time.Second))
+	return wasmhosttest.NewWasmhost(rt, kv, wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(30*time.Second))
 }

@@ -106,7 +106,7 @@ func TestAssemblyScriptGuestsDoNotGrow(t *testing.T) {
 			}
 			debug := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant("grow"), wasmhost.WithKV(e.bucket(t, "grow")),
-				wasmhost.WithMaxInstances(1), wasmhost.WithPoolLogger(debug), wasmhost.WithCallTimeout(10*time.Second))
+				wasmhost.WithMaxInstances(1), wasmhost.WithPoolLogger(debug), wasmhost.WithCallTimeout(30*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}

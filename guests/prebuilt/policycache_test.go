@@ -28,7 +28,7 @@ func TestPolicyCacheConformance(t *testing.T) { each(t, policyCaches, testPolicy
 func testPolicyCacheConformance(t *testing.T, g impl) {
 	e := newEnv(t)
 	h := wasmhosttest.NewWasmhost(e.rt, func(_ context.Context, tenant string) (wasmhost.KV, error) { return e.bucket(t, tenant), nil },
-		wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(5*time.Second))
+		wasmhost.WithPoolLogger(quiet), wasmhost.WithCallTimeout(30*time.Second))
 	wasmhosttest.TestGuest(t, h, g.wasm, wasmhosttest.WithTTLCheck(),
 		wasmhosttest.WithGuestConfig([]byte("max_ttl=1h;prefix=pc/")), wasmhosttest.WithCallTimeout(30*time.Second))
 }

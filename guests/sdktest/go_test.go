@@ -276,7 +276,7 @@ func startGuest(t *testing.T, ctx context.Context, wasmFile, tenant, config stri
 		t.Fatal(err)
 	}
 	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig([]byte(config)),
-		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(log), wasmhost.WithCallTimeout(10*time.Second))
+		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(log), wasmhost.WithCallTimeout(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

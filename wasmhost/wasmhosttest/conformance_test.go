@@ -40,7 +40,7 @@ func newHost(t testing.TB, opts ...wasmhost.PoolOption) wasmhosttest.Host {
 func TestHostConformance(t *testing.T) {
 	// loop_fetch runs under the kit's own short deadline; the long call
 	// timeout keeps grow_memory from timing out on a loaded machine.
-	wasmhosttest.TestHost(t, newHost(t, wasmhost.WithCallTimeout(10*time.Second)))
+	wasmhosttest.TestHost(t, newHost(t, wasmhost.WithCallTimeout(30*time.Second)))
 }
 
 func TestGuestConformance(t *testing.T) {

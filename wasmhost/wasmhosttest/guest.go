@@ -37,7 +37,7 @@ func WithSequentialCalls(n int) GuestOption { return func(c *guestConfig) { c.ca
 func WithGuestConfig(b []byte) GuestOption { return func(c *guestConfig) { c.config = b } }
 
 // WithCallTimeout bounds each Load, Fetch and Store the kit makes.
-// Defaults to 5 s.
+// Defaults to 30 s, which no busy machine misses.
 func WithCallTimeout(d time.Duration) GuestOption { return func(c *guestConfig) { c.timeout = d } }
 
 // TestGuest checks a session-cache guest on h: a session stored is fetched
@@ -48,7 +48,7 @@ func WithCallTimeout(d time.Duration) GuestOption { return func(c *guestConfig) 
 // it abandons no KV operation. With WithTTLCheck it also checks expiry.
 func TestGuest(t *testing.T, h Host, wasm []byte, opts ...GuestOption) {
 	t.Helper()
-	c := guestConfig{calls: 100, timeout: 5 * time.Second}
+	c := guestConfig{calls: 100, timeout: 30 * time.Second}
 	for _, o := range opts {
 		o(&c)
 	}
