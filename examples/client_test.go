@@ -17,8 +17,9 @@ import (
 
 // resumeWait bounds how long a test retries a resumption: sessions are
 // stored asynchronously after the handshake, so the first resuming
-// connection may come before the store.
-const resumeWait = 5 * time.Second
+// connection may come before the store. Generous: a retry ends as soon as
+// one resumes, and a loaded machine is slow to store.
+const resumeWait = 30 * time.Second
 
 // retryResume calls try until it reports a resumed handshake or resumeWait
 // passes, and returns the last attempt's description when it never resumed.
@@ -59,12 +60,12 @@ func opensslResume(t *testing.T, addr, resumeAddr, serverName, versionFlag strin
 		return []string{"s_client", "-connect", a, "-servername", serverName, versionFlag,
 			"-alpn", "http/1.1", "-ign_eof", sessFlag, sess}
 	}
-	out, err := runCommand(t, 20*time.Second, request, "openssl", args(addr, "-sess_out")...)
+	out, err := runCommand(t, time.Minute, request, "openssl", args(addr, "-sess_out")...)
 	if err != nil || !strings.Contains(out, "New, TLSv1.") {
 		t.Fatalf("openssl s_client -sess_out: %v\n%s", err, out)
 	}
 	retryResume(t, func() (bool, string) {
-		out, err := runCommand(t, 20*time.Second, request, "openssl", args(resumeAddr, "-sess_in")...)
+		out, err := runCommand(t, time.Minute, request, "openssl", args(resumeAddr, "-sess_in")...)
 		if err != nil {
 			return false, err.Error() + "\n" + out
 		}
@@ -121,7 +122,7 @@ func (c *goClient) get(t *testing.T, addr string) (body string, resumed bool, er
 		},
 	}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	resp, err := client.Get("https://" + c.serverName + "/")
 	if err != nil {
 		return "", false, err
@@ -138,15 +139,15 @@ func (c *goClient) get(t *testing.T, addr string) (body string, resumed bool, er
 // read back and whether the handshake resumed a session.
 func (c *goClient) echo(t *testing.T, addr, line string) (reply string, resumed bool, err error) {
 	t.Helper()
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: c.config()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 30 * time.Second}, Config: c.config()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return "", false, err
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := io.WriteString(conn, line+"\n"); err != nil {
 		return "", false, err
 	}

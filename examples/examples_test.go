@@ -103,7 +103,7 @@ func TestSingle(t *testing.T) {
 		})
 	}
 	t.Run("curl", func(t *testing.T) {
-		out, err := runCommand(t, 20*time.Second, "", "curl", "-sS", "--cacert", filepath.Join(g.dataDir, "certs", "web.crt"),
+		out, err := runCommand(t, time.Minute, "", "curl", "-sS", "--cacert", filepath.Join(g.dataDir, "certs", "web.crt"),
 			"--resolve", "localhost:8443:127.0.0.1", "https://localhost:8443/")
 		if err != nil || !strings.Contains(out, "tenant:          web") {
 			t.Fatalf("curl: %v\n%s", err, out)
@@ -187,9 +187,13 @@ func TestMultiTenant(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		// Stores run after the connection, in the background: poll.
 		re := regexp.MustCompile(`tlsgate_session_stores_total\{result="refused",tenant="api"\} [1-9]`)
-		if m := g.metrics(t); !re.MatchString(m) {
-			t.Errorf("/metrics counts no refused store for tenant api")
+		for deadline := time.Now().Add(30 * time.Second); !re.MatchString(g.metrics(t)); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("/metrics counts no refused store for tenant api after 30s")
+				break
+			}
 		}
 	})
 
@@ -198,7 +202,7 @@ func TestMultiTenant(t *testing.T) {
 		cfg := c.config()
 		cfg.ServerName = "" // no SNI: verify shop's certificate by hand
 		cfg.InsecureSkipVerify = true
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", addr, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +223,7 @@ func TestMultiTenant(t *testing.T) {
 func TestFleet(t *testing.T) {
 	a := startGateway(t, "gateway A", "fleet/1-gateway-a.yaml", "127.0.0.1:9090")
 	t.Run("the NATS port refuses an anonymous client", func(t *testing.T) {
-		if nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(5*time.Second)); err == nil {
+		if nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(30*time.Second)); err == nil {
 			nc.Close()
 			t.Fatal("an anonymous client connected to gateway A's NATS port")
 		}
@@ -270,10 +274,10 @@ func startHTTPUpstream(t *testing.T, addr, body string) {
 	t.Cleanup(func() { _ = srv.Close() })
 }
 
-// waitListening waits, at most 30s, until addr accepts TCP connections.
+// waitListening waits, at most a minute, until addr accepts TCP connections.
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -281,7 +285,7 @@ func waitListening(t *testing.T, addr string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening after 30s: %v", addr, err)
+			t.Fatalf("%s not listening after a minute: %v", addr, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -99,12 +99,12 @@ func startGateway(t *testing.T, name, config, admin string, env ...string) *gate
 	return g
 }
 
-// waitReady polls /readyz until it reports NATS connected, for at most 90s
-// (the first start compiles the guests).
+// waitReady polls /readyz until it reports NATS connected, for at most 3
+// minutes (the first start compiles the guests, slowly on a loaded machine).
 func (g *gateway) waitReady(t *testing.T) {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	var last string
 	for time.Now().Before(deadline) {
 		if g.exited() {
@@ -123,13 +123,13 @@ func (g *gateway) waitReady(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("%s not ready after 90s; last /readyz: %s\n%s", g.name, last, g.out.String())
+	t.Fatalf("%s not ready after 3 minutes; last /readyz: %s\n%s", g.name, last, g.out.String())
 }
 
 // metric returns the admin /metrics text.
 func (g *gateway) metrics(t *testing.T) string {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Get("http://" + g.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func TestCurvePreferences(t *testing.T) {
 			if v == tls.VersionTLS12 && want == tls.X25519MLKEM768 {
 				want = tls.X25519 // hybrids are TLS 1.3 only
 			}
-			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", g.addr(), &tls.Config{
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", g.addr(), &tls.Config{
 				ServerName: tt.sni, InsecureSkipVerify: true, MinVersion: v, MaxVersion: v, CurvePreferences: tt.client})
 			if err != nil {
 				t.Fatalf("%s %s: %v", tt.sni, tls.VersionName(v), err)
@@ -46,7 +46,7 @@ func TestCurvePreferences(t *testing.T) {
 			c.Close()
 		}
 	}
-	_, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", g.addr(), &tls.Config{
+	_, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", g.addr(), &tls.Config{
 		ServerName: "classic.test", InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.CurveP384}})
 	if err == nil {
 		t.Error("a client offering only P-384 got a handshake with a tenant that accepts X25519 only")

@@ -53,7 +53,7 @@ func TestHTTPUpstreamGetsForwardedHeaders(t *testing.T) {
 				return (&net.Dialer{}).DialContext(ctx, network, g.addr())
 			},
 		}
-		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 		resp, err := c.Get("https://web.test/some/path")
 		if err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func TestTCPTenantEchoesWithHalfClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.SetDeadline(time.Now().Add(30 * time.Second))
 		msg := strings.Repeat("tlsgate echo ", 1000)
 		if _, err := io.WriteString(c, msg); err != nil {
 			t.Fatal(err)

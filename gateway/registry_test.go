@@ -31,7 +31,7 @@ func registryGateway(t *testing.T) (*Gateway, *natskv.Client) {
 
 func natsClient(t *testing.T, url, seed string) *natskv.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := natskv.Connect(ctx, natskv.WithURL(url), natskv.WithNkeySeedFile(seed), natskv.WithLogger(testLogger(t)))
 	if err != nil {
@@ -39,8 +39,8 @@ func natsClient(t *testing.T, url, seed string) *natskv.Client {
 	}
 	t.Cleanup(func() { c.Close(context.Background()) })
 	for i := 0; !c.Connected(); i++ {
-		if i == 1000 {
-			t.Fatal("the client did not connect to the gateway's NATS in 10s")
+		if i == 3000 {
+			t.Fatal("the client did not connect to the gateway's NATS in 30s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -226,7 +226,7 @@ func TestRegistryKeysSealedAndWritesDenied(t *testing.T) {
 	}
 
 	gw := natsClient(t, g.NATSURL(), g.snap.Load().cfg.NATS.Embedded.GatewayNkeyFile)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := gw.PutTenant(ctx, "evil", rt.Doc, nil); !errors.Is(err, natskv.ErrPermissionDenied) {
 		t.Errorf("a gateway's user putting a tenant: %v, want ErrPermissionDenied", err)

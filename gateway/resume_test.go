@@ -147,7 +147,7 @@ func TestTLS12ResumptionReusesStoredSession(t *testing.T) {
 // of missing (read your writes within a gateway).
 func TestImmediateReconnectResumes(t *testing.T) {
 	tn := cacheTenant("a", "a.test")
-	tn.Guest.FetchDeadline = time.Second // generous: CI machines are busy
+	tn.Guest.FetchDeadline = 5 * time.Second // generous: CI machines are busy
 	g := startGateway(t, testConfig(t, tn))
 	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		o := clientOpts{sni: "a.test", version: v, cache: tls.NewLRUClientSessionCache(1)}

@@ -81,14 +81,16 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func startGateway(t *testing.T, cfg *config.Config) *Gateway {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous: the first gateway of a run compiles the Go reference guest
+	// with an empty cache, slow on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	g, err := New(ctx, cfg, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := g.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
@@ -145,12 +147,14 @@ func tryDial(addr string, o clientOpts) (visit, error) {
 		NextProtos:         o.alpn,
 		KeyLogWriter:       o.keyLog,
 	}
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, conf)
+	// Generous: a handshake and a page, slow on a loaded machine; a refused
+	// handshake fails at once whatever the deadline.
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", addr, conf)
 	if err != nil {
 		return visit{}, err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	host := o.sni
 	if host == "" {
 		host = addr

@@ -47,7 +47,7 @@ func TestStoreQueueDropsOldestAndStale(t *testing.T) {
 	}
 	time.Sleep(60 * time.Millisecond) // jobs 2 and 3 are now stale
 	close(hold)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !q.idle() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
@@ -110,7 +110,7 @@ func TestStoreQueueIsFairBetweenTenants(t *testing.T) {
 		}
 	}
 	close(hold)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !q.idle() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}

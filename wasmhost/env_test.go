@@ -44,14 +44,21 @@ func compileBytes(tb testing.TB, rt *wasmhost.Runtime, name string, wasm []byte)
 	return m
 }
 
+// testTimeout is the call and init timeout of the pools newPool makes
+// unless opts set one: wasmhost's defaults (100 ms a call, 5 s an init)
+// are production budgets, and a loaded machine misses them on calls that
+// must succeed. A test of what a timeout does sets its own.
+const testTimeout = 30 * time.Second
+
 func newPool(tb testing.TB, m *wasmhost.Module, opts ...wasmhost.PoolOption) *wasmhost.Pool {
 	tb.Helper()
+	opts = append([]wasmhost.PoolOption{wasmhost.WithCallTimeout(testTimeout), wasmhost.WithInitTimeout(testTimeout)}, opts...)
 	p, err := wasmhost.NewPool(context.Background(), m, opts...)
 	if err != nil {
 		tb.Fatalf("NewPool: %v", err)
 	}
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := p.Close(ctx); err != nil {
 			tb.Errorf("Pool.Close: %v", err)

@@ -38,7 +38,7 @@ func FuzzHostFunctions(f *testing.F) {
 		if len(config) > abi.MaxInputLen {
 			return
 		}
-		watchdog := time.AfterFunc(10*time.Second, func() {
+		watchdog := time.AfterFunc(30*time.Second, func() { // a bound on a hang, not on speed
 			buf := make([]byte, 1<<20)
 			panic("hung:\n" + string(buf[:runtime.Stack(buf, true)]))
 		})

@@ -63,7 +63,7 @@ func newBucket(tb testing.TB) *natskv.Bucket {
 // stored under "<tenant>.".
 func tenantBucket(tb testing.TB, tenant string) *natskv.Bucket {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := natsClient(tb).Bucket(ctx, tenant, natskv.WithStorage("memory"))
 	if err != nil {
@@ -90,7 +90,7 @@ func newNearBucket(tb testing.TB) *natskv.Bucket {
 	if nearErr != nil {
 		tb.Fatal(nearErr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := nearCli.Bucket(ctx, fmt.Sprintf("t%d", bucketSeq.Add(1)), natskv.WithStorage("memory"))
 	if err != nil {
@@ -144,7 +144,7 @@ func (k *slowKV) Get(ctx context.Context, key string) ([]byte, error) {
 // waitFor polls cond for up to 5s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out waiting for %s", what)

@@ -78,7 +78,7 @@ func TestInstanceAtItsMemoryCapIsRetired(t *testing.T) {
 	// One page now, which the guest grows to the cap of two.
 	b := growGuest(t)
 	_, m := compiled(t, "grow.wasm", b, WithMemoryLimitPages(2))
-	p, err := NewPool(ctx, m, WithMaxInstances(1))
+	p, err := NewPool(ctx, m, WithMaxInstances(1), WithCallTimeout(30*time.Second)) // generous: a trivial call misses 100 ms on a busy machine
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRuntimeMemoryBudget(t *testing.T) {
 	ctx := context.Background()
 	const page = 64 << 10
 	rt, m := compiled(t, "grow.wasm", growGuest(t), WithMemoryLimitPages(8), WithMemoryBudget(2*page))
-	p, err := NewPool(ctx, m, WithMaxInstances(2))
+	p, err := NewPool(ctx, m, WithMaxInstances(2), WithCallTimeout(30*time.Second)) // generous: a trivial call misses 100 ms on a busy machine
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestLazyPool(t *testing.T) {
 	rt, m := compiled(t, "grow.wasm", growGuest(t))
 	var pools []*Pool
 	for range 3 {
-		p, err := NewPool(ctx, m, WithMinIdle(0), WithIdleTimeout(30*time.Millisecond))
+		p, err := NewPool(ctx, m, WithMinIdle(0), WithIdleTimeout(30*time.Millisecond), WithCallTimeout(30*time.Second)) // generous: a trivial call misses 100 ms on a busy machine
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func testBudgetEvicts(t *testing.T, budget RuntimeOption) {
 	_, m := compiled(t, "miss.wasm", wat2wasm(t, src), budget)
 	pools := make([]*Pool, 3)
 	for i := range pools {
-		p, err := NewPool(ctx, m, WithMinIdle(0), WithTenant(fmt.Sprintf("t%d", i)))
+		p, err := NewPool(ctx, m, WithMinIdle(0), WithTenant(fmt.Sprintf("t%d", i)), WithCallTimeout(30*time.Second)) // generous: a trivial call misses 100 ms on a busy machine
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,7 +63,8 @@ func TestShareServesSeveralTenantsOneCallAtATime(t *testing.T) {
 	defer pshare.Close(ctx)
 	var total uint64
 	for _, name := range []string{"a", "b"} {
-		p, err := wasmhost.NewPool(ctx, plain, wasmhost.WithTenant(name), wasmhost.WithMinIdle(0), wasmhost.WithShare(pshare))
+		p, err := wasmhost.NewPool(ctx, plain, wasmhost.WithTenant(name), wasmhost.WithMinIdle(0), wasmhost.WithShare(pshare),
+			wasmhost.WithCallTimeout(testTimeout))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func TestOpenSSLResumes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := gws[tt.bin]
-			got := resumeWithOpenSSL(t, g.addr, g.addr, "a.test", tt.args...)
+			got := resumeWithOpenSSL(t, g, g, "a.test", tt.args...)
 			if got != tt.want {
 				t.Fatalf("second connection: %s, want %s", got, tt.want)
 			}

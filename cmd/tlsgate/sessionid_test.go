@@ -19,7 +19,7 @@ var noTicket = []string{"-tls1_2", "-no_ticket"}
 func TestSessionIDResumesAcrossGateways(t *testing.T) {
 	a := startGW(t, gwOpts{bin: binPatched, natsLsn: true})
 	b := startGW(t, gwOpts{bin: binPatched, join: a})
-	if got := resumeWithOpenSSL(t, a.addr, b.addr, "a.test", noTicket...); got != "Reused" {
+	if got := resumeWithOpenSSL(t, a, b, "a.test", noTicket...); got != "Reused" {
 		t.Fatalf("session made on gateway A, offered to gateway B: %s, want Reused", got)
 	}
 	if n := b.metric(t, "tlsgate_resumption_attempts_total", `mechanism="tls12_session_id"`, `result="hit"`); n < 1 {
@@ -30,8 +30,9 @@ func TestSessionIDResumesAcrossGateways(t *testing.T) {
 func TestSessionIDBoundToServerName(t *testing.T) {
 	g := startGW(t, gwOpts{bin: binPatched})
 	sess := filepath.Join(t.TempDir(), "sess.pem")
+	stored := g.stores(t)
 	sClient(t, g.addr, "a.test", sess, false, noTicket...)
-	time.Sleep(200 * time.Millisecond)
+	g.waitStores(t, stored)
 	if got := sClient(t, g.addr, "alias-a.test", sess, true, noTicket...); got != "New" {
 		t.Fatalf("session for a.test offered under alias-a.test: %s, want New", got)
 	}
@@ -43,8 +44,9 @@ func TestSessionIDBoundToServerName(t *testing.T) {
 func TestSessionIDTamperedBlobRefused(t *testing.T) {
 	g := startGW(t, gwOpts{bin: binPatched, natsLsn: true})
 	sess := filepath.Join(t.TempDir(), "sess.pem")
+	stored := g.stores(t)
 	sClient(t, g.addr, "a.test", sess, false, noTicket...)
-	time.Sleep(200 * time.Millisecond)
+	g.waitStores(t, stored)
 
 	nk, err := nats.NkeyOptionFromSeed(filepath.Join(g.dataDir, "nats-gateway.nk"))
 	if err != nil {
@@ -56,7 +58,7 @@ func TestSessionIDTamperedBlobRefused(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, "tlsgate_sessions")
 	if err != nil {

@@ -57,7 +57,7 @@ func TestTenantCommands(t *testing.T) {
 		t.Errorf("the stored document holds a private key:\n%s", out)
 	}
 	serves := func() error {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", g.addr, &tls.Config{ServerName: "shop.test", InsecureSkipVerify: true})
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", g.addr, &tls.Config{ServerName: "shop.test", InsecureSkipVerify: true})
 		if err != nil {
 			return err
 		}

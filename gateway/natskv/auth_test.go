@@ -73,7 +73,7 @@ func TestClientPortAuthenticatesAndConfinesGateways(t *testing.T) {
 	url := s.ClientURL()
 
 	t.Run("anonymous client is refused", func(t *testing.T) {
-		nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
+		nc, err := nats.Connect(url, nats.Timeout(30*time.Second))
 		if err == nil {
 			nc.Close()
 			t.Fatal("an anonymous client connected to the client port")
@@ -91,14 +91,14 @@ func TestClientPortAuthenticatesAndConfinesGateways(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nc, err := nats.Connect(url, nk, nats.Timeout(5*time.Second)); err == nil {
+		if nc, err := nats.Connect(url, nk, nats.Timeout(30*time.Second)); err == nil {
 			nc.Close()
 			t.Fatal("a client with an nkey the server does not know connected")
 		}
 	})
 	gw := connect(t, natskv.WithURL(url), natskv.WithNkeySeedFile(gatewaySeed))
 	dep := connect(t, natskv.WithURL(url), natskv.WithNkeySeedFile(deployerSeed))
-	eventually(t, 10*time.Second, "both clients connected", func() error {
+	eventually(t, time.Minute, "both clients connected", func() error {
 		if !gw.Connected() || !dep.Connected() {
 			return errors.New("not connected")
 		}
@@ -111,7 +111,7 @@ func TestClientPortAuthenticatesAndConfinesGateways(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := bucket(t, gw, "acme")
-		eventually(t, 10*time.Second, "put", func() error { return b.Put(opCtx(t), "k", []byte("sealed"), 0) })
+		eventually(t, time.Minute, "put", func() error { return b.Put(opCtx(t), "k", []byte("sealed"), 0) })
 		if v, err := b.Get(opCtx(t), "k"); err != nil || string(v) != "sealed" {
 			t.Fatalf("Get = %q, %v", v, err)
 		}
@@ -201,14 +201,14 @@ func TestClientPortServesTLS(t *testing.T) {
 		natskv.WithServerTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))...)
 	url := strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
 
-	if nc, err := nats.Connect(url, nats.RootCAs(), nats.Timeout(5*time.Second)); err == nil {
+	if nc, err := nats.Connect(url, nats.RootCAs(), nats.Timeout(30*time.Second)); err == nil {
 		nc.Close()
 		t.Fatal("a client that does not trust the server's certificate connected")
 	}
 	c := connect(t, natskv.WithURL(url), natskv.WithNkeySeedFile(deployerSeed), // may create the bucket
 		natskv.WithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
 	b := bucket(t, c, "acme")
-	eventually(t, 10*time.Second, "put over TLS", func() error { return b.Put(opCtx(t), "k", []byte("v"), 0) })
+	eventually(t, time.Minute, "put over TLS", func() error { return b.Put(opCtx(t), "k", []byte("v"), 0) })
 }
 
 func TestLoadOrCreateNkey(t *testing.T) {

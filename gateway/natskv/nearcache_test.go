@@ -21,15 +21,15 @@ func TestNearCache(t *testing.T) {
 	const bound = 256 << 10
 	a := connect(t, natskv.WithURL(s.ClientURL()), natskv.WithNkeySeedFile(deployerSeed), natskv.WithNearCache(bound))
 	b := connect(t, natskv.WithURL(s.ClientURL()), natskv.WithNkeySeedFile(deployerSeed), natskv.WithNearCache(bound))
-	eventually(t, 10*time.Second, "connected", func() error {
+	eventually(t, time.Minute, "connected", func() error {
 		if !a.Connected() || !b.Connected() {
 			return errors.New("not connected")
 		}
 		return nil
 	})
 	onA, onB := bucket(t, a, "shop"), bucket(t, b, "shop")
-	eventually(t, 10*time.Second, "bound", func() error { return onA.Put(opCtx(t), "warmup", []byte("x"), time.Minute) })
-	eventually(t, 10*time.Second, "bound", func() error { return onB.Put(opCtx(t), "warmup", []byte("x"), time.Minute) })
+	eventually(t, time.Minute, "bound", func() error { return onA.Put(opCtx(t), "warmup", []byte("x"), time.Minute) })
+	eventually(t, time.Minute, "bound", func() error { return onB.Put(opCtx(t), "warmup", []byte("x"), time.Minute) })
 
 	t.Run("a write is read back from memory", func(t *testing.T) {
 		if err := onA.Put(opCtx(t), "s1", []byte("sealed 1"), time.Hour); err != nil {
@@ -53,7 +53,7 @@ func TestNearCache(t *testing.T) {
 		if err := onB.Delete(opCtx(t), "s2"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "the deleted key misses on the gateway that wrote it", func() error {
+		eventually(t, time.Minute, "the deleted key misses on the gateway that wrote it", func() error {
 			if v, err := onA.Get(opCtx(t), "s2"); !errors.Is(err, wasmhost.ErrKeyNotFound) {
 				return fmt.Errorf("Get = %q, %v", v, err)
 			}
@@ -67,7 +67,7 @@ func TestNearCache(t *testing.T) {
 		if err := onB.Put(opCtx(t), "s3", []byte("new"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "the overwritten key reads the new value", func() error {
+		eventually(t, time.Minute, "the overwritten key reads the new value", func() error {
 			if v, err := onA.Get(opCtx(t), "s3"); err != nil || string(v) != "new" {
 				return fmt.Errorf("Get = %q, %v", v, err)
 			}

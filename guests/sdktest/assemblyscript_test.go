@@ -44,7 +44,7 @@ func lines(s ...string) string { return strings.Join(s, "\n") + "\n" }
 // SDK (inputs, outputs, blocking and handle-based key-value calls, logging)
 // on wasmhost with a real NATS key-value store, hook by hook.
 func TestAssemblyScriptSDKOnRealHost(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // builds with a cold cache, on a busy machine
 	defer cancel()
 	logs := &recorder{}
 	p, report := asGuest(t, ctx, "sdk", "cfg=1", slog.New(logs))

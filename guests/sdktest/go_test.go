@@ -23,7 +23,7 @@ import (
 // through scenarios and reports what it saw, and runs it on wasmhost with a
 // natskv bucket on an embedded nats-server.
 func TestSDKOnRealHost(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // builds with a cold cache, on a busy machine
 	defer cancel()
 	logs := &recorder{}
 	p, bucket := sdkGuest(t, ctx, "sdk", "cfg=1", slog.New(logs))
@@ -162,7 +162,7 @@ func TestSDKOnRealHost(t *testing.T) {
 // The client-hello hook through the SDK (ABI 1.1): its inputs, set_route,
 // and what each status decides.
 func TestSDKClientHello(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // builds with a cold cache, on a busy machine
 	defer cancel()
 	p, bucket := sdkGuest(t, ctx, "listener", "cfg=2", slog.New(slog.DiscardHandler))
 
@@ -190,7 +190,7 @@ func TestSDKClientHello(t *testing.T) {
 // The certificate hook through the SDK (ABI 1.1): its inputs,
 // set_certificate, and what each status decides.
 func TestSDKCertificate(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // builds with a cold cache, on a busy machine
 	defer cancel()
 	p, bucket := sdkGuest(t, ctx, "shop", "cfg=3", slog.New(slog.DiscardHandler))
 	checkCertificateDecisions(t, ctx, p, wasmhost.CertificateInput{Hello: wasmhost.ClientHelloInput{ClientAddr: "192.0.2.9:5000",
@@ -213,7 +213,7 @@ func TestSDKCertificate(t *testing.T) {
 // The upstream session hooks through the SDK (ABI 1.1): their inputs, and
 // set_session in a fetch but not in a store.
 func TestSDKUpstreamSessions(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // builds with a cold cache, on a busy machine
 	defer cancel()
 	p, bucket := sdkGuest(t, ctx, "shop", "", slog.New(slog.DiscardHandler))
 	got, err := p.UpstreamFetch(ctx, "origin.test:443")
@@ -276,7 +276,8 @@ func startGuest(t *testing.T, ctx context.Context, wasmFile, tenant, config stri
 		t.Fatal(err)
 	}
 	p, err := wasmhost.NewPool(ctx, m, wasmhost.WithTenant(tenant), wasmhost.WithGuestConfig([]byte(config)),
-		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(log), wasmhost.WithCallTimeout(30*time.Second))
+		wasmhost.WithKV(bucket), wasmhost.WithPoolLogger(log), wasmhost.WithCallTimeout(30*time.Second),
+		wasmhost.WithInitTimeout(30*time.Second)) // generous: a busy machine
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,7 +43,7 @@ func addrOf(srv *httptest.Server) string {
 // runBench runs "bench" with args and returns its stdout and error.
 func runBench(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // generous: a busy machine
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := NewCommand()
@@ -54,9 +55,13 @@ func runBench(t *testing.T, args ...string) (string, error) {
 }
 
 // runJSON runs "bench --json" with args and decodes the report; the run
-// must succeed.
+// must succeed, so its connections get a generous --timeout (the default
+// 5 s is a benchmark's, not a loaded test machine's) unless args set one.
 func runJSON(t *testing.T, args ...string) report {
 	t.Helper()
+	if !slices.Contains(args, "--timeout") {
+		args = append(args, "--timeout", "30s")
+	}
 	out, err := runBench(t, append(args, "--json")...)
 	if err != nil {
 		t.Fatalf("bench %v: %v\n%s", args, err, out)

@@ -91,7 +91,7 @@ func startNginx(t *testing.T, tickets bool) (addr string, pid int) {
 	})
 
 	addr = fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
@@ -105,7 +105,7 @@ func startNginx(t *testing.T, tickets bool) (addr string, pid int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("nginx did not listen on %s within 5s", addr)
+	t.Fatalf("nginx did not listen on %s within 30s", addr)
 	return "", 0
 }
 

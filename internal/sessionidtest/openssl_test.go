@@ -44,7 +44,7 @@ func sClient(t *testing.T, addr, sessFile string, resume bool, args ...string) o
 // disconnects after the handshake, and returns its output and exit error.
 func sClientOutput(t *testing.T, addr, sessFile string, resume bool, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	all := []string{"s_client", "-connect", addr}
 	all = append(all, args...)

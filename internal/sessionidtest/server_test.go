@@ -98,9 +98,9 @@ func startServer(t *testing.T, cfg *tls.Config) *testServer {
 // serve handshakes, records the outcome, answers and closes.
 func (s *testServer) serve(conn *tls.Conn) {
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // generous: a busy machine
 	defer cancel()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	err := conn.HandshakeContext(ctx)
 	cs := conn.ConnectionState()
 	s.mu.Lock()
@@ -111,11 +111,12 @@ func (s *testServer) serve(conn *tls.Conn) {
 	}
 }
 
-// seen returns the handshakes so far, waiting up to a few seconds for want
-// of them: a client may exit before the server goroutine records its side.
+// seen returns the handshakes so far, waiting (up to 30 s, generous for a
+// loaded machine) for want of them: a client may exit before the server
+// goroutine records its side.
 func (s *testServer) seen(t *testing.T, want int) []handshake {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s.mu.Lock()
 		hs := append([]handshake(nil), s.handshakes...)

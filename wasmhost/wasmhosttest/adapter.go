@@ -18,10 +18,12 @@ import (
 // with the spec's guest configuration, an Observer that counts abandoned KV
 // operations (see KVOpCounter), a wasmhost.Share with every other Load of the
 // same bytes and guest configuration (used when the guest exports
-// tlsgate_shared_instances), and then opts (for example
-// wasmhost.WithCallTimeout; a wasmhost.WithObserver there replaces the
-// counting one). Closing the Guest closes the pool and the module. The
-// caller keeps ownership of rt and of the KVs.
+// tlsgate_shared_instances), a call and an init timeout of 30 s, and then
+// opts (for example wasmhost.WithCallTimeout; a wasmhost.WithObserver there
+// replaces the counting one). The 30 s timeouts leave the deadlines to the
+// kit (see WithCallTimeout): wasmhost's production defaults (100 ms a call)
+// are missed by a sound guest on a loaded machine. Closing the Guest closes
+// the pool and the module. The caller keeps ownership of rt and of the KVs.
 func NewWasmhost(rt *wasmhost.Runtime, kv func(ctx context.Context, tenant string) (wasmhost.KV, error), opts ...wasmhost.PoolOption) Host {
 	return &wasmhostHost{rt: rt, kv: kv, opts: opts}
 }
@@ -99,6 +101,10 @@ func (h *wasmhostHost) release(ctx context.Context, key string) error {
 
 var _ Host = (*wasmhostHost)(nil)
 
+// hostTimeout is the call and init timeout of the pools NewWasmhost makes,
+// unless its opts say otherwise: as generous as the kit's own deadlines.
+const hostTimeout = 30 * time.Second
+
 func (h *wasmhostHost) Load(ctx context.Context, spec GuestSpec) (Guest, error) {
 	kv, err := h.kv(ctx, spec.Tenant)
 	if err != nil {
@@ -115,6 +121,8 @@ func (h *wasmhostHost) Load(ctx context.Context, spec GuestSpec) (Guest, error) 
 		wasmhost.WithKV(kv),
 		wasmhost.WithObserver(obs),
 		wasmhost.WithShare(lm.share),
+		wasmhost.WithCallTimeout(hostTimeout),
+		wasmhost.WithInitTimeout(hostTimeout),
 	}, h.opts...)
 	p, err := wasmhost.NewPool(ctx, lm.m, opts...)
 	if err != nil {

@@ -100,10 +100,12 @@ var faultGuests = []faultGuest{
 }
 
 // loopDeadline is the deadline TestHost gives the fetch of loop_fetch; the
-// call must return within loopDeadline+loopSlack.
+// call must return within loopDeadline+loopSlack. The slack is generous: a
+// host that ignores the deadline never returns, while a loaded machine may
+// take a while to schedule the interrupted call's return.
 const (
 	loopDeadline = 300 * time.Millisecond
-	loopSlack    = 2 * time.Second
+	loopSlack    = 5 * time.Second
 )
 
 // TestHost runs every fault guest of the kit on h and checks its documented
@@ -114,7 +116,7 @@ const (
 // 256 MiB.
 func TestHost(t *testing.T, h Host) {
 	t.Helper()
-	k := &kit{t: t, h: h, timeout: 10 * time.Second}
+	k := &kit{t: t, h: h, timeout: 30 * time.Second} // calls that must succeed, or fault as documented, in time
 	for _, tc := range faultGuests {
 		t.Run(tc.name, func(t *testing.T) {
 			k := &kit{t: t, h: h, timeout: k.timeout}

@@ -57,7 +57,7 @@ func tape(records ...[]byte) []byte {
 func FuzzHostInputs(f *testing.F) {
 	// A tape runs for at most ~100ms of awaits; the generous call timeout
 	// keeps a loaded machine from turning a slow valid call into a failure.
-	h := newHost(f, wasmhost.WithCallTimeout(5*time.Second))
+	h := newHost(f, wasmhost.WithCallTimeout(30*time.Second))
 	wasm, err := fs.ReadFile(wasmhosttest.Guests(), "fuzz_hostcalls.wasm")
 	if err != nil {
 		f.Fatal(err)
