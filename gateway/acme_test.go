@@ -265,8 +265,8 @@ func TestACMERenewalUnderLoad(t *testing.T) {
 // TestACMEOnDemand: a tenant with a wildcard server name obtains a
 // certificate for a name under it during that name's first handshake, only
 // for names its policy allows, its guest does not refuse, and within its
-// rate; refused names reach no CA, their handshakes fail, and each decision
-// is counted.
+// rate; refused names get no certificate (their handshakes fail), and each
+// decision is counted.
 func TestACMEOnDemand(t *testing.T) {
 	p := startPebble(t, 0)
 	// The guest (testdata/cert_pick.wat) refuses names starting with d.

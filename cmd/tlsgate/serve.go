@@ -52,8 +52,7 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	cfg, err := config.Load(config.Source{File: file, Environ: os.Environ(), Flags: fs})
 	if err != nil {
 		if cfg != nil && errors.Is(err, config.ErrInvalid) {
-			errs := append(unjoin(err), gateway.CheckFiles(cfg)...)
-			err = errors.Join(config.Annotate(file, errs)...)
+			err = config.Annotate(file, err, gateway.CheckFiles(cfg)...)
 		}
 		return nil, configError(err)
 	}
@@ -67,14 +66,6 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 		return nil, configError(err)
 	}
 	return cfg, nil
-}
-
-// unjoin is the errors of a joined error.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 func newLogger(cmd *cobra.Command) (*slog.Logger, error) {

@@ -99,10 +99,12 @@ func Load(src Source) (*Config, error) {
 	return &c, nil
 }
 
-// Annotate places the problems of errs whose fields are in the YAML file
-// (adding its name and their lines) and orders them by line: for problems
-// found outside Load, such as certificates that do not load.
-func Annotate(file string, errs []error) []error {
+// Annotate adds the problems of more (found outside Load, such as
+// certificates that do not load) to err, Load's, places those whose fields
+// are in the YAML file (its name and their lines), and orders them all by
+// line.
+func Annotate(file string, err error, more ...error) error {
+	errs := append(unjoin(err), more...)
 	if file != "" {
 		if data, err := os.ReadFile(file); err == nil {
 			if d, err := loadYAML(koanf.New("."), file, data); err == nil {
@@ -110,7 +112,7 @@ func Annotate(file string, errs []error) []error {
 			}
 		}
 	}
-	return sortByLine(errs)
+	return errors.Join(sortByLine(errs)...)
 }
 
 // sortByLine orders errs by file and line, those without a line last, in
