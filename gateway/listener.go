@@ -30,7 +30,7 @@ type trackedConn struct {
 	unrouted string                     // why configForClient chose no tenant, if it did not
 	hello    *wasmhost.ClientHelloInput // what guests read of the ClientHello, made once (helloInput)
 	sni      string                     // the ClientHello's, for logs
-	offered  uint16                     // the highest TLS version the ClientHello offered
+	versions []uint16                   // the ClientHello's supported versions, read only if the handshake fails
 	release  func()                     // gives the connection's place back; run once, on Close
 	once     sync.Once
 }
@@ -155,12 +155,7 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	if raw == nil {
 		return nil, errors.New("gateway: connection not accepted by a tlsgate listener")
 	}
-	raw.sni = hello.ServerName
-	for _, v := range hello.SupportedVersions {
-		if v <= tls.VersionTLS13 && v > raw.offered {
-			raw.offered = v
-		}
-	}
+	raw.sni, raw.versions = hello.ServerName, hello.SupportedVersions
 	if err := checkSNI(hello.ServerName); err != nil {
 		raw.unrouted = "bad_sni"
 		return nil, err
@@ -237,7 +232,7 @@ func (l *listener) handle(raw *trackedConn) {
 	raw.hello = nil // only the handshake's guests read it
 	cs := raw.sessions
 	if err != nil {
-		l.g.metrics.handshakeSeconds.WithLabelValues("failed").Observe(time.Since(start).Seconds())
+		l.g.metrics.handshakeTime[outcomeFailed].Observe(time.Since(start).Seconds())
 		reason := failureReason(err, raw)
 		l.g.metrics.handshakeFails.WithLabelValues(l.name, reason).Inc()
 		tenant := ""
@@ -260,11 +255,11 @@ func (l *listener) handle(raw *trackedConn) {
 		return
 	}
 	st := tc.ConnectionState()
-	outcome := "full"
+	outcome, i := "full", outcomeFull
 	if st.DidResume {
-		outcome = "resumed"
+		outcome, i = "resumed", outcomeResumed
 	}
-	l.g.metrics.handshakeSeconds.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	l.g.metrics.handshakeTime[i].Observe(time.Since(start).Seconds())
 	l.g.metrics.handshake(cs.t.name, st.Version, outcome)
 	l.g.metrics.resumption(cs.t.name, cs.mechanism, cs.outcome(st))
 	// Only now, with the client's Finished verified, do sessions get stored.
@@ -395,7 +390,13 @@ func failedVersion(raw *trackedConn, tc *tls.Conn) uint16 {
 	if v := tc.ConnectionState().Version; v != 0 {
 		return v
 	}
-	return raw.offered
+	var best uint16
+	for _, v := range raw.versions {
+		if v <= tls.VersionTLS13 && v > best {
+			best = v
+		}
+	}
+	return best
 }
 
 // logFailure logs a failed handshake at info, at most 3 times per reason

@@ -44,6 +44,7 @@ type metrics struct {
 	registry         *prometheus.CounterVec
 	certLoads        *prometheus.CounterVec
 	handshakeSeconds *prometheus.HistogramVec
+	handshakeTime    [3]prometheus.Observer // handshakeSeconds by outcome, resolved once: it is on every handshake
 	handshakeFails   *prometheus.CounterVec
 	httpResponses    *prometheus.CounterVec
 	upstreamSeconds  *prometheus.HistogramVec
@@ -59,6 +60,13 @@ var latencyBuckets = []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3
 // requestBuckets span 1 ms to 10 s, for HTTP requests and handshakes seen
 // from the gateway (a client's round trip included).
 var requestBuckets = []float64{1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
+
+// Indexes of metrics.handshakeTime.
+const (
+	outcomeFull = iota
+	outcomeResumed
+	outcomeFailed
+)
 
 // handshakeFailureReasons are the reason label's values of
 // tlsgate_handshake_failures_total, all reported from the start.
@@ -184,8 +192,8 @@ func newMetrics() *metrics {
 	}, []string{"version", "goversion", "session_id"})
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("refused")
-	for _, o := range []string{"full", "resumed", "failed"} {
-		m.handshakeSeconds.WithLabelValues(o)
+	for i, o := range [...]string{outcomeFull: "full", outcomeResumed: "resumed", outcomeFailed: "failed"} {
+		m.handshakeTime[i] = m.handshakeSeconds.WithLabelValues(o)
 	}
 	for _, c := range []prometheus.Collector{m.handshakeSeconds, m.handshakeFails, m.httpResponses, m.upstreamSeconds, m.buildInfo, m.registry, m.certLoads, m.unrouted, m.suspensions, m.upstreamErrors, m.connsRefused, m.reqsRefused, m.openConns, m.handshakes, m.resumptions, m.fetchSeconds, m.storeSeconds,
 		m.stores, m.storedBytes, m.clientHello, m.certChoice, m.onDemand, m.upstreamSessions, m.queueDepth, m.kvSeconds, m.kvErrors, m.instCreated, m.instDiscarded, m.guestFaults,
